@@ -1,0 +1,13 @@
+"""Few-shot Lab: the Streamlit app's router. Each page draws the shared sidebar (app_sidebar.py)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.set_page_config(page_title="Few-shot Lab", page_icon="🔬", layout="wide")
+
+PAGES = [
+    st.Page("pages/data.py", title="Data", icon="🗂️", default=True),
+]
+
+st.navigation(PAGES).run()

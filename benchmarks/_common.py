@@ -1,0 +1,33 @@
+"""Helpers shared by the benchmarks: environment facts and the final JSON line."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    import torch
+
+    from fewshot_core.backbone import cpu_has_native_bf16
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_native_bf16": cpu_has_native_bf16(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+
+
+def emit(result: dict[str, Any]) -> None:
+    """Print the result as the last line: one JSON object."""
+    print(json.dumps(result, default=str), flush=True)

@@ -1,0 +1,202 @@
+"""The frozen CLIP backbone: open_clip loading, QuickGELU, device and precision choice."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import FewShotError
+from .storage import sha256_file
+
+MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+RANDOM_INIT_SEED = 0  # seed of the weights when no pretrained weights are given
+
+
+@dataclass
+class BackboneConfig:
+    """Which CLIP to load and how to run it."""
+
+    model: str = "ViT-B-32"  # any open_clip model name (open_clip.list_models()) or a package config
+    pretrained: str = "openai"  # an open_clip tag, a local checkpoint file, or "" for random weights
+    quick_gelu: bool | None = None  # None: on when the weights were trained with it (all OpenAI tags)
+    device: str = "auto"  # auto = cuda, then mps, then cpu
+    precision: str = "auto"  # auto = fp16 autocast on GPU, bf16 on CPUs with native bf16, else fp32
+    weights_cache: str | None = None  # where open_clip keeps downloaded weights (None: HF default)
+
+
+@dataclass
+class Backbone:
+    """A loaded, frozen CLIP with everything needed to encode images and texts."""
+
+    model: torch.nn.Module
+    preprocess: Any  # torchvision transform: PIL image -> (3, H, W) tensor
+    tokenizer: Any  # open_clip tokenizer: list[str] -> (B, context_length) int tensor
+    device: torch.device
+    precision: str  # resolved: fp32, bf16 or fp16
+    config: BackboneConfig
+    identity: dict[str, Any] = field(default_factory=dict)  # what features computed with it depend on
+
+    def autocast(self) -> AbstractContextManager:
+        """The autocast context matching ``precision`` (a no-op for fp32)."""
+        if self.precision == "fp32":
+            return nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.identity["embed_dim"])
+
+
+def register_package_configs() -> None:
+    """Make the JSON model configs shipped in the package (tiny test model, demo CLIP) known to open_clip."""
+    import open_clip
+
+    if not set(list_package_configs()) <= set(open_clip.list_models()):
+        open_clip.add_model_config(MODEL_CONFIG_DIR)
+
+
+def list_package_configs() -> list[str]:
+    """Names of the open_clip model configs shipped with fewshot_core."""
+    return sorted(p.stem for p in MODEL_CONFIG_DIR.glob("*.json"))
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; anything else is checked and used as given."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise FewShotError("CUDA was requested but no CUDA GPU is visible to PyTorch. Use --device cpu or auto.")
+    try:
+        return torch.device(device)
+    except RuntimeError as e:
+        raise FewShotError(f"Unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps.") from e
+
+
+@lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True on x86 CPUs with AVX512-BF16 or AMX, where bf16 matmuls are fast (elsewhere they are emulated)."""
+    if platform.system() == "Linux" and os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8", errors="ignore") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split())
+                    return bool({"avx512_bf16", "amx_bf16"} & flags)
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """Turn ``auto`` into fp16 (GPU), bf16 (CPU with native bf16) or fp32."""
+    if precision not in PRECISIONS:
+        raise FewShotError(f"Unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}.")
+    if precision != "auto":
+        return precision
+    if device.type in ("cuda", "mps"):
+        return "fp16"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
+def weights_identity(pretrained: str) -> dict[str, str]:
+    """What identifies the weights: the tag, or a local file's name and SHA-256."""
+    if pretrained and Path(pretrained).expanduser().is_file():
+        path = Path(pretrained).expanduser().resolve()
+        return {"weights_file": path.name, "weights_sha256": _file_digest(str(path), path.stat().st_mtime_ns)}
+    return {"weights_tag": pretrained or f"random-init-seed{RANDOM_INIT_SEED}"}
+
+
+@lru_cache(maxsize=16)
+def _file_digest(path: str, mtime_ns: int) -> str:
+    return sha256_file(Path(path))
+
+
+def _wants_quick_gelu(cfg: BackboneConfig) -> bool:
+    """QuickGELU when asked, or when the pretrained tag was trained with it (OpenAI weights)."""
+    if cfg.quick_gelu is not None:
+        return cfg.quick_gelu
+    if cfg.model.endswith("-quickgelu") or not cfg.pretrained or Path(cfg.pretrained).expanduser().is_file():
+        return False
+    import open_clip
+
+    return bool(open_clip.get_pretrained_cfg(cfg.model, cfg.pretrained).get("quick_gelu", False))
+
+
+def load_backbone(cfg: BackboneConfig | None = None) -> Backbone:
+    """Load a frozen CLIP from open_clip (tag, local checkpoint file, or random init).
+
+    Raises:
+        FewShotError: unknown model or tag, missing file, or weights that cannot be downloaded.
+    """
+    import open_clip
+
+    cfg = cfg or BackboneConfig()
+    register_package_configs()
+    if cfg.model not in open_clip.list_models():
+        raise FewShotError(f"Unknown CLIP model {cfg.model!r}. See open_clip.list_models(), e.g. ViT-B-32, ViT-L-14.")
+    device = resolve_device(cfg.device)
+    quick_gelu = _wants_quick_gelu(cfg)
+    pretrained = str(Path(cfg.pretrained).expanduser()) if cfg.pretrained and Path(cfg.pretrained).expanduser().is_file() else cfg.pretrained
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_INIT_SEED)  # random-init models are the same in every process
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                cfg.model, pretrained=pretrained or None, force_quick_gelu=quick_gelu, cache_dir=cfg.weights_cache, device=device
+            )
+    except RuntimeError as e:
+        raise FewShotError(_weights_error(cfg, e)) from e
+    model.eval().requires_grad_(False)
+    identity = {
+        "model": cfg.model,
+        **weights_identity(cfg.pretrained),
+        "quick_gelu": quick_gelu,
+        "embed_dim": _embed_dim(model),
+        "preprocess": repr(preprocess),
+    }
+    logging.getLogger(__name__).info("loaded %s (%s) on %s", cfg.model, cfg.pretrained or "random", device)
+    precision = resolve_precision(cfg.precision, device)
+    return Backbone(model, preprocess, open_clip.get_tokenizer(cfg.model), device, precision, cfg, identity)
+
+
+def _embed_dim(model: torch.nn.Module) -> int:
+    """The joint embedding size (output of encode_image / encode_text)."""
+    visual = model.visual
+    out = getattr(visual, "output_dim", None)
+    if out is None:
+        with torch.no_grad():
+            size = visual.image_size if isinstance(visual.image_size, tuple) else (visual.image_size,) * 2
+            out = model.encode_image(torch.zeros(1, 3, *size, device=next(model.parameters()).device)).shape[-1]
+    return int(out)
+
+
+def _weights_error(cfg: BackboneConfig, error: Exception) -> str:
+    """A message for a failed weights load that says what to do next."""
+    text = str(error)
+    if "download" in text.lower() or "connection" in text.lower() or "hub" in text.lower():
+        return (
+            f"Could not download the {cfg.model} weights {cfg.pretrained!r} (no internet?). On a machine with "
+            "internet they are downloaded once and cached; offline, pass a local checkpoint file with "
+            "--pretrained /path/to/open_clip_pytorch_model.bin, or use the offline demo (--dataset demo)."
+        )
+    if "not a known tag" in text or "not found" in text:
+        import open_clip
+
+        tags = open_clip.list_pretrained_tags_by_model(cfg.model)
+        return f"{cfg.pretrained!r} is neither a pretrained tag of {cfg.model} nor an existing file. Tags: {', '.join(tags) or 'none'}."
+    return f"Could not load CLIP {cfg.model} with weights {cfg.pretrained!r}: {text}"
+
+
+def config_dict(cfg: BackboneConfig) -> dict[str, Any]:
+    """The config as a plain dict (for run records)."""
+    return asdict(cfg)

@@ -1,0 +1,137 @@
+"""The command line: a thin layer over the library. User errors print one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import FewShotError
+from .progress import ProgressFn
+
+Handler = Callable[[argparse.Namespace], Any]
+
+
+def tqdm_progress(desc: str = "") -> ProgressFn:
+    """A progress callback drawing a tqdm bar on stderr (one bar per message prefix)."""
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(done: int, total: int, message: str) -> None:
+        label = message.split(" ")[0] if message else desc
+        bar = bars.get(label)
+        if bar is None:
+            bar = bars[label] = tqdm(total=total or None, desc=desc or label, file=sys.stderr, leave=False, dynamic_ncols=True)
+        if total and bar.total != total:
+            bar.total = total
+        bar.n = done
+        bar.set_postfix_str(message[-40:], refresh=False)
+        bar.refresh()
+
+    return update
+
+
+def print_json(data: Any) -> None:
+    """Print a result as one JSON object on stdout."""
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def add_dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="dataset name: cub or pets")
+    p.add_argument("--root", required=True, type=Path, help="the dataset folder or its parent")
+
+
+def add_backbone_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="ViT-B-32", help="open_clip model name (default ViT-B-32)")
+    p.add_argument("--pretrained", default="openai", help="open_clip tag or local checkpoint file ('' = random)")
+    p.add_argument("--quick-gelu", default=None, action=argparse.BooleanOptionalAction, help="force QuickGELU on/off (default: from the weights)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
+    p.add_argument("--cache", type=Path, default=None, help="cache root (default $FEWSHOT_CACHE or ~/.cache/fewshot-lab)")
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from .datasets.download import download_dataset
+
+    target = download_dataset(args.dataset, args.root, on_progress=tqdm_progress())
+    print_json({"dataset": args.dataset, "root": str(target)})
+
+
+def cmd_verify_dataset(args: argparse.Namespace) -> int:
+    from .datasets.verify import verify_dataset
+
+    report = verify_dataset(args.dataset, args.root, check_images=not args.quick, on_progress=tqdm_progress("checking images"))
+    print_json(report)
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> None:
+    from .backbone import BackboneConfig, load_backbone
+    from .datasets import load_dataset
+    from .features import FeatureCache, image_features
+    from .storage import default_cache_root
+
+    dataset = load_dataset(args.dataset, args.root)
+    backbone = load_backbone(BackboneConfig(args.model, args.pretrained, args.quick_gelu, args.device, args.precision))
+    cache = FeatureCache(args.cache or default_cache_root())
+    summary: dict[str, Any] = {"dataset": args.dataset, "model": args.model, "pretrained": args.pretrained, "device": str(backbone.device)}
+    for split in args.splits:
+        start = time.perf_counter()
+        feats = image_features(cache, backbone, dataset, split, args.batch_size, args.workers, tqdm_progress(split))
+        summary[split] = {
+            "images": len(feats.labels),
+            "unreadable": len(feats.unreadable),
+            "precision": feats.precision,
+            "cache_hit": feats.cache_hit,
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+    summary["cache"] = str(cache.root)
+    print_json(summary)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m fewshot_core", description="Few-shot Lab: CLIP + Q-Former + LLM text few-shot classification.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (and show tracebacks)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("download", help="download and extract an official dataset archive")
+    p.add_argument("--dataset", required=True, help="cub or pets")
+    p.add_argument("--root", required=True, type=Path, help="folder to put the dataset in")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("verify-dataset", help="check a dataset folder and print a JSON report")
+    add_dataset_args(p)
+    p.add_argument("--quick", action="store_true", help="do not decode every image")
+    p.set_defaults(func=cmd_verify_dataset)
+
+    p = sub.add_parser("features", help="encode a dataset's images with CLIP into the feature cache")
+    add_dataset_args(p)
+    add_backbone_args(p)
+    p.add_argument("--splits", nargs="+", default=["train", "test"], help="splits to encode")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--workers", type=int, default=None, help="image decoding workers (default: cores - 1, max 4)")
+    p.set_defaults(func=cmd_features)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except FewShotError as e:
+        if args.verbose:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished work is kept in the cache", file=sys.stderr)
+        return 130

@@ -1,0 +1,94 @@
+"""The dataset interface every loader returns: classes, display names, splits, image paths.
+
+A new dataset is one module with a ``load(root) -> ImageDataset`` function registered in
+``datasets/__init__.py``; nothing else in the code needs to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FewShotError
+
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class ClassAttributes:
+    """Per-class attribute strengths (e.g. CUB's 312 attributes as percentages 0-100)."""
+
+    names: list[str]  # (A,) human-readable attribute names, e.g. "has_bill_shape::curved"
+    values: np.ndarray  # (C, A) float, rows in label order
+
+
+@dataclass(frozen=True)
+class Split:
+    """Image paths and integer labels of one split, in a fixed order."""
+
+    paths: list[Path]
+    labels: np.ndarray  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """A labelled image classification dataset with official train/test splits."""
+
+    name: str  # registry name: "cub", "pets", "demo", ...
+    root: Path  # the resolved dataset folder
+    class_names: list[str]  # raw names as the dataset spells them ("001.Black_footed_Albatross")
+    display_names: list[str]  # the form shown to people and given to CLIP/LLMs
+    splits: dict[str, Split]
+    attributes: ClassAttributes | None = None
+    notes: list[str] = field(default_factory=list)  # anything the loader wants the user to know
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def split(self, name: str) -> Split:
+        """Return a split by name, with a clear error for an unknown one."""
+        if name not in self.splits:
+            raise FewShotError(f"Dataset {self.name!r} has no split {name!r}; use one of {sorted(self.splits)}.")
+        return self.splits[name]
+
+
+def read_table(path: Path, min_fields: int) -> list[list[str]]:
+    """Read a whitespace-separated text table, skipping blank lines and ``#`` comments."""
+    if not path.is_file():
+        raise FewShotError(f"Missing file {path}. Is the dataset folder complete? Re-download or re-extract it.")
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) < min_fields:
+            raise FewShotError(f"{path}:{lineno}: expected {min_fields} fields, got {line!r}. The file looks corrupt.")
+        rows.append(fields)
+    return rows
+
+
+def find_root(root: Path | str, marker: str, candidates: Iterable[str], dataset: str) -> Path:
+    """Find the dataset folder: ``root`` itself or one of its named children, holding ``marker``.
+
+    Raises:
+        FewShotError: when no candidate holds ``marker``, naming what was looked for.
+    """
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise FewShotError(f"The folder {root} does not exist. Point --root at the {dataset} folder or its parent.")
+    for folder in [root, *(root / c for c in candidates)]:
+        if (folder / marker).exists():
+            return folder
+    raise FewShotError(
+        f"{root} is not a {dataset} folder: no {marker!r} in it or in {', '.join(candidates)}. "
+        f"Point --root at the extracted {dataset} folder (or its parent), or run "
+        f"`python -m fewshot_core download --dataset ...` first."
+    )

@@ -1,0 +1,173 @@
+"""Download and extract the official dataset archives: resumable, checksummed, atomic, safe.
+
+A partial download is resumed with an HTTP Range request; a checksum mismatch deletes the file and
+retries once from scratch; extraction goes to a temporary folder (with tarfile's ``data`` filter,
+which refuses absolute paths, ``..`` and links leaving the target) and is moved into place only
+when complete, so an interrupted extraction never looks like a finished dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import FewShotError
+from ..progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One official archive: where it lives, its MD5, and the sub-folder it extracts into."""
+
+    url: str
+    md5: str
+    subdir: str = ""  # extract into target/subdir (Pets archives go into oxford-iiit-pet/)
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+ARCHIVES: dict[str, list[Archive]] = {
+    "cub": [Archive("https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz", "97eceeb196236b17998738112f37df78")],
+    "pets": [
+        Archive("https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz", "5c4f3ee8e5d25df40f4fd59a7f44e54c", "oxford-iiit-pet"),
+        Archive("https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz", "95a8c909bbe2e81eed6a22bccdf3f68f", "oxford-iiit-pet"),
+    ],
+}
+
+
+def download_dataset(
+    name: str,
+    target: Path | str,
+    on_progress: ProgressFn = no_progress,
+    should_cancel: CancelFn = never_cancel,
+    archives: list[Archive] | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Download and extract dataset ``name`` into ``target``; returns ``target``.
+
+    Finished steps are skipped on a re-run (verified archive, completed extraction).
+
+    Args:
+        name: "cub" or "pets".
+        target: folder to hold the dataset (pass it as ``--root`` afterwards).
+        archives: override the official list (tests point this at a local server).
+    """
+    if archives is None:
+        if name not in ARCHIVES:
+            raise FewShotError(f"No download is known for dataset {name!r}; choose one of {sorted(ARCHIVES)}.")
+        archives = ARCHIVES[name]
+    target = Path(target).expanduser()
+    for archive in archives:
+        marker = target / f".extracted-{archive.filename}"
+        if marker.is_file() and marker.read_text().strip() == archive.md5:
+            continue
+        path = fetch_archive(archive, target / ".downloads", on_progress, should_cancel, timeout)
+        extract_archive(path, target / archive.subdir, on_progress, should_cancel)
+        marker.write_text(archive.md5)
+    return target
+
+
+def fetch_archive(archive: Archive, folder: Path, on_progress: ProgressFn, should_cancel: CancelFn, timeout: float) -> Path:
+    """Download one archive into ``folder`` and verify its MD5, retrying once from scratch."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / archive.filename
+    if final.is_file() and md5_file(final) == archive.md5:
+        return final
+    for _attempt in (1, 2):
+        partial = folder / (archive.filename + ".part")
+        _download(archive.url, partial, on_progress, should_cancel, timeout)
+        digest = md5_file(partial)
+        if digest == archive.md5:
+            partial.replace(final)
+            return final
+        partial.unlink()  # corrupt: the next attempt starts clean
+    raise FewShotError(
+        f"{archive.filename} failed its checksum twice (got {digest}, expected {archive.md5}). "
+        "The server may be serving a different file; try again later or download it by hand into "
+        f"{folder}."
+    )
+
+
+def _download(url: str, partial: Path, on_progress: ProgressFn, should_cancel: CancelFn, timeout: float) -> None:
+    """Stream ``url`` into ``partial``, resuming from its current size when the server allows."""
+    start = partial.stat().st_size if partial.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"} if start else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            resumed = start and response.status == 206
+            done = start if resumed else 0
+            length = int(response.headers.get("Content-Length") or 0)
+            total = done + length if length else 0
+            with open(partial, "ab" if resumed else "wb") as out:
+                while block := response.read(CHUNK):
+                    check_cancel(should_cancel, f"Downloading {url}")
+                    out.write(block)
+                    done += len(block)
+                    on_progress(done, total, f"downloading {partial.name.removesuffix('.part')}")
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and start:  # already complete: the checksum decides
+            return
+        raise FewShotError(f"The server refused {url} (HTTP {e.code}). Try again later or download it by hand.") from e
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+        reason = getattr(e, "reason", e)
+        raise FewShotError(
+            f"Could not download {url} ({reason}). Check your internet connection and run the same "
+            f"command again to resume ({partial.stat().st_size if partial.exists() else 0} bytes kept), "
+            "or download the archive by hand, extract it, and pass its folder with --root."
+        ) from e
+
+
+def extract_archive(path: Path, dest: Path, on_progress: ProgressFn = no_progress, should_cancel: CancelFn = never_cancel) -> None:
+    """Extract a tar archive into ``dest`` atomically, refusing members that would escape it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
+    try:
+        with tarfile.open(path) as tar:
+            members = tar.getmembers()
+            for i, member in enumerate(members, 1):
+                check_cancel(should_cancel, f"Extracting {path.name}")
+                try:
+                    tar.extract(member, staging, filter="data")
+                except tarfile.FilterError as e:
+                    raise FewShotError(
+                        f"{path.name} contains an unsafe entry ({e}); refusing to extract it. Delete the "
+                        "archive and download it again from the official source."
+                    ) from e
+                if i % 500 == 0 or i == len(members):
+                    on_progress(i, len(members), f"extracting {path.name}")
+        for entry in staging.iterdir():
+            _move_into(entry, dest / entry.name)
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise FewShotError(f"Could not extract {path} ({e}). Delete it and run the download again.") from e
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into(src: Path, dst: Path) -> None:
+    """Move an extracted entry into place, merging into an existing folder of the same name."""
+    if src.is_dir() and dst.is_dir():
+        for child in src.iterdir():
+            _move_into(child, dst / child.name)
+        return
+    if dst.is_dir():
+        shutil.rmtree(dst)
+    src.replace(dst)
+
+
+def md5_file(path: Path) -> str:
+    """MD5 of a file (the checksum the dataset authors publish)."""
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            h.update(block)
+    return h.hexdigest()

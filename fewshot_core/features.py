@@ -1,0 +1,299 @@
+"""Batched CLIP encoding of images and texts, and the verified on-disk feature cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
+
+from .backbone import Backbone
+from .datasets.base import ImageDataset
+from .datasets.images import load_rgb
+from .errors import FewShotError
+from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
+from .storage import atomic_path, content_key, lock_for
+
+FORMAT_VERSION = 1  # bump when what is stored, or how it is computed, changes
+MIN_COSINE = 0.999  # reduced precision is kept only if it stays this close to fp32
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImageFeatures:
+    """Image features of one split, row i for image i of the split."""
+
+    features: np.ndarray  # (N, D) float32, not normalised
+    labels: np.ndarray  # (N,) int64
+    valid: np.ndarray  # (N,) bool; False where the image could not be read (its row is zeros)
+    precision: str  # the precision actually used
+    cache_hit: bool = False
+
+    @property
+    def unreadable(self) -> np.ndarray:
+        return np.flatnonzero(~self.valid)
+
+
+class _ImageFiles(torch.utils.data.Dataset):
+    """Decodes and preprocesses images in DataLoader workers; unreadable ones become (zeros, False)."""
+
+    def __init__(self, paths: Sequence[Path], preprocess: Any):
+        self.paths = list(paths)
+        self.preprocess = preprocess
+        self.blank = preprocess(Image.new("RGB", (8, 8)))
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, bool]:
+        try:
+            return self.preprocess(load_rgb(self.paths[i])), True
+        except Exception:  # noqa: BLE001 - listed as unreadable, never fatal
+            return torch.zeros_like(self.blank), False
+
+
+def default_workers() -> int:
+    """JPEG decoding workers: leave one core to the encoder, at most 4."""
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+
+def encode_images(
+    backbone: Backbone,
+    paths: Sequence[Path],
+    batch_size: int = 64,
+    num_workers: int | None = None,
+    on_progress: ProgressFn = no_progress,
+    should_cancel: CancelFn = never_cancel,
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Encode images with the frozen CLIP.
+
+    Reduced precision (bf16/fp16) is checked on the first batch against fp32 and dropped for fp32
+    if any feature falls below cosine ``MIN_COSINE``.
+
+    Returns:
+        features (N, D) float32, valid (N,) bool, and the precision actually used.
+    """
+    workers = default_workers() if num_workers is None else num_workers
+    loader = torch.utils.data.DataLoader(
+        _ImageFiles(paths, backbone.preprocess),
+        batch_size=batch_size,
+        num_workers=workers,
+        pin_memory=backbone.device.type == "cuda",
+        persistent_workers=False,
+    )
+    out = np.zeros((len(paths), backbone.embed_dim), np.float32)
+    valid = np.zeros(len(paths), bool)
+    precision, done = backbone.precision, 0
+    with torch.inference_mode():
+        for images, ok in loader:
+            check_cancel(should_cancel, "Image encoding")
+            images = images.to(backbone.device, non_blocking=True)
+            if done == 0 and precision != "fp32":
+                precision = _checked_precision(backbone, images[:8])
+            feats = _encode_batch(backbone, images, precision).float().cpu().numpy()
+            feats[~ok.numpy()] = 0.0  # unreadable images get no feature, only a flag
+            out[done : done + len(images)] = feats
+            valid[done : done + len(images)] = ok.numpy()
+            done += len(images)
+            on_progress(done, len(paths), f"encoded {done}/{len(paths)} images")
+    return out, valid, precision
+
+
+def _encode_batch(backbone: Backbone, images: torch.Tensor, precision: str) -> torch.Tensor:
+    if precision == "fp32":
+        return backbone.model.encode_image(images)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    with torch.autocast(backbone.device.type, dtype=dtype):
+        return backbone.model.encode_image(images)
+
+
+def _checked_precision(backbone: Backbone, probe: torch.Tensor) -> str:
+    """Keep the reduced precision only if it matches fp32 to ``MIN_COSINE`` on a probe batch."""
+    ref = _encode_batch(backbone, probe, "fp32").float()
+    low = _encode_batch(backbone, probe, backbone.precision).float()
+    worst = F.cosine_similarity(ref, low, dim=-1).min().item()
+    if worst < MIN_COSINE:
+        log.warning("%s features reached only cosine %.5f to fp32; using fp32", backbone.precision, worst)
+        return "fp32"
+    return backbone.precision
+
+
+def encode_texts(backbone: Backbone, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+    """Pooled CLIP text features, (N, D) float32, not normalised."""
+    chunks = []
+    with torch.inference_mode(), backbone.autocast():
+        for start in range(0, len(texts), batch_size):
+            tokens = backbone.tokenizer(list(texts[start : start + batch_size])).to(backbone.device)
+            chunks.append(backbone.model.encode_text(tokens).float().cpu().numpy())
+    return np.concatenate(chunks) if chunks else np.zeros((0, backbone.embed_dim), np.float32)
+
+
+def encode_text_tokens(backbone: Backbone, texts: Sequence[str], batch_size: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled text features plus per-token hidden states, projected into the joint space.
+
+    Returns:
+        pooled (N, D) float32, tokens (N, L, D) float16, mask (N, L) bool (True for real tokens
+        up to and including the end-of-text token). L is the longest real length among ``texts``.
+    """
+    model = backbone.model
+    if not all(hasattr(model, a) for a in ("token_embedding", "transformer", "ln_final", "attn_mask")):
+        raise FewShotError(f"Per-token text features need a CLIP with open_clip's own text tower; {backbone.config.model} has another.")
+    pooled, hidden, masks = [], [], []
+    with torch.inference_mode(), backbone.autocast():
+        for start in range(0, len(texts), batch_size):
+            tokens = backbone.tokenizer(list(texts[start : start + batch_size])).to(backbone.device)
+            p, h, m = _text_tower(model, tokens)
+            pooled.append(p.float().cpu().numpy())
+            hidden.append(h.half().cpu().numpy())
+            masks.append(m.cpu().numpy())
+    length = max((m.sum(1).max() for m in masks), default=1)
+    pad = lambda a: np.pad(a[:, :length], [(0, 0), (0, length - a[:, :length].shape[1])] + [(0, 0)] * (a.ndim - 2))  # noqa: E731
+    return np.concatenate(pooled), np.concatenate([pad(h) for h in hidden]), np.concatenate([pad(m) for m in masks])
+
+
+def _text_tower(model: torch.nn.Module, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """open_clip's ``encode_text`` with the per-token states kept: pooled (B,D), tokens (B,T,D), mask (B,T)."""
+    from open_clip.transformer import text_global_pool
+
+    x = model.token_embedding(tokens).to(model.transformer.get_cast_dtype())
+    x = model.ln_final(model.transformer(x + model.positional_embedding, attn_mask=model.attn_mask))  # (B, T, W)
+    pooled = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
+    proj = model.text_projection
+    project = (lambda t: proj(t)) if isinstance(proj, torch.nn.Linear) else (lambda t: t @ proj)  # noqa: E731
+    eot = tokens.argmax(dim=-1)  # the end-of-text token has the largest id in CLIP's vocabulary
+    mask = torch.arange(tokens.shape[1], device=tokens.device)[None] <= eot[:, None]
+    return project(pooled), project(x), mask
+
+
+class FeatureCache:
+    """Expensive arrays computed once and stored under a key made from everything they depend on.
+
+    Entries are safetensors files (no pickle) written atomically under a cross-process lock, with the
+    key and a SHA-256 of the arrays in their metadata; a corrupt or mismatched entry is recomputed.
+    """
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root) / "features"
+
+    def path_for(self, kind: str, parts: dict[str, Any]) -> Path:
+        """Where the entry for ``parts`` lives."""
+        key = content_key({"format": FORMAT_VERSION, **parts})
+        return self.root / kind / f"{key}.safetensors"
+
+    def get_or_compute(
+        self, kind: str, parts: dict[str, Any], compute: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]]
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any], bool]:
+        """Return (arrays, info, cache_hit), computing and storing them on a miss.
+
+        ``compute`` returns the arrays and a JSON-able info dict stored beside them.
+        """
+        path = self.path_for(kind, parts)
+        key = path.stem
+        with lock_for(path):
+            cached = self._load(path, key)
+            if cached is not None:
+                return cached[0], cached[1], True
+            arrays, info = compute()
+            meta = {"key": key, "parts": json.dumps(parts, sort_keys=True, default=str), "info": json.dumps(info, default=str)}
+            meta["sha256"] = _digest(arrays)
+            meta["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            with atomic_path(path) as tmp:
+                save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp), metadata=meta)
+            return arrays, info, False
+
+    def _load(self, path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """Load and verify an entry; None (and the entry removed) when missing or corrupt."""
+        if not path.is_file():
+            return None
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="numpy") as f:
+                meta = f.metadata() or {}
+            arrays = load_file(str(path))
+            if meta.get("key") != key or meta.get("sha256") != _digest(arrays):
+                raise ValueError("key or checksum mismatch")
+            return arrays, json.loads(meta.get("info", "{}"))
+        except (SafetensorError, ValueError, OSError, json.JSONDecodeError) as e:
+            log.warning("cache entry %s is corrupt (%s); recomputing it", path, e)
+            path.unlink(missing_ok=True)
+            return None
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def split_fingerprint(dataset: ImageDataset, split: str) -> str:
+    """SHA-256 over the split's image paths (relative to the dataset root) and labels."""
+    s = dataset.split(split)
+    h = hashlib.sha256()
+    for path, label in zip(s.paths, s.labels):
+        rel = os.path.relpath(path, dataset.root)
+        h.update(f"{rel}\t{int(label)}\n".encode())
+    return h.hexdigest()
+
+
+def image_features(
+    cache: FeatureCache,
+    backbone: Backbone,
+    dataset: ImageDataset,
+    split: str,
+    batch_size: int = 64,
+    num_workers: int | None = None,
+    on_progress: ProgressFn = no_progress,
+    should_cancel: CancelFn = never_cancel,
+) -> ImageFeatures:
+    """Image features of a dataset split, from the cache or computed and cached."""
+    parts = {
+        **backbone.identity,
+        "precision": backbone.precision,
+        "dataset": dataset.name,
+        "split": split,
+        "images": split_fingerprint(dataset, split),
+    }
+    paths = dataset.split(split).paths
+
+    def compute() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        feats, valid, precision = encode_images(backbone, paths, batch_size, num_workers, on_progress, should_cancel)
+        unreadable = [str(paths[i]) for i in np.flatnonzero(~valid)]
+        return {"features": feats, "valid": valid.astype(np.uint8)}, {"precision": precision, "unreadable": unreadable}
+
+    arrays, info, hit = cache.get_or_compute(f"images/{dataset.name}", parts, compute)
+    if hit:
+        on_progress(len(paths), len(paths), f"{split}: {len(paths)} image features from cache")
+    return ImageFeatures(arrays["features"], dataset.split(split).labels, arrays["valid"].astype(bool), info["precision"], hit)
+
+
+def text_features(cache: FeatureCache, backbone: Backbone, texts: Sequence[str], with_tokens: bool = False) -> dict[str, np.ndarray]:
+    """Cached text features: ``pooled`` (N, D), plus ``tokens`` (N, L, D) and ``mask`` (N, L) if asked."""
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+    parts = {**backbone.identity, "precision": backbone.precision, "texts": digest, "n": len(texts), "tokens": with_tokens}
+
+    def compute() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        if with_tokens:
+            pooled, tokens, mask = encode_text_tokens(backbone, texts)
+            return {"pooled": pooled, "tokens": tokens, "mask": mask.astype(np.uint8)}, {}
+        return {"pooled": encode_texts(backbone, texts)}, {}
+
+    arrays, _, _ = cache.get_or_compute("texts", parts, compute)
+    if "mask" in arrays:
+        arrays["mask"] = arrays["mask"].astype(bool)
+    return arrays

@@ -1,0 +1,45 @@
+"""Settings shared by every app page, persisted to a small JSON file so they survive a refresh."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from .storage import default_cache_root, read_json, write_json
+
+
+@dataclass
+class LabSettings:
+    """What the sidebar sets: dataset, CLIP, device, cache and seeds."""
+
+    dataset: str = "cub"  # cub | pets
+    dataset_root: str = ""  # folder of the dataset (or its parent); empty = not configured yet
+    model: str = "ViT-B-32"  # open_clip model name
+    pretrained: str = "openai"  # open_clip tag or local checkpoint file
+    device: str = "auto"  # auto | cpu | cuda | mps
+    cache_root: str = ""  # empty = the default cache root
+    seeds: int = 3  # number of seeds for few-shot runs
+
+    def cache_path(self) -> Path:
+        return Path(self.cache_root).expanduser() if self.cache_root else default_cache_root()
+
+
+def settings_file() -> Path:
+    """Where the app keeps its settings (beside, not inside, the cache root it names)."""
+    return default_cache_root() / "app_settings.json"
+
+
+def load_settings(path: Path | None = None) -> LabSettings:
+    """Saved settings, ignoring unknown keys; defaults when none are saved or the file is damaged."""
+    path = path or settings_file()
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return LabSettings()
+    known = {f.name for f in fields(LabSettings)}
+    return LabSettings(**{k: v for k, v in data.items() if k in known})
+
+
+def save_settings(settings: LabSettings, path: Path | None = None) -> None:
+    """Persist settings atomically."""
+    write_json(path or settings_file(), asdict(settings))

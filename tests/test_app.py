@@ -1,0 +1,53 @@
+"""The Streamlit app, driven headless by AppTest (no browser)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fewshot_core.settings import LabSettings, load_settings, save_settings
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app():
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def test_first_start_asks_for_a_dataset_folder(app):
+    app.run()
+    assert not app.exception
+    assert any("Set the dataset folder" in i.value for i in app.info)
+
+
+def test_data_page_reports_the_dataset(app, pets_root):
+    save_settings(LabSettings(dataset="pets", dataset_root=str(pets_root)))
+    app.run()
+    assert not app.exception
+    assert [m.value for m in app.metric] == ["4", "12", "12"]
+
+
+def test_wrong_folder_is_an_error_message_not_a_traceback(app, tmp_path):
+    save_settings(LabSettings(dataset="cub", dataset_root=str(tmp_path)))
+    app.run()
+    assert not app.exception
+    assert "is not a CUB-200-2011 folder" in app.error[0].value
+
+
+def test_settings_survive_a_refresh(app, cub_root):
+    app.run()
+    app.sidebar.text_input[0].set_value(str(cub_root)).run()
+    assert load_settings().dataset_root == str(cub_root)
+    fresh = AppTest.from_file(APP, default_timeout=60).run()  # a new browser session
+    assert fresh.sidebar.text_input[0].value == str(cub_root)
+    assert [m.value for m in fresh.metric] == ["3", "12", "6"]
+
+
+def test_damaged_settings_file_falls_back_to_defaults(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text("{not json")
+    assert load_settings(path) == LabSettings()
+    path.write_text(json.dumps({"dataset": "pets", "unknown_key": 1}))
+    assert load_settings(path).dataset == "pets"

@@ -1,0 +1,68 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fewshot_core.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, env_extra=None):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "fewshot_core", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+
+
+def test_help_lists_subcommands():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for command in ("download", "verify-dataset", "features"):
+        assert command in out.stdout
+
+
+def test_verify_dataset_prints_json(pets_root):
+    out = run_cli("verify-dataset", "--dataset", "pets", "--root", str(pets_root))
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["num_classes"] == 4 and report["num_train"] == 12 and report["num_test"] == 12
+    assert report["class_names"] == ["Abyssinian", "American Bulldog", "Bengal", "German Shorthaired"]
+    assert report["unreadable_images"] == ["images/Abyssinian_4.jpg"]
+
+
+def test_wrong_folder_exits_nonzero_without_traceback(cub_root):
+    out = run_cli("verify-dataset", "--dataset", "pets", "--root", str(cub_root))
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: ") and "is not a Oxford-IIIT Pet folder" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_features_command_caches(cub_root, tmp_path, capsys):
+    args = [
+        "features",
+        "--dataset",
+        "cub",
+        "--root",
+        str(cub_root),
+        "--model",
+        "fewshot-tiny",
+        "--pretrained",
+        "",
+        "--cache",
+        str(tmp_path / "c"),
+        "--workers",
+        "0",
+    ]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(args) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert first["train"] == {**first["train"], "images": 12, "cache_hit": False}
+    assert second["train"]["cache_hit"] and second["test"]["cache_hit"]
+
+
+def test_missing_weights_is_one_line(cub_root, capsys):
+    code = main(["features", "--dataset", "cub", "--root", str(cub_root), "--model", "RN50", "--pretrained", "openai", "--device", "cpu"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Could not download") and err.count("\n") == 1

@@ -1,0 +1,136 @@
+import multiprocessing as mp
+import time
+
+import numpy as np
+import pytest
+
+from fewshot_core.backbone import BackboneConfig, load_backbone
+from fewshot_core.datasets import load_dataset
+from fewshot_core.features import (
+    FeatureCache,
+    _checked_precision,
+    encode_images,
+    encode_text_tokens,
+    encode_texts,
+    image_features,
+    text_features,
+)
+
+
+def _cos(a, b):
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return (a * b).sum(1)
+
+
+def test_unreadable_images_are_flagged_not_fatal(tiny_backbone, pets_root):
+    ds = load_dataset("pets", pets_root)
+    paths = ds.split("test").paths
+    feats, valid, _ = encode_images(tiny_backbone, paths, batch_size=5, num_workers=0)
+    assert feats.shape == (len(paths), 32)
+    assert [p.name for p, ok in zip(paths, valid) if not ok] == []  # test split: odd ones are readable
+    train = ds.split("train").paths
+    feats, valid, _ = encode_images(tiny_backbone, train, batch_size=4, num_workers=1)
+    assert [p.name for p, ok in zip(train, valid) if not ok] == ["Abyssinian_4.jpg"]
+    assert np.all(feats[~valid] == 0) and np.all(np.abs(feats[valid]).sum(1) > 0)
+
+
+def test_batching_and_workers_do_not_change_features(tiny_backbone, cub_root):
+    paths = load_dataset("cub", cub_root).split("train").paths
+    a, _, _ = encode_images(tiny_backbone, paths, batch_size=64, num_workers=0)
+    b, _, _ = encode_images(tiny_backbone, paths, batch_size=3, num_workers=2)
+    assert np.allclose(a, b, atol=1e-5)
+
+
+def test_bf16_stays_within_cosine_0999_of_fp32(cub_root):
+    paths = load_dataset("cub", cub_root).split("train").paths
+    fp32 = load_backbone(BackboneConfig("fewshot-tiny", "", device="cpu", precision="fp32"))
+    bf16 = load_backbone(BackboneConfig("fewshot-tiny", "", device="cpu", precision="bf16"))
+    ref, _, _ = encode_images(fp32, paths, num_workers=0)
+    low, _, used = encode_images(bf16, paths, num_workers=0)
+    assert used in ("bf16", "fp32")
+    assert _cos(ref, low).min() >= 0.999
+
+
+def test_precision_guard_falls_back_to_fp32(monkeypatch):
+    import torch
+
+    import fewshot_core.features as features
+
+    b = load_backbone(BackboneConfig("fewshot-tiny", "", device="cpu", precision="bf16"))
+    real = features._encode_batch
+
+    def noisy(backbone, images, precision):
+        out = real(backbone, images, "fp32")
+        return out + (torch.randn_like(out) * out.norm() if precision == "bf16" else 0)
+
+    monkeypatch.setattr(features, "_encode_batch", noisy)
+    assert _checked_precision(b, torch.randn(4, 3, 32, 32)) == "fp32"
+
+
+def test_cache_hit_returns_the_same_features(tiny_backbone, cub_root, tmp_path):
+    ds, cache = load_dataset("cub", cub_root), FeatureCache(tmp_path)
+    first = image_features(cache, tiny_backbone, ds, "train", num_workers=0)
+    start = time.perf_counter()
+    second = image_features(cache, tiny_backbone, ds, "train", num_workers=0)
+    assert not first.cache_hit and second.cache_hit
+    assert time.perf_counter() - start < 5
+    assert np.array_equal(first.features, second.features)
+    assert np.array_equal(second.labels, ds.split("train").labels)
+
+
+def test_cache_key_depends_on_split_and_model(tiny_backbone, cub_root, tmp_path):
+    ds, cache = load_dataset("cub", cub_root), FeatureCache(tmp_path)
+    image_features(cache, tiny_backbone, ds, "train", num_workers=0)
+    assert not image_features(cache, tiny_backbone, ds, "test", num_workers=0).cache_hit
+    quick = load_backbone(BackboneConfig("fewshot-tiny", "", quick_gelu=True, device="cpu", precision="fp32"))
+    assert not image_features(cache, quick, ds, "train", num_workers=0).cache_hit
+
+
+def test_corrupt_entry_is_recomputed(tiny_backbone, cub_root, tmp_path):
+    ds, cache = load_dataset("cub", cub_root), FeatureCache(tmp_path)
+    good = image_features(cache, tiny_backbone, ds, "train", num_workers=0)
+    [entry] = (tmp_path / "features").rglob("*.safetensors")
+    raw = bytearray(entry.read_bytes())
+    raw[-8:] = b"\x00" * 8  # flip the last feature values
+    entry.write_bytes(bytes(raw))
+    again = image_features(cache, tiny_backbone, ds, "train", num_workers=0)
+    assert not again.cache_hit
+    assert np.array_equal(good.features, again.features)
+
+
+def _slow_writer(root, value, queue):
+    cache = FeatureCache(root)
+
+    def compute():
+        time.sleep(0.5)
+        return {"x": np.full((1000, 64), value, np.float32)}, {"writer": value}
+
+    arrays, info, hit = cache.get_or_compute("demo", {"same": "key"}, compute)
+    queue.put((float(arrays["x"][0, 0]), info["writer"], hit))
+
+
+def test_two_processes_writing_one_entry(tmp_path):
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_slow_writer, args=(tmp_path, v, queue)) for v in (1.0, 2.0)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join()
+    assert sorted(r[2] for r in results) == [False, True]  # one computed, the other waited and read it
+    assert results[0][0] == results[1][0]
+    arrays, _, hit = FeatureCache(tmp_path).get_or_compute("demo", {"same": "key"}, lambda: pytest.fail("recomputed"))
+    assert hit and arrays["x"].shape == (1000, 64)
+
+
+def test_text_features_and_tokens(tiny_backbone, tmp_path):
+    texts = ["a bird", "a small grey bird with a long hooked bill and dark wings"]
+    pooled = encode_texts(tiny_backbone, texts)
+    p, tokens, mask = encode_text_tokens(tiny_backbone, texts)
+    assert np.allclose(pooled, p, atol=1e-5)
+    assert mask.sum(1).tolist()[0] == 4  # <start> a bird <end>
+    assert tokens.shape == (2, mask.sum(1).max(), 32)
+    cached = text_features(FeatureCache(tmp_path), tiny_backbone, texts, with_tokens=True)
+    assert cached["mask"].dtype == bool and np.allclose(cached["pooled"], pooled, atol=1e-5)
