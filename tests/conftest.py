@@ -46,3 +46,11 @@ def cub_root(tmp_path):
 @pytest.fixture
 def pets_root(tmp_path):
     return make_pets(tmp_path / "pets")
+
+
+@pytest.fixture(scope="session")
+def small_bundle():
+    """Synthetic features with known structure, small enough for CPU tests."""
+    from fewshot_core.synthetic import SyntheticSpec, make_synthetic
+
+    return make_synthetic(SyntheticSpec(num_classes=20, dim=64, train_per_class=16, test_per_class=15, descriptions_per_class=12, seed=1))

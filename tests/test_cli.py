@@ -66,3 +66,56 @@ def test_missing_weights_is_one_line(cub_root, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: Could not download") and err.count("\n") == 1
+
+
+def test_reproduce_end_to_end_on_a_tiny_dataset(cub_root, tmp_path, capsys):
+    desc = {
+        "Black-footed Albatross": ["a large seabird with dark plumage", "long narrow wings", "a pale ring at the bill"],
+        "laysan albatross": ["white head and body", "dark upper wings", "pink bill"],
+        "003.Sooty_Albatross": ["sooty brown all over", "a thin white eye crescent"],
+        "Northern Cardinal": ["bright red"],
+    }
+    (tmp_path / "d.json").write_text(json.dumps(desc))
+    args = [
+        "reproduce",
+        "--dataset",
+        "cub",
+        "--root",
+        str(cub_root),
+        "--model",
+        "fewshot-tiny",
+        "--pretrained",
+        "",
+        "--descriptions",
+        str(tmp_path / "d.json"),
+    ]
+    args += [
+        "--shots",
+        "1",
+        "2",
+        "--texts",
+        "0",
+        "2",
+        "--seeds",
+        "2",
+        "--qformer-size",
+        "tiny",
+        "--qformer-epochs",
+        "2",
+        "--cache",
+        str(tmp_path / "c"),
+        "--run-dir",
+        str(tmp_path / "run"),
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Table 1 · cub · fewshot-tiny · protocol train-split" in out and "zero-shot CLIP" in out
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["features"]["descriptions_matched"] == 3
+    assert config["features"]["description_keys_unmatched"] == ["Northern Cardinal"]
+    assert len(config["features"]["descriptions_sha256"]) == 64
+
+
+def test_reproduce_needs_descriptions_for_real_data(cub_root, capsys):
+    assert main(["reproduce", "--dataset", "cub", "--root", str(cub_root)]) == 2
+    assert "needs --root" in capsys.readouterr().err

@@ -21,10 +21,11 @@ def test_same_seed_same_draw_other_seed_other_draw():
     assert not np.array_equal(a.support, c.support)
 
 
-def test_supports_are_nested_and_validation_fixed_across_shots():
-    small, big = sample_few_shot(LABELS, 1, 3), sample_few_shot(LABELS, 5, 3)
+def test_supports_are_nested_and_validation_fixed_across_shots_and_seeds():
+    small, big, other_seed = sample_few_shot(LABELS, 1, 3), sample_few_shot(LABELS, 5, 3), sample_few_shot(LABELS, 5, 4)
     assert set(small.support) <= set(big.support)
-    assert np.array_equal(small.val, big.val)
+    assert np.array_equal(small.val, big.val) and np.array_equal(big.val, other_seed.val)
+    assert not set(other_seed.support) & set(big.val)
 
 
 def test_short_classes_are_reported_not_fatal():
@@ -32,7 +33,8 @@ def test_short_classes_are_reported_not_fatal():
     s = sample_few_shot(labels, shots=5, seed=0, val_per_class=3)
     assert np.bincount(labels[s.support]).tolist() == [5, 2]
     assert s.short_classes == {1: 2}
-    assert (labels[s.val] == 1).sum() == 0  # nothing left for validation in class 1
+    assert (labels[s.val] == 1).sum() == 0  # a class of 2 gives nothing to validation (at most a third)
+    assert (labels[s.val] == 0).sum() == 3
 
 
 def test_bad_shots():

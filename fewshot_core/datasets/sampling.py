@@ -1,9 +1,10 @@
-"""Few-shot sampling: k images per class from the training split, plus a disjoint validation set.
+"""Few-shot sampling: k images per class from the training split, plus a fixed validation set.
 
-Per class and seed, the training images are shuffled once; the support set takes the first k and
-the validation set the last ``val_per_class``. So the 1-shot support is inside the 2-shot support
-for the same seed (shot curves compare like with like), and the validation set never changes with k
-as long as the class has enough images.
+The validation set is drawn once per class with ``val_seed`` and is the same for every shot count and
+every seed, so a sweep has one validation set, disjoint from every support set, that the Q-Former's
+``train-split`` protocol can leave out. The support set is drawn from the remaining images with a
+per-(seed, class) shuffle and takes its first k: the 1-shot support is inside the 2-shot support
+for the same seed, so shot curves compare like with like.
 """
 
 from __future__ import annotations
@@ -23,33 +24,43 @@ class FewShotSplit:
     seed: int
     support: np.ndarray  # (<= C*k,) indices into the training split
     val: np.ndarray  # (<= C*val_per_class,) indices, disjoint from support
-    short_classes: dict[int, int] = field(default_factory=dict)  # class -> images it had (< k + val)
+    short_classes: dict[int, int] = field(default_factory=dict)  # class -> support images it got (< k)
 
 
-def sample_few_shot(labels: np.ndarray, shots: int, seed: int, val_per_class: int = 4) -> FewShotSplit:
-    """Draw ``shots`` support and up to ``val_per_class`` validation images per class.
+def validation_indices(labels: np.ndarray, val_per_class: int, val_seed: int = 0) -> np.ndarray:
+    """The validation images: up to ``val_per_class`` per class, at most a third of a class."""
+    labels = np.asarray(labels)
+    picks = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        v = min(val_per_class, len(idx) // 3)
+        picks.append(np.sort(np.random.default_rng([val_seed, 1, int(c)]).choice(idx, v, replace=False)))
+    return np.concatenate(picks) if picks else np.zeros(0, np.int64)
 
-    Classes with fewer than ``shots + val_per_class`` images keep as many support images as they
-    can (up to ``shots``), then give the rest to validation; they are listed in ``short_classes``.
+
+def sample_few_shot(labels: np.ndarray, shots: int, seed: int, val_per_class: int = 4, val_seed: int = 0) -> FewShotSplit:
+    """Draw ``shots`` support images per class, disjoint from the fixed validation set.
+
+    Classes with fewer than ``shots`` images outside validation keep all they have and are listed
+    in ``short_classes`` (never an error).
 
     Args:
         labels: (N,) training labels.
         shots: images per class for the support set (>= 1).
-        seed: seed of the per-class shuffle; the same seed gives the same split.
-        val_per_class: validation images per class, drawn from what the support did not take.
+        seed: seed of the support shuffle; the same seed gives the same split.
+        val_per_class: validation images per class (the same set for every seed and shot).
+        val_seed: seed of the validation draw.
     """
     if shots < 1:
         raise FewShotError(f"shots must be at least 1, got {shots}.")
     labels = np.asarray(labels)
-    support, val, short = [], [], {}
+    val = validation_indices(labels, val_per_class, val_seed)
+    rest = np.setdiff1d(np.arange(len(labels)), val)
+    support, short = [], {}
     for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        rng = np.random.default_rng([seed, int(c)])  # per-class stream: adding classes keeps others
-        idx = idx[rng.permutation(len(idx))]
-        k = min(shots, len(idx))
-        v = min(val_per_class, len(idx) - k)
-        support.append(idx[:k])
-        val.append(idx[len(idx) - v :] if v else idx[:0])
-        if len(idx) < shots + val_per_class:
+        idx = rest[labels[rest] == c]
+        idx = idx[np.random.default_rng([seed, 0, int(c)]).permutation(len(idx))]
+        support.append(idx[:shots])
+        if len(idx) < shots:
             short[int(c)] = len(idx)
-    return FewShotSplit(shots, seed, np.concatenate(support), np.concatenate(val), short)
+    return FewShotSplit(shots, seed, np.concatenate(support), val, short)

@@ -1,0 +1,5 @@
+"""Class descriptions: sources, parsing, matching and storage."""
+
+from .matching import MatchReport, match_class_names, normalise
+
+__all__ = ["MatchReport", "match_class_names", "normalise"]

@@ -1,0 +1,39 @@
+"""Everything the method and the baselines need, as arrays: the hand-off from features to experiments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class FeatureBundle:
+    """Cached CLIP features of one dataset, ready for Q-Former, adapters and baselines."""
+
+    dataset: str
+    class_names: list[str]  # display names, label order
+    train_features: np.ndarray  # (N_train, D) image features of the training split
+    train_labels: np.ndarray  # (N_train,)
+    test_features: np.ndarray  # (N_test, D)
+    test_labels: np.ndarray  # (N_test,)
+    class_text_features: np.ndarray  # (C, D) zero-shot class-name prompt features (templates averaged)
+    description_features: np.ndarray  # (M, D) pooled text features of the class descriptions
+    description_labels: np.ndarray  # (M,) class of each description
+    description_texts: list[str] = field(default_factory=list)
+    description_tokens: np.ndarray | None = None  # (M, L, D) per-token text states, if computed
+    description_mask: np.ndarray | None = None  # (M, L) True on real tokens
+    provenance: dict[str, Any] = field(default_factory=dict)  # model, weights, description source, ...
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def dim(self) -> int:
+        return int(self.train_features.shape[1])
+
+    def descriptions_per_class(self) -> np.ndarray:
+        """(C,) number of descriptions of each class."""
+        return np.bincount(self.description_labels, minlength=self.num_classes)

@@ -1,0 +1,92 @@
+"""Assembling a FeatureBundle for a dataset: image features, class prompts, descriptions."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .backbone import Backbone, BackboneConfig, load_backbone
+from .baselines import templates_for, unit
+from .datasets import ImageDataset, load_dataset
+from .descriptions.json_io import descriptions_for_classes, load_description_json
+from .errors import FewShotError
+from .features import FeatureCache, image_features, text_features
+from .features_bundle import FeatureBundle
+from .progress import ProgressFn, no_progress
+from .storage import content_key
+
+
+def class_prompt_features(cache: FeatureCache, backbone: Backbone, dataset_name: str, display_names: list[str]) -> np.ndarray:
+    """(C, D) zero-shot class embeddings: each template filled with the class name, normalised, averaged."""
+    templates = templates_for(dataset_name)
+    texts = [t.format(name) for name in display_names for t in templates]
+    pooled = unit(text_features(cache, backbone, texts)["pooled"]).reshape(len(display_names), len(templates), -1)
+    return pooled.mean(axis=1)
+
+
+def bundle_from_dataset(
+    dataset: ImageDataset,
+    backbone: Backbone,
+    cache: FeatureCache,
+    descriptions: dict[str, list[str]],
+    with_tokens: bool = False,
+    on_progress: ProgressFn = no_progress,
+) -> FeatureBundle:
+    """Everything the sweep needs for a real dataset, from the feature cache (computed on a miss)."""
+    train = image_features(cache, backbone, dataset, "train", on_progress=on_progress)
+    test = image_features(cache, backbone, dataset, "test", on_progress=on_progress)
+    texts, labels, report = descriptions_for_classes(descriptions, dataset.class_names, dataset.display_names)
+    if not texts:
+        raise FewShotError("None of the description file's classes match this dataset's classes; check its class names.")
+    desc = text_features(cache, backbone, texts, with_tokens=with_tokens)
+    return FeatureBundle(
+        dataset=dataset.name,
+        class_names=dataset.display_names,
+        train_features=train.features[train.valid],
+        train_labels=train.labels[train.valid],
+        test_features=test.features[test.valid],
+        test_labels=test.labels[test.valid],
+        class_text_features=class_prompt_features(cache, backbone, dataset.name, dataset.display_names),
+        description_features=desc["pooled"],
+        description_labels=labels,
+        description_texts=texts,
+        description_tokens=desc.get("tokens"),
+        description_mask=desc.get("mask"),
+        provenance={
+            **{k: v for k, v in backbone.identity.items() if k != "preprocess"},
+            "precision": train.precision,
+            "dataset_root": str(dataset.root),
+            "unreadable_images": int((~train.valid).sum() + (~test.valid).sum()),
+            "descriptions_matched": len(report.matched),
+            "classes_without_descriptions": [dataset.display_names[c] for c in report.classes_without_descriptions],
+            "description_keys_unmatched": report.unmatched_keys,
+        },
+    )
+
+
+def build_bundle(args: argparse.Namespace, cache_root: Path, on_progress: ProgressFn = no_progress) -> FeatureBundle:
+    """The bundle the ``reproduce`` command asked for."""
+    if args.dataset == "synthetic":
+        from .synthetic import make_synthetic
+
+        return make_synthetic()
+    if args.root is None or args.descriptions is None:
+        raise FewShotError("reproduce needs --root (the dataset folder) and --descriptions (a JSON file) for real datasets.")
+    dataset = load_dataset(args.dataset, args.root)
+    backbone = load_backbone(BackboneConfig(args.model, args.pretrained, args.quick_gelu, args.device, args.precision))
+    mapping = load_description_json(args.descriptions)
+    bundle = bundle_from_dataset(dataset, backbone, FeatureCache(cache_root), mapping, on_progress=on_progress)
+    bundle.provenance["descriptions_file"] = str(args.descriptions)
+    bundle.provenance["descriptions_sha256"] = hashlib.sha256(Path(args.descriptions).read_bytes()).hexdigest()
+    return bundle
+
+
+def default_run_dir(cache_root: Path, bundle: FeatureBundle, cfg) -> Path:
+    """``<cache>/runs/<dataset>-<key of features and settings>``: the same inputs resume the same run."""
+    from .experiments import bundle_fingerprint
+
+    return Path(cache_root) / "runs" / f"{bundle.dataset}-{content_key({'f': bundle_fingerprint(bundle), 'cfg': asdict(cfg)}, 12)}"

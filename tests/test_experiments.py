@@ -1,0 +1,116 @@
+import json
+
+import numpy as np
+import pytest
+
+import fewshot_core.experiments as experiments
+from fewshot_core import FewShotError
+from fewshot_core.datasets.sampling import sample_few_shot, validation_indices
+from fewshot_core.experiments import SweepConfig, format_table1, run_sweep, table1, text_helped
+from fewshot_core.progress import Cancelled
+from fewshot_core.qformer import QFormerTrainConfig
+
+FAST = dict(shots=[1, 4], text_counts=[0, 2, 8], seeds=[0, 1, 2], qformer_size="tiny", qformer_train=QFormerTrainConfig(epochs=40, lr=3e-3))
+
+
+@pytest.fixture(scope="module")
+def qcache(tmp_path_factory):
+    return tmp_path_factory.mktemp("qformers")
+
+
+@pytest.fixture(scope="module")
+def finished(small_bundle, tmp_path_factory, qcache):
+    run_dir = tmp_path_factory.mktemp("run")
+    return run_dir, run_sweep(small_bundle, SweepConfig(**FAST), run_dir, qformer_cache=qcache)
+
+
+def test_results_table_is_complete_and_self_describing(finished):
+    run_dir, df = finished
+    adapter = df[df.method == "adapter"]
+    assert len(adapter) == 2 * 3 * 3 and set(adapter.protocol) == {"train-split"}
+    assert len(df[df.method == "linear-probe"]) == len(df[df.method == "tip-adapter"]) == 6
+    assert len(df[df.method == "zeroshot"]) == 1 and len(df[df.method == "description-zeroshot"]) == 2 * 3
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["sweep"]["adapter"]["lr"] == 5e-3 and "torch" in config["versions"]
+    assert (run_dir / "results.csv").is_file() and (run_dir / "results.jsonl").is_file()
+
+
+def test_text_helps_at_one_shot_and_shots_never_hurt(finished):
+    _, df = finished
+    adapter = df[df.method == "adapter"].groupby(["shots", "texts"]).test_acc.mean()
+    assert adapter[(1, 8)] > adapter[(1, 0)]  # image+text beats image-only at 1 shot, on average over seeds
+    assert adapter[(4, 0)] >= adapter[(1, 0)]  # more shots never hurt image-only
+
+
+def test_table1_selects_on_validation_and_oracle(finished):
+    _, df = finished
+    t = table1(df)
+    assert t.shots.tolist() == [1, 4] and set(t.texts_val) <= {2, 8}
+    assert (t.image_text_oracle >= t.image_text_val - 1e-9).all()  # the oracle maximises test accuracy
+    text = format_table1(t)
+    assert "±" in text and "zero-shot CLIP" in text
+    assert text_helped(t)[1] is True
+
+
+def test_rerun_is_a_no_op(finished, small_bundle, monkeypatch):
+    run_dir, df = finished
+    monkeypatch.setattr(experiments, "_unit_rows", lambda *a, **k: pytest.fail("recomputed a finished unit"))
+    again = run_sweep(small_bundle, SweepConfig(**FAST), run_dir)
+    assert again.equals(df)
+
+
+def test_interrupted_run_resumes_to_the_same_numbers(finished, small_bundle, tmp_path, qcache):
+    _, full = finished
+    finished_units = lambda: len(list((tmp_path / "units").glob("*.json")))  # noqa: E731
+    with pytest.raises(Cancelled):
+        run_sweep(small_bundle, SweepConfig(**FAST), tmp_path, qformer_cache=qcache, should_cancel=lambda: finished_units() >= 3)
+    partial = len(list((tmp_path / "units").glob("*.json")))
+    assert 1 <= partial < 7
+    resumed = run_sweep(small_bundle, SweepConfig(**FAST), tmp_path, qformer_cache=qcache)
+    assert (
+        resumed.sort_values(["method", "shots", "texts", "seed"])
+        .reset_index(drop=True)
+        .equals(full.sort_values(["method", "shots", "texts", "seed"]).reset_index(drop=True))
+    )
+
+
+def test_other_settings_need_another_folder(finished, small_bundle):
+    run_dir, _ = finished
+    with pytest.raises(FewShotError, match="choose a new run folder"):
+        run_sweep(small_bundle, SweepConfig(**{**FAST, "seeds": [5]}), run_dir)
+
+
+def test_no_validation_or_test_image_enters_training(small_bundle, tmp_path, monkeypatch):
+    seen = {"qformer": [], "adapter": []}
+    real_q, real_a = experiments.train_qformer, experiments.train_adapters
+    monkeypatch.setattr(experiments, "train_qformer", lambda x, *a, **k: seen["qformer"].append(x) or real_q(x, *a, **k))
+    monkeypatch.setattr(experiments, "train_adapters", lambda sets, *a, **k: seen["adapter"].extend(s[0] for s in sets) or real_a(sets, *a, **k))
+    for protocol in ("train-split", "support"):
+        run_sweep(small_bundle, SweepConfig(**{**FAST, "seeds": [0], "protocol": protocol}), tmp_path / protocol)
+    val = small_bundle.train_features[validation_indices(small_bundle.train_labels, 4)]
+    forbidden = {row.tobytes() for row in np.concatenate([val, small_bundle.test_features])}
+    for kind, arrays in seen.items():
+        assert arrays, kind
+        used = {row.tobytes() for a in arrays for row in np.asarray(a, np.float32)}
+        assert not used & forbidden, f"{kind} trained on validation or test features"
+
+
+def test_splits_are_disjoint(small_bundle):
+    for shots in (1, 4, 15):
+        for seed in (0, 1):
+            s = sample_few_shot(small_bundle.train_labels, shots, seed)
+            assert not set(s.support) & set(s.val)
+
+
+def test_same_seed_same_numbers(finished, small_bundle, tmp_path, qcache):
+    _, df = finished
+    again = run_sweep(small_bundle, SweepConfig(**FAST), tmp_path, qformer_cache=qcache)  # Q-Former determinism: test_qformer
+    assert np.array_equal(again.test_acc.to_numpy(), df.test_acc.to_numpy())
+
+
+def test_bad_config():
+    with pytest.raises(FewShotError, match="Unknown protocol"):
+        SweepConfig(protocol="everything").validate()
+    with pytest.raises(FewShotError, match="Unknown methods"):
+        SweepConfig(methods=["adapter", "magic"]).validate()
+    assert SweepConfig.from_dict({"shots": [2], "adapter": {"lr": 0.1}}).adapter.lr == 0.1
