@@ -109,6 +109,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         methods=args.methods,
         protocol=args.protocol,
         qformer_size=args.qformer_size,
+        qformer_text_input=args.qformer_input,
         qformer_train=QFormerTrainConfig(loss=args.qformer_loss, epochs=args.qformer_epochs),
         device=args.device,
     )
@@ -121,6 +122,49 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     helped = text_helped(table)
     print(f"text helped (validation-selected, vs image only) at shots 1-4: {helped}")
     print(f"run folder: {run_dir}")
+
+
+def _pick_classes(spec: str | None, dataset) -> list[int] | None:
+    """``--classes``: a count (the first N) or comma-separated class names."""
+    from .descriptions import normalise
+
+    if not spec:
+        return None
+    if spec.isdigit():
+        return list(range(min(int(spec), dataset.num_classes)))
+    forms = {normalise(n): c for names in (dataset.class_names, dataset.display_names) for c, n in enumerate(names)}
+    picked = [forms.get(normalise(name)) for name in spec.split(",")]
+    missing = [name for name, c in zip(spec.split(","), picked) if c is None]
+    if missing:
+        raise FewShotError(f"Unknown classes: {', '.join(missing)}. Use names as verify-dataset lists them, or a number.")
+    return picked
+
+
+def cmd_describe(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from .datasets import load_dataset
+    from .descriptions.generate import DescribeRequest, describe
+    from .descriptions.sources import GenerationSettings
+    from .storage import default_cache_root
+
+    dataset = load_dataset(args.dataset, args.root)
+    default_model = "smollm2" if args.source == "local" else "gpt-3.5-turbo"
+    settings = GenerationSettings(args.model or default_model, args.temperature, args.max_tokens, args.samples)
+    request = DescribeRequest(args.source, args.prompt, settings, args.base_url, args.captions_root, args.batch_size)
+    summary = describe(
+        dataset, request, args.cache or default_cache_root(), _pick_classes(args.classes, dataset), on_progress=tqdm_progress("classes")
+    )
+    print(json.dumps(asdict(summary)))
+
+
+def cmd_import_descriptions(args: argparse.Namespace) -> None:
+    from .datasets import load_dataset
+    from .descriptions.json_io import import_description_file
+    from .storage import default_cache_root
+
+    dataset = load_dataset(args.dataset, args.root)
+    print_json(import_description_file(dataset, args.file, args.cache or default_cache_root()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,14 +191,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="image decoding workers (default: cores - 1, max 4)")
     p.set_defaults(func=cmd_features)
 
+    from .descriptions.prompt import DEFAULT_PROMPT
+    from .descriptions.sources import DATA_SOURCES, LLM_SOURCES
     from .experiments import METHODS, PROTOCOLS
     from .qformer import LOSSES
+
+    p = sub.add_parser("describe", help="generate class descriptions into the store (resumable)")
+    add_dataset_args(p)
+    p.add_argument("--source", default="local", choices=LLM_SOURCES + DATA_SOURCES)
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible server, e.g. http://localhost:11434/v1")
+    p.add_argument("--model", default=None, help="LLM name (default: gpt-3.5-turbo; local: smollm2, the embedded model)")
+    p.add_argument("--prompt", default=DEFAULT_PROMPT, help="must contain {class_name}")
+    p.add_argument("--classes", default=None, help="a number (the first N classes) or comma-separated class names")
+    p.add_argument("--samples", type=int, default=1, help="completions per class")
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--max-tokens", type=int, default=400)
+    p.add_argument("--batch-size", type=int, default=8, help="classes per round (local: one batched generate call)")
+    p.add_argument("--captions-root", default=None, help="captions source: folder with Reed et al.'s text_c10/")
+    p.add_argument("--cache", type=Path, default=None)
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("import-descriptions", help='import {"class name": ["sentence", ...]} JSON into the store')
+    add_dataset_args(p)
+    p.add_argument("--file", required=True, type=Path)
+    p.add_argument("--cache", type=Path, default=None)
+    p.set_defaults(func=cmd_import_descriptions)
 
     p = sub.add_parser("reproduce", help="features -> Q-Former -> sweep -> Table 1, printed")
     p.add_argument("--dataset", required=True, help="cub, pets, or synthetic (no download needed)")
     p.add_argument("--root", type=Path, default=None, help="the dataset folder or its parent (not for synthetic)")
     add_backbone_args(p)
-    p.add_argument("--descriptions", type=Path, default=None, help='JSON file {"class name": ["sentence", ...]}')
+    p.add_argument("--descriptions", type=Path, default=None, help='JSON file {"class name": ["sentence", ...]} or a stored description set folder')
     p.add_argument("--shots", type=int, nargs="+", default=[1, 2, 3, 4, 5, 10, 15])
     p.add_argument("--texts", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5, 10, 20, 30], help="descriptions per class (0 = image only)")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
@@ -162,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", default="train-split", choices=PROTOCOLS, help="images that train the Q-Former")
     p.add_argument("--qformer-size", default="small")
     p.add_argument("--qformer-loss", default="balanced", choices=LOSSES)
+    p.add_argument("--qformer-input", default="pooled", choices=["pooled", "tokens"], help="pooled text embedding or per-token states")
     p.add_argument("--qformer-epochs", type=int, default=20)
     p.add_argument("--run-dir", type=Path, default=None, help="where results go (default: <cache>/runs/<dataset>-<key>)")
     p.set_defaults(func=cmd_reproduce)

@@ -46,6 +46,7 @@ class SweepConfig:
     protocol: str = "train-split"  # which images train the Q-Former: "train-split" (paper) or "support" (k-shot only)
     val_per_class: int = 4  # validation images per class, drawn once from the training split
     qformer_size: str = "small"  # a name from qformer_configs/
+    qformer_text_input: str = "pooled"  # "pooled" text embedding or CLIP's per-token "tokens" (bundle must have them)
     qformer_train: QFormerTrainConfig = field(default_factory=QFormerTrainConfig)
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
     device: str = "auto"
@@ -64,6 +65,8 @@ class SweepConfig:
         unknown = set(self.methods) - set(METHODS)
         if unknown:
             raise FewShotError(f"Unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}.")
+        if self.qformer_text_input not in ("pooled", "tokens"):
+            raise FewShotError(f"qformer_text_input must be 'pooled' or 'tokens', not {self.qformer_text_input!r}.")
         if not self.shots or min(self.shots) < 1 or not self.seeds or min(self.text_counts, default=0) < 0:
             raise FewShotError("Shots must be >= 1, text counts >= 0, and at least one seed is needed.")
 
@@ -294,7 +297,9 @@ class _Translator:
         return self._train_and_translate(split.support)
 
     def _train_and_translate(self, image_idx: np.ndarray) -> np.ndarray:
-        arch = load_qformer_config(self.cfg.qformer_size)
+        arch = load_qformer_config(self.cfg.qformer_size, text_input=self.cfg.qformer_text_input)
+        if arch.text_input == "tokens" and self.text.tokens is None:
+            raise FewShotError("The tokens Q-Former input needs per-token description features; build the features with tokens.")
         key = content_key(
             {
                 "bundle": bundle_fingerprint(self.bundle),

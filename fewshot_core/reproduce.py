@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import numpy as np
 from .backbone import Backbone, BackboneConfig, load_backbone
 from .baselines import templates_for, unit
 from .datasets import ImageDataset, load_dataset
-from .descriptions.json_io import descriptions_for_classes, load_description_json
+from .descriptions.json_io import descriptions_for_classes, load_descriptions
 from .errors import FewShotError
 from .features import FeatureCache, image_features, text_features
 from .features_bundle import FeatureBundle
@@ -78,10 +79,12 @@ def build_bundle(args: argparse.Namespace, cache_root: Path, on_progress: Progre
         raise FewShotError("reproduce needs --root (the dataset folder) and --descriptions (a JSON file) for real datasets.")
     dataset = load_dataset(args.dataset, args.root)
     backbone = load_backbone(BackboneConfig(args.model, args.pretrained, args.quick_gelu, args.device, args.precision))
-    mapping = load_description_json(args.descriptions)
-    bundle = bundle_from_dataset(dataset, backbone, FeatureCache(cache_root), mapping, on_progress=on_progress)
+    mapping = load_descriptions(args.descriptions, dataset.display_names)
+    bundle = bundle_from_dataset(
+        dataset, backbone, FeatureCache(cache_root), mapping, with_tokens=args.qformer_input == "tokens", on_progress=on_progress
+    )
     bundle.provenance["descriptions_file"] = str(args.descriptions)
-    bundle.provenance["descriptions_sha256"] = hashlib.sha256(Path(args.descriptions).read_bytes()).hexdigest()
+    bundle.provenance["descriptions_sha256"] = hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()
     return bundle
 
 

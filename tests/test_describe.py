@@ -1,0 +1,198 @@
+import json
+
+import pytest
+
+from fewshot_core import FewShotError
+from fewshot_core.datasets import load_dataset
+from fewshot_core.descriptions.generate import DescribeRequest, describe
+from fewshot_core.descriptions.parsing import split_completion
+from fewshot_core.descriptions.prompt import DEFAULT_PROMPT, render_prompt, validate_prompt
+from fewshot_core.descriptions.sources import GenerationSettings, OpenAISource, attribute_sentences, caption_lines, estimate_cost
+from fewshot_core.descriptions.store import DescriptionStore
+from fewshot_core.progress import Cancelled
+
+from .fake_openai import FakeOpenAI
+
+KEY = "sk-test-DO-NOT-STORE-1234567890"
+
+
+def _request(model, samples=1):
+    return DescribeRequest(
+        "openai-compatible", settings=GenerationSettings(model=model, samples=samples), base_url="http://placeholder", batch_size=2
+    )
+
+
+def _source(server, **kw):
+    return OpenAISource(api_key=KEY, base_url=server.base_url, max_retries=kw.pop("max_retries", 2), timeout=kw.pop("timeout", 5), **kw)
+
+
+def test_prompt_validation():
+    assert validate_prompt(DEFAULT_PROMPT) == "Describe the visual characteristics of a {class_name} in 10 lines."
+    assert render_prompt("Describe a {class_name}, a kind of {dataset}.", "Laysan Albatross", "cub") == "Describe a Laysan Albatross, a kind of bird."
+    with pytest.raises(FewShotError, match="must contain"):
+        validate_prompt("Describe a bird.")
+    with pytest.raises(FewShotError, match="Unknown placeholder"):
+        validate_prompt("Describe a {class_name} in {n} lines.")
+    with pytest.raises(FewShotError, match="unbalanced brace"):
+        validate_prompt("Describe a {class_name")
+
+
+def test_completion_parsing():
+    text = """Sure! Here are 4 lines:
+# Visual characteristics
+1. **Large** seabird with long, narrow wings.
+2) Dark brown plumage overall.
+- A pale ring around the bill.
+* A pale ring around the bill!
+
+I'm sorry, but I cannot describe more.
+Wings"""
+    assert split_completion(text) == ["Large seabird with long, narrow wings.", "Dark brown plumage overall.", "A pale ring around the bill."]
+
+
+def test_success_saves_every_class_and_usage(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    with FakeOpenAI() as server:
+        summary = describe(ds, _request("ok", samples=2), tmp_path, source=_source(server))
+    assert summary.classes_done == 3 and summary.completion_tokens == 3 * 60 and summary.prompt_tokens == 36
+    dset = DescriptionStore(tmp_path).list("cub")[0]
+    lines = dset.lines(0)
+    assert lines[:3] == ["A large seabird with long narrow wings.", "Dark brown plumage.", "A pale ring around the bill."]
+    assert len(dset.record(0)["raw"]) == 2  # the raw completions are kept beside the parsed lines
+    assert "Black footed Albatross" in lines[-1]
+
+
+def test_429_is_retried(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    with FakeOpenAI() as server:
+        summary = describe(ds, _request("flaky"), tmp_path, source=_source(server))
+        assert max(server.calls.values()) == 2  # every prompt: 429, then success
+    assert summary.classes_done == 3
+
+
+def test_401_stops_at_once_with_a_clear_message(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    with FakeOpenAI() as server:
+        with pytest.raises(FewShotError, match="API key was rejected") as err:
+            describe(ds, _request("unauthorized"), tmp_path, source=_source(server))
+        assert all(n == 1 for n in server.calls.values())  # no retries on auth errors
+        assert len(server.calls) <= 2  # the first round only
+    assert KEY not in str(err.value)
+
+
+def test_500_after_retries_keeps_finished_classes(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    with FakeOpenAI() as server:
+        describe(ds, _request("ok"), tmp_path, classes=[0], source=_source(server))
+        with pytest.raises(FewShotError, match="HTTP 500 after retries"):
+            describe(
+                ds,
+                DescribeRequest("openai-compatible", settings=GenerationSettings(model="broken"), base_url="http://placeholder"),
+                tmp_path,
+                source=_source(server),
+            )
+        assert max(server.calls.values()) == 3  # 1 try + 2 retries
+    assert DescriptionStore(tmp_path).list("cub")[-1].done_classes() == {0}
+
+
+def test_empty_and_malformed_completions(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    with FakeOpenAI() as server:
+        summary = describe(ds, _request("empty"), tmp_path, source=_source(server))
+        assert summary.classes_done == 3 and summary.descriptions == 0
+        with pytest.raises(FewShotError, match="malformed|without completions"):
+            describe(ds, _request("malformed"), tmp_path, source=_source(server, max_retries=0))
+
+
+def test_timeout_is_a_clear_message(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    with FakeOpenAI() as server:
+        with pytest.raises(FewShotError, match="Could not reach"):
+            describe(ds, _request("slow"), tmp_path, classes=[0], source=_source(server, timeout=0.5, max_retries=1))
+
+
+def test_rerun_resumes_and_cancel_keeps_work(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    with FakeOpenAI() as server:
+        rounds = []
+        with pytest.raises(Cancelled):
+            describe(ds, _request("ok"), tmp_path, source=_source(server), should_cancel=lambda: rounds.append(1) or len(rounds) > 1)
+        assert len(server.calls) == 2  # the first round (batch of 2) finished before the cancel
+        describe(ds, _request("ok"), tmp_path, source=_source(server))
+        assert len(server.calls) == 3 and max(server.calls.values()) == 1  # only the missing class was asked for
+
+
+def test_api_key_is_never_written(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    with FakeOpenAI() as server:
+        describe(ds, _request("ok"), tmp_path, source=_source(server))
+        assert server.auth_headers[0] == f"Bearer {KEY}"  # it was used...
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert KEY not in path.read_text(errors="ignore"), path  # ...and stored nowhere
+
+
+def test_missing_key_is_a_clear_message(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(FewShotError, match="No OpenAI API key"):
+        OpenAISource()
+
+
+def test_edits_survive_regeneration_of_other_classes(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    with FakeOpenAI() as server:
+        describe(ds, _request("ok"), tmp_path, source=_source(server))
+        dset = DescriptionStore(tmp_path).list("cub")[0]
+        dset.edit(
+            0,
+            add=["Has a white face."],
+            delete=["Dark brown plumage."],
+            replace={"A pale ring around the bill.": "A pale ring at the base of the bill."},
+        )
+        (dset.path / "classes" / "0001.json").unlink()  # regenerate class 1
+        describe(ds, _request("ok"), tmp_path, source=_source(server))
+    lines = dset.lines(0)
+    assert "Dark brown plumage." not in lines and "Has a white face." in lines and "A pale ring at the base of the bill." in lines
+    assert dset.record(0)["generated"][1] == "Dark brown plumage."  # generated text itself is untouched
+    assert json.loads((dset.path / "meta.json").read_text())["settings"]["model"] == "ok"
+
+
+def test_attribute_sentences_and_source(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    assert attribute_sentences("Laysan Albatross", ds.attributes.names, ds.attributes.values[1]) == ["The Laysan Albatross has black wing color."]
+    summary = describe(ds, DescribeRequest("attributes"), tmp_path)
+    assert summary.classes_done == 3 and summary.descriptions == 4  # 1 + 1 + 2 attributes >= 50 %
+
+
+def test_caption_source(cub_root, tmp_path):
+    folder = tmp_path / "cvpr2016_cub" / "text_c10" / "002.Laysan_Albatross"
+    folder.mkdir(parents=True)
+    (folder / "Laysan_Albatross_0001_1.txt").write_text("this bird has a white head\nthe wings are dark grey\nthis bird has a white head\n")
+    (folder / "Laysan_Albatross_0002_2.txt").write_text("a white bird with a yellow bill\n")
+    assert caption_lines(tmp_path / "cvpr2016_cub", "002.Laysan_Albatross") == [
+        "this bird has a white head",
+        "the wings are dark grey",
+        "a white bird with a yellow bill",
+    ]
+    summary = describe(load_dataset("cub", cub_root), DescribeRequest("captions", captions_root=str(tmp_path / "cvpr2016_cub")), tmp_path / "c")
+    assert summary.descriptions == 3
+    with pytest.raises(FewShotError, match="No caption folders"):
+        describe(load_dataset("cub", cub_root), DescribeRequest("captions", captions_root=str(tmp_path)), tmp_path / "d")
+
+
+def test_cost_estimate():
+    assert estimate_cost("gpt-3.5-turbo", 1_000_000, 1_000_000) == pytest.approx(2.0)
+    assert estimate_cost("my-local-model", 10, 10) is None
+
+
+@pytest.mark.slow
+def test_local_smollm2_generates_real_text_offline(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    request = DescribeRequest("local", settings=GenerationSettings(model="smollm2", temperature=0.0, max_tokens=48), batch_size=2)
+    summary = describe(ds, request, tmp_path, classes=[0, 1])
+    dset = DescriptionStore(tmp_path).list("cub")[0]
+    assert summary.classes_done == 2 and summary.completion_tokens > 20
+    for c in (0, 1):
+        raw = dset.record(c)["raw"][0]
+        assert len(raw.split()) >= 10  # real generated text
+        assert dset.lines(c), raw
