@@ -8,6 +8,9 @@ st.set_page_config(page_title="Few-shot Lab", page_icon="🔬", layout="wide")
 
 PAGES = [
     st.Page("pages/data.py", title="Data", icon="🗂️", default=True),
+    st.Page("pages/descriptions.py", title="Descriptions", icon="📝"),
+    st.Page("pages/train.py", title="Train", icon="🏋️"),
+    st.Page("pages/results.py", title="Results", icon="📈"),
 ]
 
 st.navigation(PAGES).run()

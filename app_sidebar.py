@@ -18,23 +18,77 @@ from fewshot_core.settings import LabSettings, load_settings, save_settings
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 
 
+def _store_settings() -> None:
+    """Widget callback (runs before the script): copy the sidebar's values into the saved settings."""
+    current = st.session_state.settings
+    values = {f.name: st.session_state.get(f"setting_{f.name}", getattr(current, f.name)) for f in fields(LabSettings)}
+    new = LabSettings(**values)
+    if new != current:
+        save_settings(new)
+    st.session_state.settings = new
+
+
 def page_settings() -> LabSettings:
-    """Draw the sidebar and return the current settings (saved to disk when they change)."""
+    """Draw the sidebar and return the current settings.
+
+    The settings object in session state (and the file behind it) is the truth; widget keys are
+    re-seeded from it on every run, because Streamlit resets widget state on a page switch.
+    """
     if "settings" not in st.session_state:
         st.session_state.settings = load_settings()
     for name, value in asdict(st.session_state.settings).items():
-        st.session_state.setdefault(f"setting_{name}", value)  # re-seed keys Streamlit dropped
+        st.session_state[f"setting_{name}"] = value
+    keep = {"on_change": _store_settings}
     with st.sidebar:
         st.header("Settings")
-        st.selectbox("Dataset", list_datasets(), key="setting_dataset", format_func=dataset_title)
-        st.text_input("Dataset folder", key="setting_dataset_root", help="The dataset folder or its parent.")
-        st.text_input("CLIP model (open_clip name)", key="setting_model")
-        st.text_input("Weights (tag or local file)", key="setting_pretrained", help="e.g. openai, laion2b_s34b_b79k, or /path/to/model.bin")
-        st.selectbox("Device", DEVICES, key="setting_device")
-        st.text_input("Cache folder", key="setting_cache_root", placeholder=str(st.session_state.settings.cache_path()))
-        st.number_input("Seeds", 1, 20, key="setting_seeds")
-    settings = LabSettings(**{f.name: st.session_state[f"setting_{f.name}"] for f in fields(LabSettings)})
-    if settings != st.session_state.settings:
-        save_settings(settings)
-    st.session_state.settings = settings
-    return settings
+        st.selectbox("Dataset", list_datasets(), key="setting_dataset", format_func=dataset_title, **keep)
+        st.text_input("Dataset folder", key="setting_dataset_root", help="The dataset folder or its parent.", **keep)
+        st.text_input("CLIP model (open_clip name)", key="setting_model", **keep)
+        st.text_input("Weights (tag or local file)", key="setting_pretrained", help="e.g. openai, laion2b_s34b_b79k, or /path/to/model.bin", **keep)
+        st.selectbox("Device", DEVICES, key="setting_device", **keep)
+        st.text_input("Cache folder", key="setting_cache_root", placeholder=str(st.session_state.settings.cache_path()), **keep)
+        st.number_input("Seeds", 1, 20, key="setting_seeds", **keep)
+    return st.session_state.settings
+
+
+@st.cache_resource(show_spinner="Loading CLIP (once per process)…")
+def cached_backbone(model: str, pretrained: str, device: str):
+    """The frozen CLIP, loaded once per server process and shared by every page and job."""
+    from fewshot_core.backbone import BackboneConfig, load_backbone
+
+    return load_backbone(BackboneConfig(model, pretrained, device=device))
+
+
+@st.cache_resource
+def job_registry():
+    """The process-wide background job registry (survives page switches and reruns)."""
+    from app_jobs import JobRegistry
+
+    return JobRegistry()
+
+
+def show_job(job, what: str) -> None:
+    """Progress bar, message, cancel button and outcome of a background job."""
+    if job is None:
+        return
+    if job.running:
+        st.progress(job.fraction, text=f"{what}: {job.message}")
+        if st.button(f"Cancel {what.lower()}", key=f"cancel-{job.name}"):
+            job.cancel()
+            st.info("Cancelling after the current step; finished work is kept.")
+    elif job.status == "failed":
+        st.error(f"{what} failed: {job.error}")
+    elif job.status == "cancelled":
+        st.warning(job.error or f"{what} was cancelled; finished work is kept.")
+
+
+def openai_key() -> str | None:
+    """OPENAI_API_KEY from the environment or Streamlit secrets (read, never stored or shown)."""
+    import os
+
+    if os.environ.get("OPENAI_API_KEY"):
+        return os.environ["OPENAI_API_KEY"]
+    try:
+        return st.secrets.get("OPENAI_API_KEY")
+    except Exception:  # noqa: BLE001 - no secrets file is the normal case
+        return None

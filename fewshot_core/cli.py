@@ -96,6 +96,7 @@ def cmd_features(args: argparse.Namespace) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
+    from .backbone import BackboneConfig
     from .experiments import SweepConfig, format_table1, run_sweep, table1, text_helped
     from .qformer import QFormerTrainConfig
     from .reproduce import build_bundle, default_run_dir
@@ -113,7 +114,8 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         qformer_train=QFormerTrainConfig(loss=args.qformer_loss, epochs=args.qformer_epochs),
         device=args.device,
     )
-    bundle = build_bundle(args, cache, tqdm_progress("features"))
+    backbone_cfg = BackboneConfig(args.model, args.pretrained, args.quick_gelu, args.device, args.precision)
+    bundle = build_bundle(args.dataset, args.root, backbone_cfg, args.descriptions, cache, args.qformer_input == "tokens", tqdm_progress("features"))
     run_dir = args.run_dir or default_run_dir(cache, bundle, cfg)
     results = run_sweep(bundle, cfg, run_dir, qformer_cache=cache, on_progress=tqdm_progress("sweep"))
     table = table1(results)

@@ -179,7 +179,13 @@ def run_sweep(
     device = resolve_device(cfg.device)
     run = RunFolder(run_dir)
     fingerprint = bundle_fingerprint(bundle)
-    config = {"sweep": asdict(cfg), "features": bundle.provenance, "features_sha256": fingerprint, "versions": library_versions()}
+    config = {
+        "dataset": bundle.dataset,
+        "sweep": asdict(cfg),
+        "features": bundle.provenance,
+        "features_sha256": fingerprint,
+        "versions": library_versions(),
+    }
     config["key"] = content_key({"sweep": config["sweep"], "features": fingerprint})
     run.start({**config, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     val_idx = validation_indices(bundle.train_labels, cfg.val_per_class)
@@ -437,3 +443,16 @@ def text_helped(table: pd.DataFrame, max_shots: int = 4) -> dict[int, bool]:
     """Per shot count up to ``max_shots``: did validation-selected text beat image only on test?"""
     part = table[table.shots <= max_shots]
     return {int(r.shots): bool(r.image_text_val > r.image_only) for r in part.itertuples() if "image_text_val" in table}
+
+
+def list_runs(cache_root: Path | str) -> list[dict[str, Any]]:
+    """Every run folder under ``<cache>/runs``, newest first, with its config and result count."""
+    runs = []
+    for config_path in Path(cache_root, "runs").glob("*/config.json"):
+        try:
+            config = read_json(config_path)
+        except (OSError, ValueError):
+            continue  # a damaged folder is skipped, not fatal
+        folder = RunFolder(config_path.parent)
+        runs.append({"path": str(folder.path), "name": folder.path.name, "config": config, "units": len(list(folder.units.glob("*.json")))})
+    return sorted(runs, key=lambda r: r["config"].get("created", ""), reverse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 from dataclasses import asdict
@@ -69,21 +68,34 @@ def bundle_from_dataset(
     )
 
 
-def build_bundle(args: argparse.Namespace, cache_root: Path, on_progress: ProgressFn = no_progress) -> FeatureBundle:
-    """The bundle the ``reproduce`` command asked for."""
-    if args.dataset == "synthetic":
+def build_bundle(
+    dataset_name: str,
+    root: Path | str | None,
+    backbone_cfg: BackboneConfig,
+    descriptions: Path | str | None,
+    cache_root: Path | str,
+    with_tokens: bool = False,
+    on_progress: ProgressFn = no_progress,
+    backbone: Backbone | None = None,
+) -> FeatureBundle:
+    """The FeatureBundle for a dataset (``synthetic`` needs nothing else), shared by the CLI and the app.
+
+    ``backbone`` may be an already loaded one (the app keeps one per process); else it is loaded.
+
+    Args:
+        descriptions: a ``{"class name": [...]}`` JSON file or a stored description set's folder.
+    """
+    if dataset_name == "synthetic":
         from .synthetic import make_synthetic
 
         return make_synthetic()
-    if args.root is None or args.descriptions is None:
-        raise FewShotError("reproduce needs --root (the dataset folder) and --descriptions (a JSON file) for real datasets.")
-    dataset = load_dataset(args.dataset, args.root)
-    backbone = load_backbone(BackboneConfig(args.model, args.pretrained, args.quick_gelu, args.device, args.precision))
-    mapping = load_descriptions(args.descriptions, dataset.display_names)
-    bundle = bundle_from_dataset(
-        dataset, backbone, FeatureCache(cache_root), mapping, with_tokens=args.qformer_input == "tokens", on_progress=on_progress
-    )
-    bundle.provenance["descriptions_file"] = str(args.descriptions)
+    if root is None or descriptions is None:
+        raise FewShotError("Reproducing on a real dataset needs --root (the dataset folder) and --descriptions (a JSON file or description set).")
+    dataset = load_dataset(dataset_name, root)
+    mapping = load_descriptions(descriptions, dataset.display_names)
+    backbone = backbone or load_backbone(backbone_cfg)
+    bundle = bundle_from_dataset(dataset, backbone, FeatureCache(cache_root), mapping, with_tokens=with_tokens, on_progress=on_progress)
+    bundle.provenance["descriptions"] = str(descriptions)
     bundle.provenance["descriptions_sha256"] = hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()
     return bundle
 

@@ -1,19 +1,39 @@
-"""Data page: check the dataset folder, browse classes, encode features."""
+"""Data page: find or download the dataset, see what is ready, browse classes, encode features."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from app_sidebar import page_settings
+from app_sidebar import cached_backbone, job_registry, page_settings, show_job
 from fewshot_core import FewShotError
-from fewshot_core.datasets import dataset_title
+from fewshot_core.datasets import dataset_title, load_dataset
+from fewshot_core.datasets.download import ARCHIVES, download_dataset
+from fewshot_core.datasets.images import load_rgb
 from fewshot_core.datasets.verify import verify_dataset
 
 s = page_settings()
 st.title(f"Data · {dataset_title(s.dataset)}")
+registry = job_registry()
+
+with st.expander("Download the official archives", expanded=not s.dataset_root):
+    target = st.text_input("Download into", str(Path.home() / "fewshot-data" / s.dataset))
+    st.caption(" · ".join(a.url for a in ARCHIVES.get(s.dataset, [])))
+    if st.button("Download"):
+        registry.start(f"download-{s.dataset}", lambda on_progress, should_cancel: download_dataset(s.dataset, target, on_progress, should_cancel))
+
+    @st.fragment(run_every=1.0)
+    def download_progress() -> None:
+        job = registry.get(f"download-{s.dataset}")
+        show_job(job, "Download")
+        if job is not None and job.status == "finished":
+            st.success(f"Downloaded to {job.result}: set it as the dataset folder in the sidebar.")
+
+    download_progress()
 
 if not s.dataset_root:
-    st.info("Set the dataset folder in the sidebar, or download it with `python -m fewshot_core download --dataset ... --root DIR`.")
+    st.info("Set the dataset folder in the sidebar, or download it above (or with `python -m fewshot_core download --dataset ... --root DIR`).")
     st.stop()
 
 
@@ -24,16 +44,62 @@ def _report(name: str, root: str) -> dict:
 
 try:
     report = _report(s.dataset, s.dataset_root)
+    dataset = load_dataset(s.dataset, s.dataset_root)
 except FewShotError as e:
     st.error(str(e))
     st.stop()
 
-cols = st.columns(3)
+cols = st.columns(4)
 cols[0].metric("Classes", report["num_classes"])
 cols[1].metric("Train images", report["num_train"])
 cols[2].metric("Test images", report["num_test"])
+cols[3].metric("Class attributes", "yes" if report["has_attributes"] else "no")
 if report["matches_official_counts"] is False:
     st.warning("The counts differ from the official release; results will not be comparable to the paper.")
 if report["missing_images"]:
     st.warning(f"{len(report['missing_images'])} listed images are missing, e.g. {report['missing_images'][:3]}")
-st.dataframe({"class": report["class_names"], "folder": report["folder_names"]}, use_container_width=True, height=300)
+
+st.subheader("CLIP features")
+st.caption(
+    f"{s.model} · {s.pretrained or 'random weights'} · device {s.device}. Encoded once, then read from the cache ({s.cache_path() / 'features'})."
+)
+
+
+def encode(on_progress, should_cancel, backbone):
+    from fewshot_core.features import FeatureCache, image_features
+
+    cache = FeatureCache(s.cache_path())
+    return {
+        split: len(image_features(cache, backbone, dataset, split, on_progress=on_progress, should_cancel=should_cancel).unreadable)
+        for split in ("train", "test")
+    }
+
+
+if st.button("Encode features"):
+    try:
+        backbone = cached_backbone(s.model, s.pretrained, s.device)
+        registry.start("features", lambda on_progress, should_cancel: encode(on_progress, should_cancel, backbone))
+    except FewShotError as e:
+        st.error(str(e))
+
+
+@st.fragment(run_every=1.0)
+def feature_progress() -> None:
+    job = registry.get("features")
+    show_job(job, "Encoding")
+    if job is not None and job.status == "finished":
+        st.success(f"Features ready (unreadable images skipped: {job.result}).")
+
+
+feature_progress()
+
+st.subheader("Classes")
+c = st.selectbox("Class", range(dataset.num_classes), format_func=lambda i: f"{dataset.display_names[i]} ({dataset.class_names[i]})")
+train = dataset.split("train")
+paths = [p for p, y in zip(train.paths, train.labels) if y == c][:6]
+images = st.columns(6)
+for col, path in zip(images, paths):
+    try:
+        col.image(load_rgb(path), caption=path.name, width="stretch")
+    except Exception:  # noqa: BLE001 - an unreadable image is listed, never fatal
+        col.caption(f"{path.name}: unreadable")

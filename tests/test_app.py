@@ -26,7 +26,8 @@ def test_data_page_reports_the_dataset(app, pets_root):
     save_settings(LabSettings(dataset="pets", dataset_root=str(pets_root)))
     app.run()
     assert not app.exception
-    assert [m.value for m in app.metric] == ["4", "12", "12"]
+    assert [m.value for m in app.metric] == ["4", "12", "12", "no"]
+    assert any("unreadable" in c.value for c in app.caption)  # the truncated sample image is listed, not fatal
 
 
 def test_wrong_folder_is_an_error_message_not_a_traceback(app, tmp_path):
@@ -42,7 +43,7 @@ def test_settings_survive_a_refresh(app, cub_root):
     assert load_settings().dataset_root == str(cub_root)
     fresh = AppTest.from_file(APP, default_timeout=60).run()  # a new browser session
     assert fresh.sidebar.text_input[0].value == str(cub_root)
-    assert [m.value for m in fresh.metric] == ["3", "12", "6"]
+    assert [m.value for m in fresh.metric] == ["3", "12", "6", "yes"]
 
 
 def test_damaged_settings_file_falls_back_to_defaults(tmp_path):

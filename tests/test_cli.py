@@ -114,7 +114,7 @@ def test_reproduce_end_to_end_on_a_tiny_dataset(cub_root, tmp_path, capsys):
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["features"]["descriptions_matched"] == 3
     assert config["features"]["description_keys_unmatched"] == ["Northern Cardinal"]
-    assert len(config["features"]["descriptions_sha256"]) == 64
+    assert len(config["features"]["descriptions_sha256"]) == 64 and config["features"]["descriptions"].endswith("d.json")
     assert config["sweep"]["qformer_text_input"] == "tokens"
 
 

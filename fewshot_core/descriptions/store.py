@@ -35,6 +35,15 @@ class DescriptionSet:
     def __init__(self, path: Path):
         self.path = Path(path)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DescriptionSet) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __repr__(self) -> str:
+        return f"DescriptionSet({str(self.path)!r})"
+
     @property
     def meta(self) -> dict[str, Any]:
         return read_json(self.path / "meta.json")

@@ -1,0 +1,138 @@
+"""The Descriptions, Train and Results pages, driven by AppTest with the offline sources."""
+
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from app_jobs import JobRegistry
+from fewshot_core.progress import check_cancel
+from fewshot_core.settings import LabSettings, save_settings
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry():
+    st.cache_resource.clear()  # no job leaks from one test to the next
+    yield
+    st.cache_resource.clear()
+
+
+def _open(page: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120).run()
+    app.switch_page(f"pages/{page}.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def _by_label(widgets, label):
+    return next(w for w in widgets if w.label == label)
+
+
+def _wait(app: AppTest, done, timeout: float = 240) -> AppTest:
+    """Re-run the page until ``done(app)`` (the job runs in a background thread)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        app.run()
+        assert not app.exception, app.exception
+        if done(app):
+            return app
+        time.sleep(1)
+    raise AssertionError(f"timed out; errors: {[e.value for e in app.error]}")
+
+
+def test_job_registry_runs_one_job_per_name():
+    registry = JobRegistry()
+    release = []
+
+    def work(on_progress, should_cancel):
+        while not release:
+            check_cancel(should_cancel, "work")
+            time.sleep(0.01)
+        on_progress(1, 1, "done")
+        return 42
+
+    first, started = registry.start("train", work)
+    second, started_again = registry.start("train", work)
+    assert started and not started_again and second is first  # a second click joins the first job
+    release.append(1)
+    for _ in range(200):
+        if not first.running:
+            break
+        time.sleep(0.01)
+    assert first.status == "finished" and first.result == 42 and first.fraction == 1.0
+    third, _ = registry.start("train", lambda p, c: check_cancel(lambda: True, "work"))
+    time.sleep(0.2)
+    assert third.status == "cancelled"
+
+
+def test_descriptions_page_generates_and_edits(cub_root):
+    save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root)))
+    app = _open("descriptions")
+    _by_label(app.selectbox, "Source").set_value("attributes").run()
+    _by_label(app.button, "Generate").click().run()
+    app = _wait(app, lambda a: any("classes, 4 descriptions" in s.value for s in a.success))
+    assert any("Black footed Albatross" in str(sb.options) for sb in app.selectbox)
+
+
+def test_descriptions_page_refuses_a_bad_prompt(cub_root):
+    save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root)))
+    app = _open("descriptions")
+    _by_label(app.selectbox, "Source").set_value("local").run()
+    _by_label(app.text_area, "Prompt").set_value("Describe a bird.").run()
+    assert any("must contain {class_name}" in e.value for e in app.error)
+
+
+def test_train_then_results_on_synthetic_features():
+    save_settings(LabSettings(seeds=1))
+    app = _open("train")
+    _by_label(app.radio, "Features").set_value("synthetic (CUB-sized, no download)").run()
+    _by_label(app.multiselect, "Shots per class").set_value([1]).run()
+    _by_label(app.multiselect, "Texts per class (0 = image only)").set_value([0, 2]).run()
+    _by_label(app.selectbox, "Q-Former size").set_value("tiny").run()
+    _by_label(app.number_input, "Q-Former epochs").set_value(1).run()
+    _by_label(app.button, "Train").click().run()
+    app = _wait(app, lambda a: any("Done:" in s.value for s in a.success))
+    assert "zero-shot CLIP" in app.code[0].value
+    results = _open("results")
+    chart = results.get("plotly_chart")[0]
+    assert "image only" in chart.proto.spec and "Figure 4" in chart.proto.spec
+    assert len(results.dataframe) >= 2  # history and Table 1
+
+
+def test_results_page_without_runs():
+    app = _open("results")
+    assert any("No runs yet" in i.value for i in app.info)
+
+
+def test_train_on_a_dataset_folder_with_the_tiny_clip(cub_root):
+    from fewshot_core.datasets import load_dataset
+    from fewshot_core.descriptions.generate import DescribeRequest, describe
+    from fewshot_core.storage import default_cache_root
+
+    describe(load_dataset("cub", cub_root), DescribeRequest("attributes"), default_cache_root())
+    save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root), model="fewshot-tiny", pretrained="", device="cpu", seeds=1))
+    app = _open("train")
+    _by_label(app.multiselect, "Shots per class").set_value([1]).run()
+    _by_label(app.multiselect, "Texts per class (0 = image only)").set_value([0, 1]).run()
+    _by_label(app.selectbox, "Q-Former size").set_value("tiny").run()
+    _by_label(app.number_input, "Q-Former epochs").set_value(2).run()
+    _by_label(app.button, "Train").click().run()
+    app = _wait(app, lambda a: any("Done:" in s.value for s in a.success) or any("failed" in e.value for e in a.error))
+    assert not app.error and "zero-shot CLIP" in app.code[0].value
+
+
+def test_missing_clip_weights_are_an_error_message(cub_root):
+    from fewshot_core.datasets import load_dataset
+    from fewshot_core.descriptions.generate import DescribeRequest, describe
+    from fewshot_core.storage import default_cache_root
+
+    describe(load_dataset("cub", cub_root), DescribeRequest("attributes"), default_cache_root())
+    save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root), model="RN50", pretrained="openai", device="cpu", seeds=1))
+    app = _open("train")
+    _by_label(app.button, "Train").click().run()
+    assert not app.exception
+    assert any("Could not download" in e.value and "local checkpoint" in e.value for e in app.error)
