@@ -1,0 +1,120 @@
+"""App speed in a real browser: time to the first rendered page, and to redraw Results from disk.
+
+The reference in the same run is a one-line Streamlit app served and rendered the same way, so
+`first_render_s - reference_first_render_s` is what the app itself adds.
+
+Usage: python benchmarks/bench_app.py
+Prints as its last line JSON with first_render_s and results_redraw_s.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import emit, machine
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from browser import free_port, launch_browser, start_app, wait_for_port  # noqa: E402
+
+from fewshot_core.experiments import SweepConfig, run_sweep  # noqa: E402
+from fewshot_core.qformer import QFormerTrainConfig  # noqa: E402
+from fewshot_core.synthetic import make_synthetic  # noqa: E402
+
+
+def first_render(playwright, script: Path, text: str, env: dict[str, str]) -> float:
+    """Seconds from `streamlit run` to ``text`` visible in Chromium."""
+    from playwright.sync_api import expect
+
+    port = free_port()
+    start = time.perf_counter()
+    server = start_app(env, port) if script.name == "app.py" else _start_other(script, env, port)
+    try:
+        wait_for_port(port)
+        browser = launch_browser(playwright)
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+        expect(page.get_by_text(text).first).to_be_visible(timeout=60_000)
+        elapsed = time.perf_counter() - start
+        browser.close()
+        return elapsed
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _start_other(script: Path, env: dict[str, str], port: int):
+    import subprocess
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
+    return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def results_redraw(playwright, env: dict[str, str]) -> float:
+    """Seconds from clicking Results (app already warm) to Figure 4 drawn."""
+    from playwright.sync_api import expect
+
+    port = free_port()
+    server = start_app(env, port)
+    try:
+        wait_for_port(port)
+        browser = launch_browser(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+        page.get_by_role("link", name="Results").click()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)  # warm-up: imports done
+        page.get_by_role("link", name="Data").click()
+        expect(page.get_by_role("heading", name="Data").first).to_be_visible(timeout=60_000)
+        start = time.perf_counter()
+        page.get_by_role("link", name="Results").click()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
+        elapsed = time.perf_counter() - start
+        browser.close()
+        return elapsed
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"FEWSHOT_CACHE": tmp, "HF_HUB_OFFLINE": "1"}
+        cfg = SweepConfig(shots=[1, 2, 4], text_counts=[0, 5], seeds=[0, 1], qformer_size="tiny", qformer_train=QFormerTrainConfig(epochs=1))
+        run_sweep(make_synthetic(), cfg, Path(tmp) / "runs" / "bench")  # stored results to redraw
+        hello = Path(tmp) / "hello.py"
+        hello.write_text("import streamlit as st\nst.title('Hello')\n")
+        with sync_playwright() as p:
+            reference = first_render(p, hello, "Hello", env)
+            first = first_render(p, Path(__file__).resolve().parents[1] / "app.py", "Settings", env)
+            redraw = results_redraw(p, env)
+    emit(
+        {
+            "benchmark": "app",
+            "reference_first_render_s": round(reference, 2),
+            "first_render_s": round(first, 2),
+            "results_redraw_s": round(redraw, 2),
+            "targets": "first render <= 5 s, results redraw <= 1 s",
+            **machine(),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
