@@ -123,8 +123,30 @@ class RunFolder:
     def done(self, unit: str) -> bool:
         return (self.units / f"{unit}.json").is_file()
 
-    def save_unit(self, unit: str, rows: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> None:
+    def save_unit(
+        self, unit: str, rows: list[dict[str, Any]], extra: dict[str, Any] | None = None, predictions: dict[str, np.ndarray] | None = None
+    ) -> None:
+        """Store a finished unit: its predictions first, then its rows (whose file marks it done)."""
+        if predictions:
+            with atomic_path(self.units / f"{unit}.npz") as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez_compressed(f, **{k: v.astype(np.int16) for k, v in predictions.items()})
         write_json(self.units / f"{unit}.json", {"rows": rows, **(extra or {})})
+
+    def save_test_index(self, bundle: FeatureBundle) -> None:
+        """Test labels, class names and (when known) image paths, for per-class views."""
+        if not (self.path / "test_index.json").is_file():
+            write_json(
+                self.path / "test_index.json", {"class_names": bundle.class_names, "labels": bundle.test_labels.tolist(), "paths": bundle.test_paths}
+            )
+
+    def predictions(self, unit: str) -> dict[str, np.ndarray]:
+        """Test predictions of a unit by key ("adapter-<texts>", "linear-probe", ...); empty if none."""
+        path = self.units / f"{unit}.npz"
+        if not path.is_file():
+            return {}
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
 
     def results(self) -> pd.DataFrame:
         """All finished rows as a tidy table."""
@@ -190,10 +212,12 @@ def run_sweep(
     run.start({**config, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     val_idx = validation_indices(bundle.train_labels, cfg.val_per_class)
     units = [(k, s) for k in cfg.shots for s in cfg.seeds]
-    translator = _Translator(bundle, cfg, device, qformer_cache, val_idx, should_cancel)
+    translator = _Translator(bundle, cfg, device, qformer_cache, val_idx, should_cancel, on_progress)
     total = len(units) + 1
+    run.save_test_index(bundle)
     if not run.done("zeroshot"):
-        run.save_unit("zeroshot", _zero_shot_rows(bundle, cfg, val_idx))
+        zs_pred = {"zeroshot": zero_shot_predict(bundle.test_features, bundle.class_text_features)} if "zeroshot" in cfg.methods else {}
+        run.save_unit("zeroshot", _zero_shot_rows(bundle, cfg, val_idx), predictions=zs_pred)
     on_progress(1, total, "zero-shot done")
     for i, (shots, seed) in enumerate(units, 2):
         check_cancel(should_cancel, "The sweep")
@@ -201,8 +225,8 @@ def run_sweep(
         if not run.done(name):
             split = sample_few_shot(bundle.train_labels, shots, seed, cfg.val_per_class)
             start = time.perf_counter()
-            rows = _unit_rows(bundle, cfg, split, translator, device, should_cancel)
-            run.save_unit(name, rows, {"seconds": round(time.perf_counter() - start, 3), "short_classes": split.short_classes})
+            rows, preds = _unit_rows(bundle, cfg, split, translator, device, should_cancel)
+            run.save_unit(name, rows, {"seconds": round(time.perf_counter() - start, 3), "short_classes": split.short_classes}, preds)
             run.write_tables()
         on_progress(i, total, f"{shots}-shot seed {seed} done")
     return run.write_tables()
@@ -248,11 +272,11 @@ def _zero_shot_rows(bundle: FeatureBundle, cfg: SweepConfig, val_idx: np.ndarray
 
 def _unit_rows(
     bundle: FeatureBundle, cfg: SweepConfig, split: FewShotSplit, translator: _Translator, device: torch.device, should_cancel: CancelFn
-) -> list[dict[str, Any]]:
-    """Every method for one (shots, seed)."""
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Every method for one (shots, seed): result rows and test predictions."""
     x, y = bundle.train_features, bundle.train_labels
     sx, sy, vx, vy = x[split.support], y[split.support], x[split.val], y[split.val]
-    rows = []
+    rows, preds = [], {}
     if "adapter" in cfg.methods:
         pseudo = translator.pseudo_features(split) if max(cfg.text_counts) > 0 else None
         sets = []
@@ -262,17 +286,21 @@ def _unit_rows(
             sets.append((feats, np.concatenate([sy, bundle.description_labels[pick]])))
         adapter_cfg = AdapterConfig(**{**asdict(cfg.adapter), "seed": cfg.adapter.seed + split.seed})
         heads = train_adapters(sets, bundle.num_classes, adapter_cfg, bundle.class_text_features, device, should_cancel)
-        for m, va, te in zip(cfg.text_counts, heads.accuracy(vx, vy), heads.accuracy(bundle.test_features, bundle.test_labels)):
-            rows.append(_row(bundle, cfg, "adapter", split.shots, m, split.seed, va, te))
+        test_pred = heads.predict(bundle.test_features)  # (H, N_test)
+        for m, va, pred in zip(cfg.text_counts, heads.accuracy(vx, vy), test_pred):
+            rows.append(_row(bundle, cfg, "adapter", split.shots, m, split.seed, va, accuracy(pred, bundle.test_labels)))
+            preds[f"adapter-{m}"] = pred
     if "linear-probe" in cfg.methods:
         lp = linear_probe(sx, sy, vx, vy, bundle.test_features)
         rows.append(_row(bundle, cfg, "linear-probe", split.shots, 0, split.seed, lp.val_acc, accuracy(lp.test_pred, bundle.test_labels), lp.chosen))
+        preds["linear-probe"] = lp.test_pred
     if "tip-adapter" in cfg.methods:
         tip = tip_adapter(sx, sy, bundle.class_text_features, vx, vy, bundle.test_features)
         rows.append(
             _row(bundle, cfg, "tip-adapter", split.shots, 0, split.seed, tip.val_acc, accuracy(tip.test_pred, bundle.test_labels), tip.chosen)
         )
-    return rows
+        preds["tip-adapter"] = tip.test_pred
+    return rows, preds
 
 
 class _Translator:
@@ -286,8 +314,10 @@ class _Translator:
         cache: Path | str | None,
         val_idx: np.ndarray,
         should_cancel: CancelFn = never_cancel,
+        on_progress: ProgressFn = no_progress,
     ):
-        self.bundle, self.cfg, self.device, self.val_idx, self.should_cancel = bundle, cfg, device, val_idx, should_cancel
+        self.bundle, self.cfg, self.device, self.val_idx = bundle, cfg, device, val_idx
+        self.should_cancel, self.on_progress = should_cancel, on_progress
         self.cache = Path(cache) if cache else None
         self.text = TextSide(bundle.description_features, bundle.description_labels, bundle.description_tokens, bundle.description_mask)
         self._shared: np.ndarray | None = None
@@ -324,6 +354,7 @@ class _Translator:
                 arch,
                 self.cfg.qformer_train,
                 self.device,
+                on_progress=self.on_progress,
                 should_cancel=self.should_cancel,
             )
             model = result.model
@@ -456,3 +487,57 @@ def list_runs(cache_root: Path | str) -> list[dict[str, Any]]:
         folder = RunFolder(config_path.parent)
         runs.append({"path": str(folder.path), "name": folder.path.name, "config": config, "units": len(list(folder.units.glob("*.json")))})
     return sorted(runs, key=lambda r: r["config"].get("created", ""), reverse=True)
+
+
+def selected_predictions(run: RunFolder, results: pd.DataFrame, shots: int, setting: str) -> list[np.ndarray]:
+    """Test predictions of every seed for one Table 1 cell.
+
+    ``setting``: "image_only", "image_text_val" (text count chosen on validation), "linear-probe",
+    "tip-adapter" or "zeroshot".
+    """
+    if setting == "zeroshot":
+        return [p["zeroshot"] for p in [run.predictions("zeroshot")] if "zeroshot" in p]
+    key = setting
+    if setting in ("image_only", "image_text_val"):
+        texts = 0
+        if setting == "image_text_val":
+            cells = results[(results.method == "adapter") & (results.shots == shots) & (results.texts > 0)]
+            texts = int(cells.groupby("texts").val_acc.mean().idxmax())
+        key = f"adapter-{texts}"
+    seeds = sorted(results[results.shots == shots].seed.unique())
+    preds = [run.predictions(f"{shots:02d}-{s}").get(key) for s in seeds]
+    return [p for p in preds if p is not None]
+
+
+def per_class_report(run_dir: Path | str, results: pd.DataFrame, shots: int, setting: str) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+    """Per-class test accuracy (mean over seeds), the most frequent confusions, misclassified examples.
+
+    Returns:
+        per_class: columns class, accuracy (%), images; sorted worst first.
+        confusions: columns true, predicted, count (summed over seeds), most frequent first.
+        examples: up to 12 misclassified test images of the first seed: path, true, predicted.
+    """
+    run = RunFolder(run_dir)
+    index = read_json(run.path / "test_index.json")
+    names, labels = index["class_names"], np.asarray(index["labels"])
+    preds = selected_predictions(run, results, shots, setting)
+    if not preds:
+        raise FewShotError("This run has no stored predictions for that setting (it predates them, or the method was not run).")
+    correct = np.mean([p == labels for p in preds], axis=0)  # (N,) share of seeds right
+    per_class = pd.DataFrame(
+        {
+            "class": names,
+            "accuracy": [100 * correct[labels == c].mean() if (labels == c).any() else np.nan for c in range(len(names))],
+            "images": np.bincount(labels, minlength=len(names)),
+        }
+    )
+    wrong = np.concatenate([np.stack([labels[p != labels], p[p != labels]], 1) for p in preds])
+    pairs, counts = np.unique(wrong, axis=0, return_counts=True) if len(wrong) else (np.zeros((0, 2), int), np.zeros(0, int))
+    order = np.argsort(-counts)[:15]
+    confusions = pd.DataFrame({"true": [names[t] for t, _ in pairs[order]], "predicted": [names[q] for _, q in pairs[order]], "count": counts[order]})
+    paths = index.get("paths") or []
+    first = preds[0]
+    examples = [
+        {"path": paths[i] if paths else None, "true": names[labels[i]], "predicted": names[first[i]]} for i in np.flatnonzero(first != labels)[:12]
+    ]
+    return per_class.sort_values("accuracy").reset_index(drop=True), confusions, examples

@@ -213,6 +213,21 @@ class FeatureCache:
                 save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp), metadata=meta)
             return arrays, info, False
 
+    def find(self, kind: str, **match: Any) -> list[dict[str, Any]]:
+        """Entries of ``kind`` whose recorded parts contain ``match`` (reads only file headers)."""
+        from safetensors import safe_open
+
+        found = []
+        for path in sorted((self.root / kind).glob("*.safetensors")):
+            try:
+                with safe_open(str(path), framework="numpy") as f:
+                    parts = json.loads((f.metadata() or {}).get("parts", "{}"))
+            except (SafetensorError, OSError, json.JSONDecodeError):
+                continue
+            if all(parts.get(k) == v for k, v in match.items()):
+                found.append({"path": str(path), **parts})
+        return found
+
     def _load(self, path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
         """Load and verify an entry; None (and the entry removed) when missing or corrupt."""
         if not path.is_file():

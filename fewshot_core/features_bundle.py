@@ -25,6 +25,7 @@ class FeatureBundle:
     description_tokens: np.ndarray | None = None  # (M, L, D) per-token text states, if computed
     description_mask: np.ndarray | None = None  # (M, L) True on real tokens
     provenance: dict[str, Any] = field(default_factory=dict)  # model, weights, description source, ...
+    test_paths: list[str] | None = None  # image file of each test row, when the features came from files
 
     @property
     def num_classes(self) -> int:

@@ -94,3 +94,40 @@ def zero_vs_few(results: pd.DataFrame) -> go.Figure:
         legend={"orientation": "h", "y": -0.25},
     )
     return fig
+
+
+def worst_classes(per_class: pd.DataFrame, count: int = 15) -> go.Figure:
+    """Horizontal bars of the ``count`` classes with the lowest accuracy."""
+    worst = per_class.head(count).iloc[::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=worst.accuracy, y=worst["class"], orientation="h", marker_color=COLORS["image_text_val"], hovertemplate="%{y}: %{x:.1f}%<extra></extra>"
+        )
+    )
+    fig.update_layout(
+        xaxis_title="test accuracy (%)",
+        template="plotly_white",
+        height=max(300, 24 * len(worst)),
+        margin={"l": 200},
+        title=f"{len(worst)} worst classes",
+    )
+    return fig
+
+
+def compare_runs(results_by_run: dict[str, pd.DataFrame]) -> go.Figure:
+    """Image only (dashed) and image + text (val-selected, solid) of several runs on one axis."""
+    fig = go.Figure()
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+    for i, (name, results) in enumerate(results_by_run.items()):
+        t = table1(results)
+        color = palette[i % len(palette)]
+        fig.add_scatter(x=t.shots, y=t.image_only, mode="lines+markers", name=f"{name}: image only", line={"color": color, "dash": "dash"})
+        if "image_text_val" in t:
+            fig.add_scatter(x=t.shots, y=t.image_text_val, mode="lines+markers", name=f"{name}: image + text", line={"color": color})
+    fig.update_layout(
+        xaxis={"title": "shots per class", "type": "log"},
+        yaxis_title="test accuracy (%)",
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig

@@ -50,6 +50,7 @@ def bundle_from_dataset(
         train_labels=train.labels[train.valid],
         test_features=test.features[test.valid],
         test_labels=test.labels[test.valid],
+        test_paths=[str(p) for p, ok in zip(dataset.split("test").paths, test.valid) if ok],
         class_text_features=class_prompt_features(cache, backbone, dataset.name, dataset.display_names),
         description_features=desc["pooled"],
         description_labels=labels,

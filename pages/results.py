@@ -7,8 +7,18 @@ import json
 import streamlit as st
 
 from app_sidebar import page_settings
-from fewshot_core.experiments import RunFolder, list_runs, table1
-from fewshot_core.plots import describe_run, figure4, zero_vs_few
+from fewshot_core import FewShotError
+from fewshot_core.datasets.images import load_rgb
+from fewshot_core.experiments import RunFolder, list_runs, per_class_report, table1
+from fewshot_core.plots import compare_runs, describe_run, figure4, worst_classes, zero_vs_few
+
+SETTINGS = {
+    "image_text_val": "image + text (val-selected texts)",
+    "image_only": "image only",
+    "linear-probe": "linear probe",
+    "tip-adapter": "Tip-Adapter",
+    "zeroshot": "zero-shot CLIP",
+}
 
 s = page_settings()
 st.title("Results")
@@ -42,6 +52,27 @@ st.dataframe(table.round(2), width="stretch", hide_index=True)
 st.subheader("Zero-shot vs few-shot")
 st.plotly_chart(zero_vs_few(results), width="stretch", key="zero_vs_few")
 
+st.subheader("Per class")
+p1, p2 = st.columns(2)
+shot = p1.selectbox("Shots", sorted(results[results.method == "adapter"].shots.unique()))
+setting = p2.selectbox(
+    "Classifier", ["image_text_val", "image_only", "linear-probe", "tip-adapter", "zeroshot"], format_func=lambda k: SETTINGS.get(k, k)
+)
+try:
+    per_class, confusions, examples = per_class_report(chosen["path"], results, int(shot), setting)
+    st.plotly_chart(worst_classes(per_class), width="stretch", key="per_class")
+    st.caption(f"Test accuracy per class, mean over seeds ({SETTINGS[setting]}, {shot} shots). {how}.")
+    st.dataframe(confusions, width="stretch", hide_index=True)
+    if examples and examples[0]["path"]:
+        cols = st.columns(6)
+        for col, ex in zip(cols * 2, examples):
+            try:
+                col.image(load_rgb(ex["path"]), caption=f"{ex['true']} → {ex['predicted']}", width="stretch")
+            except Exception:  # noqa: BLE001 - a moved or unreadable image is skipped
+                col.caption(f"{ex['true']} → {ex['predicted']} (image unavailable)")
+except FewShotError as e:
+    st.info(str(e))
+
 c1, c2, c3, c4 = st.columns(4)
 c1.download_button("results.csv", results.to_csv(index=False), f"{chosen['name']}-results.csv", "text/csv")
 c2.download_button("table1.csv", table.to_csv(index=False), f"{chosen['name']}-table1.csv", "text/csv")
@@ -60,3 +91,8 @@ history = [
     for r in runs
 ]
 st.dataframe(history, width="stretch", hide_index=True)
+compare = st.multiselect("Compare runs", [r["name"] for r in runs], default=[])
+if compare:
+    by_name = {r["name"]: r for r in runs}
+    st.plotly_chart(compare_runs({name: _load(by_name[name]["path"], by_name[name]["units"])[0] for name in compare}), width="stretch", key="compare")
+    st.caption(" · ".join(f"{name}: {describe_run(by_name[name]['config'])}" for name in compare))

@@ -96,6 +96,9 @@ if st.button("Train", type="primary", disabled=not ready):
 def progress() -> None:
     job = registry.get("train")
     show_job(job, "Training")
+    losses = [float(m.rsplit("loss ", 1)[1]) for _, _, m in (job.history if job else []) if m.startswith("Q-Former epoch")]
+    if losses:
+        st.line_chart({"Q-Former loss": losses}, x_label="epoch", height=200)
     if job is not None and job.status == "finished":
         from fewshot_core.experiments import RunFolder
 

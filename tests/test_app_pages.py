@@ -100,7 +100,10 @@ def test_train_then_results_on_synthetic_features():
     results = _open("results")
     chart = results.get("plotly_chart")[0]
     assert "image only" in chart.proto.spec and "Figure 4" in chart.proto.spec
-    assert len(results.dataframe) >= 2  # history and Table 1
+    assert len(results.dataframe) >= 3  # Table 1, confusions, history
+    assert len(results.get("plotly_chart")) == 3  # Figure 4, zero vs few, worst classes
+    _by_label(results.multiselect, "Compare runs").set_value([results.multiselect[0].options[0]]).run()
+    assert len(results.get("plotly_chart")) == 4 and not results.exception
 
 
 def test_results_page_without_runs():

@@ -114,3 +114,19 @@ def test_bad_config():
     with pytest.raises(FewShotError, match="Unknown methods"):
         SweepConfig(methods=["adapter", "magic"]).validate()
     assert SweepConfig.from_dict({"shots": [2], "adapter": {"lr": 0.1}}).adapter.lr == 0.1
+
+
+def test_per_class_report_adds_up_to_table1(finished):
+    from fewshot_core.experiments import per_class_report
+
+    run_dir, df = finished
+    t = table1(df).set_index("shots")
+    for setting, column in (("image_text_val", "image_text_val"), ("image_only", "image_only"), ("linear-probe", "linear_probe")):
+        per_class, confusions, examples = per_class_report(run_dir, df, 1, setting)
+        overall = (per_class.accuracy * per_class.images).sum() / per_class.images.sum()
+        assert overall == pytest.approx(t.loc[1, column], abs=1e-3)  # per-class numbers add up to the Table 1 cell (rows keep 6 decimals)
+        assert per_class.accuracy.is_monotonic_increasing  # worst first
+        assert confusions["count"].is_monotonic_decreasing and (confusions["true"] != confusions["predicted"]).all()
+        assert all(e["true"] != e["predicted"] for e in examples)
+    with pytest.raises(FewShotError, match="no stored predictions"):
+        per_class_report(run_dir, df, 1, "tip-adapter-that-never-ran")

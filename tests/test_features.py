@@ -134,3 +134,11 @@ def test_text_features_and_tokens(tiny_backbone, tmp_path):
     assert tokens.shape == (2, mask.sum(1).max(), 32)
     cached = text_features(FeatureCache(tmp_path), tiny_backbone, texts, with_tokens=True)
     assert cached["mask"].dtype == bool and np.allclose(cached["pooled"], pooled, atol=1e-5)
+
+
+def test_find_cached_entries_without_loading_a_model(tiny_backbone, cub_root, tmp_path):
+    ds, cache = load_dataset("cub", cub_root), FeatureCache(tmp_path)
+    assert cache.find("images/cub", model="fewshot-tiny") == []
+    image_features(cache, tiny_backbone, ds, "train", num_workers=0)
+    [entry] = cache.find("images/cub", model="fewshot-tiny", weights_tag="random-init-seed0")
+    assert entry["split"] == "train" and cache.find("images/cub", model="ViT-B-32") == []

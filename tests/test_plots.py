@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from fewshot_core.plots import describe_run, figure4, zero_vs_few
+from fewshot_core.plots import compare_runs, describe_run, figure4, zero_vs_few
 
 ROWS = [
     # method, shots, texts, seed, val, test
@@ -50,3 +50,9 @@ def test_zero_vs_few_and_run_description():
         "sweep": {"protocol": "support", "seeds": [0, 1], "qformer_train": {"loss": "balanced"}},
     }
     assert describe_run(config) == "ViT-B-32 openai · Q-Former protocol support (balanced loss) · seeds [0, 1]"
+
+
+def test_compare_runs_draws_both_curves_per_run():
+    fig = compare_runs({"a": RESULTS, "b": RESULTS})
+    assert [t.name for t in fig.data] == ["a: image only", "a: image + text", "b: image only", "b: image + text"]
+    assert list(fig.data[1].y) == pytest.approx([62.0, 79.0])
