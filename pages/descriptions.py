@@ -96,17 +96,17 @@ sets = DescriptionStore(cache).list(dataset.name)
 if not sets:
     st.info("Nothing generated yet.")
     st.stop()
-dset = st.selectbox(
-    "Description set",
-    sets,
-    format_func=lambda d: f"{d.meta['source']} · {d.meta['settings'].get('model', '')} · {len(d.done_classes())} classes · {d.path.name}",
-)
+# Labels must not change while a job fills the set, or the selection would reset: counts go in the caption.
+dset = st.selectbox("Description set", sets, format_func=lambda d: f"{d.meta['source']} · {d.meta['settings'].get('model', '')} · {d.path.name}")
 usage = dset.usage()
-st.caption(f"Tokens used: {usage.prompt_tokens} prompt, {usage.completion_tokens} completion. Settings: {json.dumps(dset.meta['settings'])}")
+st.caption(
+    f"{len(dset.done_classes())} of {dataset.num_classes} classes done. Tokens used: {usage.prompt_tokens} prompt, "
+    f"{usage.completion_tokens} completion. Settings: {json.dumps(dset.meta['settings'])}"
+)
 query = st.text_input("Search classes")
 classes = [c for c in range(dataset.num_classes) if query.lower() in dataset.display_names[c].lower()]
 if classes:
-    c = st.selectbox("Class", classes, format_func=lambda c: f"{dataset.display_names[c]} ({len(dset.lines(c))} lines)")
+    c = st.selectbox("Class", classes, format_func=lambda c: dataset.display_names[c])
     lines = dset.lines(c)
     edited = st.data_editor({"description": lines}, num_rows="dynamic", width="stretch", key=f"edit-{dset.path.name}-{c}")
     new = [line for line in edited["description"] if line and line.strip()]

@@ -37,7 +37,7 @@ if dataset != "synthetic":
     if not sets:
         st.warning("No descriptions for this dataset yet: generate or import them on the Descriptions page.")
     else:
-        label = lambda d: f"{d.meta['source']} · {d.meta['settings'].get('model', '')} · {len(d.done_classes())} classes"  # noqa: E731
+        label = lambda d: f"{d.meta['source']} · {d.meta['settings'].get('model', '')} · {d.path.name}"  # noqa: E731 - stable while a job fills it
         descriptions = st.selectbox("Descriptions", sets, format_func=label).path
 
 c1, c2 = st.columns(2)
