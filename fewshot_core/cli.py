@@ -43,8 +43,8 @@ def print_json(data: Any) -> None:
 
 
 def add_dataset_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help="dataset name: cub or pets")
-    p.add_argument("--root", required=True, type=Path, help="the dataset folder or its parent")
+    p.add_argument("--dataset", required=True, help="dataset name: cub, pets or demo (generated offline)")
+    p.add_argument("--root", type=Path, default=None, help="the dataset folder or its parent (demo: optional)")
 
 
 def add_backbone_args(p: argparse.ArgumentParser) -> None:
@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import_descriptions)
 
     p = sub.add_parser("reproduce", help="features -> Q-Former -> sweep -> Table 1, printed")
-    p.add_argument("--dataset", required=True, help="cub, pets, or synthetic (no download needed)")
+    p.add_argument("--dataset", required=True, help="cub, pets, demo (generated offline) or synthetic (features only)")
     p.add_argument("--root", type=Path, default=None, help="the dataset folder or its parent (not for synthetic)")
     add_backbone_args(p)
     p.add_argument("--descriptions", type=Path, default=None, help='JSON file {"class name": ["sentence", ...]} or a stored description set folder')

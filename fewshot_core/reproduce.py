@@ -90,7 +90,7 @@ def build_bundle(
         from .synthetic import make_synthetic
 
         return make_synthetic()
-    if root is None or descriptions is None:
+    if (root is None and dataset_name != "demo") or descriptions is None:
         raise FewShotError("Reproducing on a real dataset needs --root (the dataset folder) and --descriptions (a JSON file or description set).")
     dataset = load_dataset(dataset_name, root)
     mapping = load_descriptions(descriptions, dataset.display_names)

@@ -12,7 +12,7 @@ from .storage import default_cache_root, read_json, write_json
 class LabSettings:
     """What the sidebar sets: dataset, CLIP, device, cache and seeds."""
 
-    dataset: str = "cub"  # cub | pets
+    dataset: str = "demo"  # cub | pets | demo (the offline default: generated, nothing to download)
     dataset_root: str = ""  # folder of the dataset (or its parent); empty = not configured yet
     model: str = "ViT-B-32"  # open_clip model name
     pretrained: str = "openai"  # open_clip tag or local checkpoint file

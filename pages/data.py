@@ -17,34 +17,40 @@ s = page_settings()
 st.title(f"Data · {dataset_title(s.dataset)}")
 registry = job_registry()
 
-with st.expander("Download the official archives", expanded=not s.dataset_root):
-    target = st.text_input("Download into", str(Path.home() / "fewshot-data" / s.dataset))
-    st.caption(" · ".join(a.url for a in ARCHIVES.get(s.dataset, [])))
-    if st.button("Download"):
-        registry.start(f"download-{s.dataset}", lambda on_progress, should_cancel: download_dataset(s.dataset, target, on_progress, should_cancel))
+if s.dataset == "demo":
+    st.caption("The demo is generated on this machine from a fixed seed (nothing to download), under the cache folder unless a folder is set.")
+else:
+    with st.expander("Download the official archives", expanded=not s.dataset_root and s.dataset != "demo"):
+        target = st.text_input("Download into", str(Path.home() / "fewshot-data" / s.dataset))
+        st.caption(" · ".join(a.url for a in ARCHIVES.get(s.dataset, [])))
+        if st.button("Download"):
+            registry.start(
+                f"download-{s.dataset}", lambda on_progress, should_cancel: download_dataset(s.dataset, target, on_progress, should_cancel)
+            )
 
-    @st.fragment(run_every=1.0)
-    def download_progress() -> None:
-        job = registry.get(f"download-{s.dataset}")
-        show_job(job, "Download")
-        if job is not None and job.status == "finished":
-            st.success(f"Downloaded to {job.result}: set it as the dataset folder in the sidebar.")
+        @st.fragment(run_every=1.0)
+        def download_progress() -> None:
+            job = registry.get(f"download-{s.dataset}")
+            show_job(job, "Download")
+            if job is not None and job.status == "finished":
+                st.success(f"Downloaded to {job.result}: set it as the dataset folder in the sidebar.")
 
-    download_progress()
+        download_progress()
 
-if not s.dataset_root:
+
+if not s.dataset_root and s.dataset != "demo":
     st.info("Set the dataset folder in the sidebar, or download it above (or with `python -m fewshot_core download --dataset ... --root DIR`).")
     st.stop()
 
 
 @st.cache_data(show_spinner="Reading the dataset…")
-def _report(name: str, root: str) -> dict:
+def _report(name: str, root: str | None) -> dict:
     return verify_dataset(name, root, check_images=False)
 
 
 try:
-    report = _report(s.dataset, s.dataset_root)
-    dataset = load_dataset(s.dataset, s.dataset_root)
+    report = _report(s.dataset, s.dataset_root or None)
+    dataset = load_dataset(s.dataset, s.dataset_root or None)
 except FewShotError as e:
     st.error(str(e))
     st.stop()

@@ -32,7 +32,7 @@ dataset = "synthetic" if source.startswith("synthetic") else s.dataset
 descriptions = None
 if dataset != "synthetic":
     sets = DescriptionStore(cache).list(s.dataset)
-    if not s.dataset_root:
+    if not s.dataset_root and s.dataset != "demo":
         st.warning("Set the dataset folder in the sidebar (Data page), or train on synthetic features.")
     if not sets:
         st.warning("No descriptions for this dataset yet: generate or import them on the Descriptions page.")
@@ -81,7 +81,7 @@ def work(on_progress, should_cancel, backbone=None):
     return str(run_dir)
 
 
-ready = bool(shots) and bool(texts) and (dataset == "synthetic" or (descriptions is not None and s.dataset_root))
+ready = bool(shots) and bool(texts) and (dataset == "synthetic" or (descriptions is not None and (s.dataset_root or dataset == "demo")))
 if st.button("Train", type="primary", disabled=not ready):
     try:
         backbone = None if dataset == "synthetic" else cached_backbone(s.model, s.pretrained, s.device)

@@ -16,9 +16,16 @@ def app():
     return AppTest.from_file(APP, default_timeout=60)
 
 
-def test_first_start_asks_for_a_dataset_folder(app):
+def test_first_start_shows_the_offline_demo(app):
     app.run()
     assert not app.exception
+    assert app.title[0].value.startswith("Data · Offline demo")
+    assert [m.value for m in app.metric] == ["48", "1152", "768", "yes"]
+
+
+def test_a_real_dataset_without_folder_asks_for_one(app):
+    save_settings(LabSettings(dataset="cub"))
+    app.run()
     assert any("Set the dataset folder" in i.value for i in app.info)
 
 
@@ -39,6 +46,7 @@ def test_wrong_folder_is_an_error_message_not_a_traceback(app, tmp_path):
 
 def test_settings_survive_a_refresh(app, cub_root):
     app.run()
+    app.sidebar.selectbox[0].set_value("cub").run()
     app.sidebar.text_input[0].set_value(str(cub_root)).run()
     assert load_settings().dataset_root == str(cub_root)
     fresh = AppTest.from_file(APP, default_timeout=60).run()  # a new browser session

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import FewShotError
-from . import cub, pets
+from . import cub, demo, pets
 from .base import ClassAttributes, ImageDataset, Split
 from .sampling import FewShotSplit, sample_few_shot
 
 # name -> module with NAME, TITLE, OFFICIAL_COUNTS and load(root)
-_LOADERS = {m.NAME: m for m in (cub, pets)}
+_LOADERS = {m.NAME: m for m in (cub, pets, demo)}
 
 
 def list_datasets() -> list[str]:
@@ -28,8 +28,13 @@ def official_counts(name: str) -> dict[str, int] | None:
     return getattr(_module(name), "OFFICIAL_COUNTS", None)
 
 
-def load_dataset(name: str, root: Path | str) -> ImageDataset:
-    """Load dataset ``name`` from ``root`` (the dataset folder itself or its parent)."""
+def load_dataset(name: str, root: Path | str | None) -> ImageDataset:
+    """Load dataset ``name`` from ``root`` (the dataset folder itself or its parent).
+
+    The demo needs no root: it is generated under the cache the first time.
+    """
+    if root is None and name != "demo":
+        raise FewShotError(f"Dataset {name!r} needs a folder (--root).")
     return _module(name).load(root)
 
 

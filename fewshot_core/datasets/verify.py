@@ -11,7 +11,7 @@ from . import load_dataset, official_counts
 from .images import find_unreadable
 
 
-def verify_dataset(name: str, root: Path | str, check_images: bool = True, on_progress: ProgressFn = no_progress) -> dict[str, Any]:
+def verify_dataset(name: str, root: Path | str | None, check_images: bool = True, on_progress: ProgressFn = no_progress) -> dict[str, Any]:
     """Load dataset ``name`` from ``root`` and report what is there.
 
     Raises:
