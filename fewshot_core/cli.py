@@ -169,6 +169,13 @@ def cmd_import_descriptions(args: argparse.Namespace) -> None:
     print_json(import_description_file(dataset, args.file, args.cache or default_cache_root()))
 
 
+def cmd_demo_train_clip(args: argparse.Namespace) -> None:
+    from .demo_clip import DEMO_WEIGHTS, DemoClipConfig, train_demo_clip
+
+    record = train_demo_clip(DemoClipConfig(seed=args.seed, steps=args.steps), Path(args.out or DEMO_WEIGHTS), tqdm_progress("demo CLIP"))
+    print(json.dumps({k: v for k, v in record.items() if k != "held_out_classes"}))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m fewshot_core", description="Few-shot Lab: CLIP + Q-Former + LLM text few-shot classification.")
@@ -218,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", required=True, type=Path)
     p.add_argument("--cache", type=Path, default=None)
     p.set_defaults(func=cmd_import_descriptions)
+
+    p = sub.add_parser("demo", help="the offline demo: re-create its CLIP weights")
+    demo_sub = p.add_subparsers(dest="demo_command", required=True, metavar="DEMO_COMMAND")
+    q = demo_sub.add_parser("train-clip", help="train the demo CLIP from scratch (CPU, minutes) into assets/")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--steps", type=int, default=2500)
+    q.add_argument("--out", type=Path, default=None, help="weights file (default: assets/demo-clip.safetensors)")
+    q.set_defaults(func=cmd_demo_train_clip)
 
     p = sub.add_parser("reproduce", help="features -> Q-Former -> sweep -> Table 1, printed")
     p.add_argument("--dataset", required=True, help="cub, pets, demo (generated offline) or synthetic (features only)")
