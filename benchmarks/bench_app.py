@@ -9,7 +9,6 @@ Prints as its last line JSON with first_render_s and results_redraw_s.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 from _common import emit, machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from browser import free_port, launch_browser, start_app, wait_for_port  # noqa: E402
+from browser import launch_browser, serve  # noqa: E402
 
 from fewshot_core.experiments import SweepConfig, run_sweep  # noqa: E402
 from fewshot_core.qformer import QFormerTrainConfig  # noqa: E402
@@ -29,50 +28,22 @@ def first_render(playwright, script: Path, text: str, env: dict[str, str]) -> fl
     """Seconds from `streamlit run` to ``text`` visible in Chromium."""
     from playwright.sync_api import expect
 
-    port = free_port()
     start = time.perf_counter()
-    server = start_app(env, port) if script.name == "app.py" else _start_other(script, env, port)
-    try:
-        wait_for_port(port)
+    with serve(env, script) as port:
         browser = launch_browser(playwright)
         page = browser.new_page()
         page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
         expect(page.get_by_text(text).first).to_be_visible(timeout=60_000)
         elapsed = time.perf_counter() - start
         browser.close()
-        return elapsed
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def _start_other(script: Path, env: dict[str, str], port: int):
-    import subprocess
-
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(script),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-    ]
-    return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return elapsed
 
 
 def results_redraw(playwright, env: dict[str, str]) -> float:
     """Seconds from clicking Results (app already warm) to Figure 4 drawn."""
     from playwright.sync_api import expect
 
-    port = free_port()
-    server = start_app(env, port)
-    try:
-        wait_for_port(port)
+    with serve(env) as port:
         browser = launch_browser(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
@@ -85,10 +56,7 @@ def results_redraw(playwright, env: dict[str, str]) -> float:
         expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
         elapsed = time.perf_counter() - start
         browser.close()
-        return elapsed
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    return elapsed
 
 
 def main() -> None:

@@ -35,6 +35,11 @@ def _load(path: str, units: int):
     return results, table1(results) if not results.empty else None
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _per_class(path: str, units: int, shot: int, setting: str):
+    return per_class_report(path, _load(path, units)[0], shot, setting)
+
+
 chosen = st.selectbox("Run", runs, format_func=lambda r: f"{r['name']} · {describe_run(r['config'])}")
 results, table = _load(chosen["path"], chosen["units"])
 if results.empty:
@@ -59,7 +64,7 @@ setting = p2.selectbox(
     "Classifier", ["image_text_val", "image_only", "linear-probe", "tip-adapter", "zeroshot"], format_func=lambda k: SETTINGS.get(k, k)
 )
 try:
-    per_class, confusions, examples = per_class_report(chosen["path"], results, int(shot), setting)
+    per_class, confusions, examples = _per_class(chosen["path"], chosen["units"], int(shot), setting)
     st.plotly_chart(worst_classes(per_class), width="stretch", key="per_class")
     st.caption(f"Test accuracy per class, mean over seeds ({SETTINGS[setting]}, {shot} shots). {how}.")
     st.dataframe(confusions, width="stretch", hide_index=True)

@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,22 +31,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(env: dict[str, str], port: int) -> subprocess.Popen:
-    """``streamlit run app.py`` headless on 127.0.0.1:port."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-    ]
-    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+def start_app(env: dict[str, str], port: int, script: Path = ROOT / "app.py") -> subprocess.Popen:
+    """``streamlit run <script>`` headless on 127.0.0.1:port (from the repository, so its config applies)."""
+    args = ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), *args]
+    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@contextmanager
+def serve(env: dict[str, str], script: Path = ROOT / "app.py") -> Iterator[int]:
+    """Run a Streamlit script for the duration of the block; yields its port."""
+    port = free_port()
+    server = start_app(env, port, script)
+    try:
+        wait_for_port(port)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def wait_for_port(port: int, timeout: float = 60) -> None:

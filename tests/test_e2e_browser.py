@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from .browser import CHROMIUM, free_port, launch_browser, start_app, wait_for_port
+from .browser import CHROMIUM, launch_browser, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,35 +25,28 @@ def test_walk_the_app_and_draw_figure4(cub_root, tmp_path):
     describe(load_dataset("cub", cub_root), DescribeRequest("attributes"), cache)
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    port = free_port()
-    server = start_app(env, port)
-    try:
-        wait_for_port(port)
-        with sync_playwright() as p:
-            browser = launch_browser(p)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
-            expect(page.get_by_text("Train images")).to_be_visible(timeout=60_000)
-            page.screenshot(path=shots / "1-data.png", full_page=True)
+    with serve(env) as port, sync_playwright() as p:
+        browser = launch_browser(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+        expect(page.get_by_text("Train images")).to_be_visible(timeout=60_000)
+        page.screenshot(path=shots / "1-data.png", full_page=True)
 
-            page.get_by_role("link", name="Descriptions").click()
-            expect(page.get_by_text("Browse and edit")).to_be_visible(timeout=60_000)
-            page.screenshot(path=shots / "2-descriptions.png", full_page=True)
+        page.get_by_role("link", name="Descriptions").click()
+        expect(page.get_by_text("Browse and edit")).to_be_visible(timeout=60_000)
+        page.screenshot(path=shots / "2-descriptions.png", full_page=True)
 
-            page.get_by_role("link", name="Train").click()
-            page.get_by_role("button", name="Train", exact=True).click()
-            expect(page.get_by_text("Done:")).to_be_visible(timeout=240_000)
-            page.screenshot(path=shots / "3-train.png", full_page=True)
+        page.get_by_role("link", name="Train").click()
+        page.get_by_role("button", name="Train", exact=True).click()
+        expect(page.get_by_text("Done:")).to_be_visible(timeout=240_000)
+        page.screenshot(path=shots / "3-train.png", full_page=True)
 
-            page.get_by_role("link", name="Results").click()
-            chart = page.locator(".js-plotly-plot").first
-            expect(chart).to_be_visible(timeout=60_000)
-            traces = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.map(t => [t.name, t.y ? t.y.length : 0])")
-            page.screenshot(path=shots / "4-results.png", full_page=True)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        page.get_by_role("link", name="Results").click()
+        chart = page.locator(".js-plotly-plot").first
+        expect(chart).to_be_visible(timeout=60_000)
+        traces = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.map(t => [t.name, t.y ? t.y.length : 0])")
+        page.screenshot(path=shots / "4-results.png", full_page=True)
+        browser.close()
     names = dict(traces)
     assert names["image only (adapter, 0 texts)"] == 7  # one point per shot count
     assert names["image + text (text count chosen on validation)"] == 7
