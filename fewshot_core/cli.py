@@ -48,12 +48,25 @@ def add_dataset_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_backbone_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="ViT-B-32", help="open_clip model name (default ViT-B-32)")
-    p.add_argument("--pretrained", default="openai", help="open_clip tag or local checkpoint file ('' = random)")
+    p.add_argument("--model", default=None, help="open_clip model name (default ViT-B-32; the demo: its own CLIP)")
+    p.add_argument("--pretrained", default=None, help="open_clip tag or local checkpoint file ('' = random; default openai)")
     p.add_argument("--quick-gelu", default=None, action=argparse.BooleanOptionalAction, help="force QuickGELU on/off (default: from the weights)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
     p.add_argument("--cache", type=Path, default=None, help="cache root (default $FEWSHOT_CACHE or ~/.cache/fewshot-lab)")
+
+
+def backbone_config(args: argparse.Namespace):
+    """The CLIP the arguments ask for; unset model and weights default to ViT-B-32/openai, or the demo CLIP for the demo."""
+    from .backbone import BackboneConfig
+
+    if args.model is None and args.pretrained is None and getattr(args, "dataset", None) == "demo":
+        from .demo_clip import demo_backbone_config
+
+        return demo_backbone_config(args.device)
+    model = args.model or "ViT-B-32"
+    pretrained = args.pretrained if args.pretrained is not None else "openai"
+    return BackboneConfig(model, pretrained, args.quick_gelu, args.device, args.precision)
 
 
 def cmd_download(args: argparse.Namespace) -> None:
@@ -72,15 +85,16 @@ def cmd_verify_dataset(args: argparse.Namespace) -> int:
 
 
 def cmd_features(args: argparse.Namespace) -> None:
-    from .backbone import BackboneConfig, load_backbone
+    from .backbone import load_backbone
     from .datasets import load_dataset
     from .features import FeatureCache, image_features
     from .storage import default_cache_root
 
     dataset = load_dataset(args.dataset, args.root)
-    backbone = load_backbone(BackboneConfig(args.model, args.pretrained, args.quick_gelu, args.device, args.precision))
+    cfg = backbone_config(args)
+    backbone = load_backbone(cfg)
     cache = FeatureCache(args.cache or default_cache_root())
-    summary: dict[str, Any] = {"dataset": args.dataset, "model": args.model, "pretrained": args.pretrained, "device": str(backbone.device)}
+    summary: dict[str, Any] = {"dataset": args.dataset, "model": cfg.model, "pretrained": cfg.pretrained, "device": str(backbone.device)}
     for split in args.splits:
         start = time.perf_counter()
         feats = image_features(cache, backbone, dataset, split, args.batch_size, args.workers, tqdm_progress(split))
@@ -96,7 +110,6 @@ def cmd_features(args: argparse.Namespace) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
-    from .backbone import BackboneConfig
     from .experiments import SweepConfig, format_table1, run_sweep, table1, text_helped
     from .qformer import QFormerTrainConfig
     from .reproduce import build_bundle, default_run_dir
@@ -106,7 +119,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     cfg = SweepConfig(
         shots=args.shots,
         text_counts=args.texts,
-        seeds=list(range(args.seeds)),
+        seeds=list(range(args.seeds or (5 if args.dataset == "demo" else 3))),
         methods=args.methods,
         protocol=args.protocol,
         qformer_size=args.qformer_size,
@@ -114,7 +127,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         qformer_train=QFormerTrainConfig(loss=args.qformer_loss, epochs=args.qformer_epochs),
         device=args.device,
     )
-    backbone_cfg = BackboneConfig(args.model, args.pretrained, args.quick_gelu, args.device, args.precision)
+    backbone_cfg = backbone_config(args)
     bundle = build_bundle(args.dataset, args.root, backbone_cfg, args.descriptions, cache, args.qformer_input == "tokens", tqdm_progress("features"))
     run_dir = args.run_dir or default_run_dir(cache, bundle, cfg)
     results = run_sweep(bundle, cfg, run_dir, qformer_cache=cache, on_progress=tqdm_progress("sweep"))
@@ -241,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--descriptions", type=Path, default=None, help='JSON file {"class name": ["sentence", ...]} or a stored description set folder')
     p.add_argument("--shots", type=int, nargs="+", default=[1, 2, 3, 4, 5, 10, 15])
     p.add_argument("--texts", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5, 10, 20, 30], help="descriptions per class (0 = image only)")
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds (0..N-1; default 3, the demo 5)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--protocol", default="train-split", choices=PROTOCOLS, help="images that train the Q-Former")
     p.add_argument("--qformer-size", default="small")

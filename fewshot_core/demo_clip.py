@@ -20,9 +20,8 @@ from .datasets import demo
 from .progress import ProgressFn, no_progress
 from .storage import atomic_path, write_json
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
-DEMO_MODEL = "fewshot-demo"
-DEMO_WEIGHTS = ASSETS / "demo-clip.safetensors"
+DEMO_MODEL = demo.CLIP_MODEL
+DEMO_WEIGHTS = demo.CLIP_WEIGHTS
 
 
 @dataclass

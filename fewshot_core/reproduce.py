@@ -90,6 +90,10 @@ def build_bundle(
         from .synthetic import make_synthetic
 
         return make_synthetic()
+    if dataset_name == "demo" and descriptions is None:
+        from .descriptions.generate import DescribeRequest, describe
+
+        descriptions = describe(load_dataset("demo", root), DescribeRequest("attributes"), cache_root).store  # offline, instant
     if (root is None and dataset_name != "demo") or descriptions is None:
         raise FewShotError("Reproducing on a real dataset needs --root (the dataset folder) and --descriptions (a JSON file or description set).")
     dataset = load_dataset(dataset_name, root)

@@ -38,6 +38,8 @@ COLOURS = {
     "purple": (135, 60, 175),
 }
 PATTERNS = ["solid", "striped", "dotted", "checkered"]
+CLIP_MODEL = "fewshot-demo"  # the demo's own small CLIP (model_configs/fewshot-demo.json)
+CLIP_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "demo-clip.safetensors"  # made by `demo train-clip`
 OFFICIAL_COUNTS = {"num_classes": NUM_CLASSES, "num_train": NUM_CLASSES * TRAIN_PER_CLASS, "num_test": NUM_CLASSES * TEST_PER_CLASS}
 
 
