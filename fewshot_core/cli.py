@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_sub = p.add_subparsers(dest="demo_command", required=True, metavar="DEMO_COMMAND")
     q = demo_sub.add_parser("train-clip", help="train the demo CLIP from scratch (CPU, minutes) into assets/")
     q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--steps", type=int, default=2500)
+    q.add_argument("--steps", type=int, default=1500)
     q.add_argument("--out", type=Path, default=None, help="weights file (default: assets/demo-clip.safetensors)")
     q.set_defaults(func=cmd_demo_train_clip)
 

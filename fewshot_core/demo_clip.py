@@ -29,11 +29,11 @@ class DemoClipConfig:
     """How the demo CLIP is trained (stored beside the weights)."""
 
     seed: int = 0
-    steps: int = 2500
+    steps: int = 1500
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 0.1
-    pool_images: int = 12000  # generated training images, rendered once
+    pool_images: int = 8000  # generated training images, rendered once
     held_out_classes: int = 24  # demo classes whose attribute combination CLIP never sees
     wrong_attribute_p: float = 0.15  # chance that a caption names a wrong attribute
     image_seed_offset: int = 1000  # training images come from other seeds than the demo dataset

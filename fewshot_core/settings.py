@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from .datasets import demo
 from .storage import default_cache_root, read_json, write_json
 
 
@@ -14,8 +15,8 @@ class LabSettings:
 
     dataset: str = "demo"  # cub | pets | demo (the offline default: generated, nothing to download)
     dataset_root: str = ""  # folder of the dataset (or its parent); empty = not configured yet
-    model: str = "ViT-B-32"  # open_clip model name
-    pretrained: str = "openai"  # open_clip tag or local checkpoint file
+    model: str = demo.CLIP_MODEL  # open_clip model name (the demo's own CLIP; e.g. ViT-B-32 for CUB and Pets)
+    pretrained: str = str(demo.CLIP_WEIGHTS)  # open_clip tag (e.g. openai) or local checkpoint file
     device: str = "auto"  # auto | cpu | cuda | mps
     cache_root: str = ""  # empty = the default cache root
     seeds: int = 3  # number of seeds for few-shot runs
