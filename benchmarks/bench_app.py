@@ -19,8 +19,8 @@ from _common import emit, machine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from browser import launch_browser, serve  # noqa: E402
 
-from fewshot_core.experiments import SweepConfig, run_sweep  # noqa: E402
 from fewshot_core.qformer import QFormerTrainConfig  # noqa: E402
+from fewshot_core.sweep import SweepConfig, run_sweep  # noqa: E402
 from fewshot_core.synthetic import make_synthetic  # noqa: E402
 
 

@@ -15,8 +15,8 @@ import argparse
 import tempfile
 
 from _common import emit, machine
-from fewshot_core.experiments import SweepConfig, qformer_alignment_report, run_sweep
-from fewshot_core.qformer import QFormerTrainConfig, load_qformer_config
+from fewshot_core.qformer import QFormerTrainConfig, load_qformer_config, qformer_alignment_report
+from fewshot_core.sweep import SweepConfig, run_sweep
 from fewshot_core.synthetic import make_synthetic
 
 FORMS = [("paper", False), ("paper-literal", False), ("balanced", False), ("balanced", True), ("infonce", False)]

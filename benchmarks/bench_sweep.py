@@ -19,8 +19,9 @@ import numpy as np
 from _common import emit, machine
 from fewshot_core.adapter import train_adapters
 from fewshot_core.datasets.sampling import sample_few_shot
-from fewshot_core.experiments import SweepConfig, run_sweep, select_descriptions, table1
 from fewshot_core.qformer import TextSide, load_qformer_config, train_qformer, translate
+from fewshot_core.report import table1
+from fewshot_core.sweep import SweepConfig, run_sweep, select_descriptions
 from fewshot_core.synthetic import SyntheticSpec, make_synthetic
 
 

@@ -110,10 +110,11 @@ def cmd_features(args: argparse.Namespace) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
-    from .experiments import SweepConfig, format_table1, run_sweep, table1, text_helped
+    from .bundle import build_bundle, default_run_dir
     from .qformer import QFormerTrainConfig
-    from .reproduce import build_bundle, default_run_dir
+    from .report import format_table1, table1, text_helped
     from .storage import default_cache_root
+    from .sweep import SweepConfig, run_sweep
 
     cache = args.cache or default_cache_root()
     cfg = SweepConfig(
@@ -215,8 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .descriptions.prompt import DEFAULT_PROMPT
     from .descriptions.sources import DATA_SOURCES, LLM_SOURCES
-    from .experiments import METHODS, PROTOCOLS
     from .qformer import LOSSES
+    from .sweep import METHODS, PROTOCOLS
 
     p = sub.add_parser("describe", help="generate class descriptions into the store (resumable)")
     add_dataset_args(p)

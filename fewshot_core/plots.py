@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from .experiments import table1
+from .report import table1
 
 COLORS = {
     "image_only": "#1f77b4",

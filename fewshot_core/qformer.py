@@ -13,6 +13,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,6 +22,10 @@ from torch import nn
 
 from .errors import FewShotError
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
+from .storage import atomic_path
+
+if TYPE_CHECKING:
+    from .bundle import FeatureBundle
 
 CONFIG_DIR = Path(__file__).parent / "qformer_configs"
 LOSSES = ("paper", "paper-literal", "balanced", "infonce")
@@ -280,6 +285,45 @@ def alignment(translated: np.ndarray, text_labels: np.ndarray, image_features: n
     return {"mean_cosine": mean_cos, "retrieval_acc": retrieval, "cosine_error": 1 - mean_cos}
 
 
-def config_record(arch: QFormerConfig, train: QFormerTrainConfig) -> dict:
-    """Both configs as one JSON-able dict."""
-    return {"arch": asdict(arch), "train": asdict(train)}
+def save_qformer(path: Path, model: torch.nn.Module, arch: QFormerConfig, train: QFormerTrainConfig) -> None:
+    """Store a trained translator with its configs (safetensors, written atomically)."""
+    from safetensors.torch import save_file
+
+    meta = {"arch": json.dumps(asdict(arch)), "train": json.dumps(asdict(train))}
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata=meta)
+
+
+def load_qformer(path: Path, arch: QFormerConfig, text_dim: int, image_dim: int) -> TextToImageQFormer | None:
+    """A stored translator, or None when there is none or it is damaged (then it is deleted: retrain)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        return None
+    try:
+        model = TextToImageQFormer(arch, text_dim, image_dim)
+        model.load_state_dict(load_file(str(path)))
+        return model.eval()
+    except (SafetensorError, RuntimeError, OSError):
+        path.unlink(missing_ok=True)  # damaged: retrain
+        return None
+
+
+def qformer_alignment_report(
+    bundle: FeatureBundle, arch: QFormerConfig, train: QFormerTrainConfig, held_out_per_class: int = 5, device: str = "cpu"
+) -> dict[str, Any]:
+    """Train on the train split with some descriptions held out; report held-out alignment vs untrained."""
+    text = TextSide(bundle.description_features, bundle.description_labels, bundle.description_tokens, bundle.description_mask)
+    rank = np.zeros(len(text.labels), int)
+    for c in np.unique(text.labels):
+        idx = np.flatnonzero(text.labels == c)
+        rank[idx] = np.arange(len(idx))
+    per_class = bundle.descriptions_per_class()[text.labels]
+    held = rank >= per_class - held_out_per_class
+    trained = train_qformer(bundle.train_features, bundle.train_labels, text.subset(np.flatnonzero(~held)), arch, train, device)
+    torch.manual_seed(train.seed)
+    untrained = TextToImageQFormer(arch, text.pooled.shape[1], bundle.dim)
+    test_text = text.subset(np.flatnonzero(held))
+    measure = lambda m: alignment(translate(m, test_text), test_text.labels, bundle.test_features, bundle.test_labels)  # noqa: E731
+    return {"trained": measure(trained.model), "untrained": measure(untrained), "pairs_per_s": trained.pairs_per_s, "losses": trained.losses}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .features_bundle import FeatureBundle
+from .bundle import FeatureBundle
 
 
 @dataclass

@@ -9,8 +9,9 @@ import streamlit as st
 from app_sidebar import page_settings
 from fewshot_core import FewShotError
 from fewshot_core.datasets.images import load_rgb
-from fewshot_core.experiments import RunFolder, list_runs, per_class_report, table1
 from fewshot_core.plots import compare_runs, describe_run, figure4, worst_classes, zero_vs_few
+from fewshot_core.report import per_class_report, table1
+from fewshot_core.runs import RunFolder, list_runs
 
 SETTINGS = {
     "image_text_val": "image + text (val-selected texts)",

@@ -10,10 +10,11 @@ from app_sidebar import cached_backbone, job_registry, page_settings, show_job
 from fewshot_core import FewShotError
 from fewshot_core.adapter import AdapterConfig
 from fewshot_core.backbone import BackboneConfig
+from fewshot_core.bundle import build_bundle, default_run_dir
 from fewshot_core.descriptions.store import DescriptionStore
-from fewshot_core.experiments import SweepConfig, format_table1, run_sweep, table1
 from fewshot_core.qformer import LOSSES, QFormerTrainConfig, list_qformer_configs
-from fewshot_core.reproduce import build_bundle, default_run_dir
+from fewshot_core.report import format_table1, table1
+from fewshot_core.sweep import SweepConfig, run_sweep
 
 SHOTS = [1, 2, 3, 4, 5, 10, 15]
 TEXTS = [0, 1, 2, 3, 4, 5, 10, 20, 30]
@@ -100,7 +101,7 @@ def progress() -> None:
     if losses:
         st.line_chart({"Q-Former loss": losses}, x_label="epoch", height=200)
     if job is not None and job.status == "finished":
-        from fewshot_core.experiments import RunFolder
+        from fewshot_core.runs import RunFolder
 
         results = RunFolder(job.result).results()
         st.success(f"Done: {len(results)} results in {job.result}. See them on the Results page.")

@@ -5,11 +5,12 @@ import json
 import numpy as np
 import pytest
 
+from fewshot_core.bundle import build_bundle
 from fewshot_core.demo_clip import DEMO_WEIGHTS, demo_backbone_config, demo_zero_shot
-from fewshot_core.experiments import SweepConfig, qformer_alignment_report, run_sweep, table1
 from fewshot_core.plots import figure4
-from fewshot_core.qformer import QFormerTrainConfig, load_qformer_config
-from fewshot_core.reproduce import build_bundle
+from fewshot_core.qformer import QFormerTrainConfig, load_qformer_config, qformer_alignment_report
+from fewshot_core.report import table1
+from fewshot_core.sweep import SweepConfig, run_sweep
 
 pytestmark = pytest.mark.slow
 

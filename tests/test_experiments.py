@@ -3,12 +3,13 @@ import json
 import numpy as np
 import pytest
 
-import fewshot_core.experiments as experiments
+import fewshot_core.sweep as sweep
 from fewshot_core import FewShotError
 from fewshot_core.datasets.sampling import sample_few_shot, validation_indices
-from fewshot_core.experiments import SweepConfig, format_table1, run_sweep, table1, text_helped
 from fewshot_core.progress import Cancelled
 from fewshot_core.qformer import QFormerTrainConfig
+from fewshot_core.report import format_table1, table1, text_helped
+from fewshot_core.sweep import SweepConfig, run_sweep
 
 FAST = dict(shots=[1, 4], text_counts=[0, 2, 8], seeds=[0, 1, 2], qformer_size="tiny", qformer_train=QFormerTrainConfig(epochs=40, lr=3e-3))
 
@@ -54,7 +55,7 @@ def test_table1_selects_on_validation_and_oracle(finished):
 
 def test_rerun_is_a_no_op(finished, small_bundle, monkeypatch):
     run_dir, df = finished
-    monkeypatch.setattr(experiments, "_unit_rows", lambda *a, **k: pytest.fail("recomputed a finished unit"))
+    monkeypatch.setattr(sweep, "_unit_rows", lambda *a, **k: pytest.fail("recomputed a finished unit"))
     again = run_sweep(small_bundle, SweepConfig(**FAST), run_dir)
     assert again.equals(df)
 
@@ -82,9 +83,9 @@ def test_other_settings_need_another_folder(finished, small_bundle):
 
 def test_no_validation_or_test_image_enters_training(small_bundle, tmp_path, monkeypatch):
     seen = {"qformer": [], "adapter": []}
-    real_q, real_a = experiments.train_qformer, experiments.train_adapters
-    monkeypatch.setattr(experiments, "train_qformer", lambda x, *a, **k: seen["qformer"].append(x) or real_q(x, *a, **k))
-    monkeypatch.setattr(experiments, "train_adapters", lambda sets, *a, **k: seen["adapter"].extend(s[0] for s in sets) or real_a(sets, *a, **k))
+    real_q, real_a = sweep.train_qformer, sweep.train_adapters
+    monkeypatch.setattr(sweep, "train_qformer", lambda x, *a, **k: seen["qformer"].append(x) or real_q(x, *a, **k))
+    monkeypatch.setattr(sweep, "train_adapters", lambda sets, *a, **k: seen["adapter"].extend(s[0] for s in sets) or real_a(sets, *a, **k))
     for protocol in ("train-split", "support"):
         run_sweep(small_bundle, SweepConfig(**{**FAST, "seeds": [0], "protocol": protocol}), tmp_path / protocol)
     val = small_bundle.train_features[validation_indices(small_bundle.train_labels, 4)]
@@ -117,7 +118,7 @@ def test_bad_config():
 
 
 def test_per_class_report_adds_up_to_table1(finished):
-    from fewshot_core.experiments import per_class_report
+    from fewshot_core.report import per_class_report
 
     run_dir, df = finished
     t = table1(df).set_index("shots")

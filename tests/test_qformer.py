@@ -3,7 +3,6 @@ import pytest
 import torch
 
 from fewshot_core import FewShotError
-from fewshot_core.experiments import qformer_alignment_report
 from fewshot_core.qformer import (
     QFormerConfig,
     QFormerTrainConfig,
@@ -11,6 +10,7 @@ from fewshot_core.qformer import (
     TextToImageQFormer,
     list_qformer_configs,
     load_qformer_config,
+    qformer_alignment_report,
     train_qformer,
     translate,
     translation_loss,

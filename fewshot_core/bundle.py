@@ -1,11 +1,16 @@
-"""Assembling a FeatureBundle for a dataset: image features, class prompts, descriptions."""
+"""Everything the method and the baselines need, as arrays, and how it is assembled for a dataset.
+
+A ``FeatureBundle`` is the hand-off from features (CLIP image features of both splits, class-prompt
+features, description features) to the experiments.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,9 +20,56 @@ from .datasets import ImageDataset, load_dataset
 from .descriptions.json_io import descriptions_for_classes, load_descriptions
 from .errors import FewShotError
 from .features import FeatureCache, image_features, text_features
-from .features_bundle import FeatureBundle
 from .progress import ProgressFn, no_progress
 from .storage import content_key
+
+
+@dataclass
+class FeatureBundle:
+    """Cached CLIP features of one dataset, ready for Q-Former, adapters and baselines."""
+
+    dataset: str
+    class_names: list[str]  # display names, label order
+    train_features: np.ndarray  # (N_train, D) image features of the training split
+    train_labels: np.ndarray  # (N_train,)
+    test_features: np.ndarray  # (N_test, D)
+    test_labels: np.ndarray  # (N_test,)
+    class_text_features: np.ndarray  # (C, D) zero-shot class-name prompt features (templates averaged)
+    description_features: np.ndarray  # (M, D) pooled text features of the class descriptions
+    description_labels: np.ndarray  # (M,) class of each description
+    description_texts: list[str] = field(default_factory=list)
+    description_tokens: np.ndarray | None = None  # (M, L, D) per-token text states, if computed
+    description_mask: np.ndarray | None = None  # (M, L) True on real tokens
+    provenance: dict[str, Any] = field(default_factory=dict)  # model, weights, description source, ...
+    test_paths: list[str] | None = None  # image file of each test row, when the features came from files
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def dim(self) -> int:
+        return int(self.train_features.shape[1])
+
+    def descriptions_per_class(self) -> np.ndarray:
+        """(C,) number of descriptions of each class."""
+        return np.bincount(self.description_labels, minlength=self.num_classes)
+
+
+def bundle_fingerprint(bundle: FeatureBundle) -> str:
+    """SHA-256 over every array the results depend on."""
+    h = hashlib.sha256()
+    for a in (
+        bundle.train_features,
+        bundle.train_labels,
+        bundle.test_features,
+        bundle.test_labels,
+        bundle.class_text_features,
+        bundle.description_features,
+        bundle.description_labels,
+    ):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 def class_prompt_features(cache: FeatureCache, backbone: Backbone, dataset_name: str, display_names: list[str]) -> np.ndarray:
@@ -107,6 +159,4 @@ def build_bundle(
 
 def default_run_dir(cache_root: Path, bundle: FeatureBundle, cfg) -> Path:
     """``<cache>/runs/<dataset>-<key of features and settings>``: the same inputs resume the same run."""
-    from .experiments import bundle_fingerprint
-
     return Path(cache_root) / "runs" / f"{bundle.dataset}-{content_key({'f': bundle_fingerprint(bundle), 'cfg': asdict(cfg)}, 12)}"

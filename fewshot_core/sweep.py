@@ -1,0 +1,228 @@
+"""Sweeps over shots x text counts x seeds x methods into a resumable run folder."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .adapter import AdapterConfig, train_adapters
+from .backbone import resolve_device
+from .baselines import accuracy, description_class_embeddings, linear_probe, tip_adapter, zero_shot_predict
+from .bundle import FeatureBundle, bundle_fingerprint
+from .datasets.sampling import FewShotSplit, sample_few_shot, validation_indices
+from .errors import FewShotError
+from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
+from .qformer import QFormerTrainConfig, TextSide, load_qformer, load_qformer_config, save_qformer, train_qformer, translate
+from .runs import ResultRow, RunFolder, library_versions
+from .storage import content_key
+
+METHODS = ("adapter", "zeroshot", "description-zeroshot", "linear-probe", "tip-adapter")
+PROTOCOLS = ("train-split", "support")
+
+
+@dataclass
+class SweepConfig:
+    """One sweep: what to vary, how to select, and the settings of each part."""
+
+    shots: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 10, 15])
+    text_counts: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 10, 20, 30])  # per class; 0 = image only
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    protocol: str = "train-split"  # which images train the Q-Former: "train-split" (paper) or "support" (k-shot only)
+    val_per_class: int = 4  # validation images per class, drawn once from the training split
+    qformer_size: str = "small"  # a name from qformer_configs/
+    qformer_text_input: str = "pooled"  # "pooled" text embedding or CLIP's per-token "tokens" (bundle must have them)
+    qformer_train: QFormerTrainConfig = field(default_factory=QFormerTrainConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    device: str = "auto"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SweepConfig:
+        data = dict(data)
+        data["qformer_train"] = QFormerTrainConfig(**data.get("qformer_train", {}))
+        data["adapter"] = AdapterConfig(**data.get("adapter", {}))
+        return cls(**data)
+
+    def validate(self) -> None:
+        """Raise FewShotError on settings that cannot run."""
+        if self.protocol not in PROTOCOLS:
+            raise FewShotError(f"Unknown protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}.")
+        unknown = set(self.methods) - set(METHODS)
+        if unknown:
+            raise FewShotError(f"Unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}.")
+        if self.qformer_text_input not in ("pooled", "tokens"):
+            raise FewShotError(f"qformer_text_input must be 'pooled' or 'tokens', not {self.qformer_text_input!r}.")
+        if not self.shots or min(self.shots) < 1 or not self.seeds or min(self.text_counts, default=0) < 0:
+            raise FewShotError("Shots must be >= 1, text counts >= 0, and at least one seed is needed.")
+
+
+def select_descriptions(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """Indices of ``count`` descriptions per class (fewer where a class has fewer), fixed by seed."""
+    picks = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        picks.append(idx[np.random.default_rng([seed, 2, int(c)]).permutation(len(idx))][:count])
+    return np.concatenate(picks) if picks else np.zeros(0, np.int64)
+
+
+def run_sweep(
+    bundle: FeatureBundle,
+    cfg: SweepConfig,
+    run_dir: Path | str,
+    qformer_cache: Path | str | None = None,
+    on_progress: ProgressFn = no_progress,
+    should_cancel: CancelFn = never_cancel,
+) -> pd.DataFrame:
+    """Run (or resume) a sweep into ``run_dir`` and return its results table."""
+    cfg.validate()
+    device = resolve_device(cfg.device)
+    run = RunFolder(run_dir)
+    fingerprint = bundle_fingerprint(bundle)
+    config = {
+        "dataset": bundle.dataset,
+        "sweep": asdict(cfg),
+        "features": bundle.provenance,
+        "features_sha256": fingerprint,
+        "versions": library_versions(),
+    }
+    config["key"] = content_key({"sweep": config["sweep"], "features": fingerprint})
+    run.start({**config, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    val_idx = validation_indices(bundle.train_labels, cfg.val_per_class)
+    units = [(k, s) for k in cfg.shots for s in cfg.seeds]
+    translator = _Translator(bundle, cfg, device, qformer_cache, val_idx, should_cancel, on_progress)
+    total = len(units) + 1
+    run.save_test_index(bundle)
+    if not run.done("zeroshot"):
+        zs_pred = {"zeroshot": zero_shot_predict(bundle.test_features, bundle.class_text_features)} if "zeroshot" in cfg.methods else {}
+        run.save_unit("zeroshot", _zero_shot_rows(bundle, cfg, val_idx), predictions=zs_pred)
+    on_progress(1, total, "zero-shot done")
+    for i, (shots, seed) in enumerate(units, 2):
+        check_cancel(should_cancel, "The sweep")
+        name = f"{shots:02d}-{seed}"
+        if not run.done(name):
+            split = sample_few_shot(bundle.train_labels, shots, seed, cfg.val_per_class)
+            start = time.perf_counter()
+            rows, preds = _unit_rows(bundle, cfg, split, translator, device, should_cancel)
+            run.save_unit(name, rows, {"seconds": round(time.perf_counter() - start, 3), "short_classes": split.short_classes}, preds)
+            run.write_tables()
+        on_progress(i, total, f"{shots}-shot seed {seed} done")
+    return run.write_tables()
+
+
+def _zero_shot_rows(bundle: FeatureBundle, cfg: SweepConfig, val_idx: np.ndarray) -> list[dict[str, Any]]:
+    """Zero-shot CLIP (seed- and shot-free) and description zero-shot per (text count, seed)."""
+    rows = []
+    if "zeroshot" in cfg.methods:
+        acc = lambda x, y: accuracy(zero_shot_predict(x, bundle.class_text_features), y)  # noqa: E731
+        val, test = acc(bundle.train_features[val_idx], bundle.train_labels[val_idx]), acc(bundle.test_features, bundle.test_labels)
+        rows.append(ResultRow(bundle.dataset, "zeroshot", 0, 0, 0, val, test).record())
+    if "description-zeroshot" in cfg.methods:
+        for m in (m for m in cfg.text_counts if m > 0):
+            for seed in cfg.seeds:
+                pick = select_descriptions(bundle.description_labels, m, seed)
+                emb = description_class_embeddings(bundle.description_features, bundle.description_labels, bundle.num_classes, pick)
+                acc = lambda x, y: accuracy(zero_shot_predict(x, emb), y)  # noqa: E731, B023
+                val, test = acc(bundle.train_features[val_idx], bundle.train_labels[val_idx]), acc(bundle.test_features, bundle.test_labels)
+                rows.append(ResultRow(bundle.dataset, "description-zeroshot", 0, m, seed, val, test).record())
+    return rows
+
+
+def _unit_rows(
+    bundle: FeatureBundle, cfg: SweepConfig, split: FewShotSplit, translator: _Translator, device: torch.device, should_cancel: CancelFn
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Every method for one (shots, seed): result rows and test predictions."""
+    x, y = bundle.train_features, bundle.train_labels
+    sx, sy, vx, vy = x[split.support], y[split.support], x[split.val], y[split.val]
+    rows, preds = [], {}
+    if "adapter" in cfg.methods:
+        pseudo = translator.pseudo_features(split) if max(cfg.text_counts) > 0 else None
+        sets = []
+        for m in cfg.text_counts:
+            pick = select_descriptions(bundle.description_labels, m, split.seed) if m else np.zeros(0, np.int64)
+            feats = sx if not m else np.concatenate([sx, pseudo[pick]])
+            sets.append((feats, np.concatenate([sy, bundle.description_labels[pick]])))
+        adapter_cfg = replace(cfg.adapter, seed=cfg.adapter.seed + split.seed)
+        heads = train_adapters(sets, bundle.num_classes, adapter_cfg, bundle.class_text_features, device, should_cancel)
+        test_pred = heads.predict(bundle.test_features)  # (H, N_test)
+        for m, va, pred in zip(cfg.text_counts, heads.accuracy(vx, vy), test_pred):
+            rows.append(
+                ResultRow(bundle.dataset, "adapter", split.shots, m, split.seed, va, accuracy(pred, bundle.test_labels), cfg.protocol).record()
+            )
+            preds[f"adapter-{m}"] = pred
+    if "linear-probe" in cfg.methods:
+        lp = linear_probe(sx, sy, vx, vy, bundle.test_features)
+        test = accuracy(lp.test_pred, bundle.test_labels)
+        rows.append(ResultRow(bundle.dataset, "linear-probe", split.shots, 0, split.seed, lp.val_acc, test, chosen=lp.chosen).record())
+        preds["linear-probe"] = lp.test_pred
+    if "tip-adapter" in cfg.methods:
+        tip = tip_adapter(sx, sy, bundle.class_text_features, vx, vy, bundle.test_features)
+        test = accuracy(tip.test_pred, bundle.test_labels)
+        rows.append(ResultRow(bundle.dataset, "tip-adapter", split.shots, 0, split.seed, tip.val_acc, test, chosen=tip.chosen).record())
+        preds["tip-adapter"] = tip.test_pred
+    return rows, preds
+
+
+class _Translator:
+    """Trains (or loads) the Q-Former a protocol calls for and translates every description once."""
+
+    def __init__(
+        self,
+        bundle: FeatureBundle,
+        cfg: SweepConfig,
+        device: torch.device,
+        cache: Path | str | None,
+        val_idx: np.ndarray,
+        should_cancel: CancelFn = never_cancel,
+        on_progress: ProgressFn = no_progress,
+    ):
+        self.bundle, self.cfg, self.device, self.val_idx = bundle, cfg, device, val_idx
+        self.should_cancel, self.on_progress = should_cancel, on_progress
+        self.cache = Path(cache) if cache else None
+        self.text = TextSide(bundle.description_features, bundle.description_labels, bundle.description_tokens, bundle.description_mask)
+        self._shared: np.ndarray | None = None
+
+    def pseudo_features(self, split: FewShotSplit) -> np.ndarray:
+        """(M, D) translated descriptions for this split's protocol."""
+        if self.cfg.protocol == "train-split":
+            if self._shared is None:
+                train_idx = np.setdiff1d(np.arange(len(self.bundle.train_labels)), self.val_idx)  # never the validation images
+                self._shared = self._train_and_translate(train_idx)
+            return self._shared
+        return self._train_and_translate(split.support)
+
+    def _train_and_translate(self, image_idx: np.ndarray) -> np.ndarray:
+        arch = load_qformer_config(self.cfg.qformer_size, text_input=self.cfg.qformer_text_input)
+        if arch.text_input == "tokens" and self.text.tokens is None:
+            raise FewShotError("The tokens Q-Former input needs per-token description features; build the features with tokens.")
+        key = content_key(
+            {
+                "bundle": bundle_fingerprint(self.bundle),
+                "images": hashlib.sha256(np.sort(image_idx).tobytes()).hexdigest(),
+                "arch": asdict(arch),
+                "train": asdict(self.cfg.qformer_train),
+            }
+        )
+        path = self.cache / "qformers" / f"{key}.safetensors" if self.cache else None
+        model = load_qformer(path, arch, self.bundle.description_features.shape[1], self.bundle.dim) if path else None
+        if model is None:
+            result = train_qformer(
+                self.bundle.train_features[image_idx],
+                self.bundle.train_labels[image_idx],
+                self.text,
+                arch,
+                self.cfg.qformer_train,
+                self.device,
+                on_progress=self.on_progress,
+                should_cancel=self.should_cancel,
+            )
+            model = result.model
+            if path:
+                save_qformer(path, model, arch, self.cfg.qformer_train)
+        return translate(model, self.text)
