@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 
 def machine() -> dict[str, Any]:
