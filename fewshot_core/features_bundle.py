@@ -26,6 +26,7 @@ class FeatureBundle:
     description_mask: np.ndarray | None = None  # (M, L) True on real tokens
     provenance: dict[str, Any] = field(default_factory=dict)  # model, weights, description source, ...
     test_paths: list[str] | None = None  # image file of each test row, when the features came from files
+    val_indices: np.ndarray | None = None  # (V,) train rows that are the dataset's own validation list; None = the sampler draws it
 
     @property
     def num_classes(self) -> int:
