@@ -107,7 +107,8 @@ class TorchvisionSet:
     def _layout_message(self, root: Path, problem: str) -> str:
         fix = f"run `python -m fewshot_core download --dataset {self.name} --root DIR`" if self.can_download else "get a copy of the dataset"
         return (
-            f"{root} is not a {self.title} folder ({problem}). Expected {self.folder}/ holding {self.layout}; point --root at its parent, or {fix}."
+            f"{root} does not hold {self.title} in torchvision's layout ({problem}). "
+            f"Expected {self.folder}/ with {self.layout}; point --root at its parent, or {fix}."
         )
 
     @staticmethod
