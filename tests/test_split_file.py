@@ -93,7 +93,13 @@ def test_a_subset_of_classes(pets_root, tmp_path):
     ds = load_dataset("pets", pets_root, write_split(tmp_path / "s.json", data))
     assert ds.display_names == ["Bengal", "German Shorthaired"]
     assert ds.split("train").labels.tolist() == [0, 1, 1] and ds.split("test").labels.tolist() == [0, 1]
-    assert "uses 2 of the dataset's 4 classes" in ds.notes[-1]
+    assert ds.notes == ["The split file uses 2 of the dataset's 4 classes; the others are left out."]
+
+
+def test_images_listed_twice_are_noted(pets_root, tmp_path):
+    data = {**PETS_SPLIT, "test": PETS_SPLIT["test"] + [PETS_SPLIT["train"][0]]}
+    ds = load_dataset("pets", pets_root, write_split(tmp_path / "s.json", data))
+    assert ds.notes == ["The split file lists 1 image(s) more than once (within or across lists)."] and len(ds.split("test")) == 4
 
 
 def test_stanford_cars_with_coop_names(tmp_path):

@@ -106,6 +106,9 @@ def apply_split_file(dataset: ImageDataset, split_file: Path | str, image_dir: s
         name: Split(paths[name], np.array([new_label[to_class[e.label]] for e in entries], np.int64)) for name, entries in sf.lists.items() if entries
     }
     notes = list(dataset.notes)
+    listed = [p for ps in paths.values() for p in ps]
+    if len(set(listed)) < len(listed):
+        notes.append(f"The split file lists {len(listed) - len(set(listed))} image(s) more than once (within or across lists).")
     if len(kept) < dataset.num_classes:
         notes.append(f"The split file uses {len(kept)} of the dataset's {dataset.num_classes} classes; the others are left out.")
     provenance = {
