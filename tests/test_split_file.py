@@ -141,6 +141,7 @@ def test_verify_dataset_with_a_split_file(pets_root, tmp_path, capsys):
 
 def test_bundle_and_sweep_use_the_files_validation_list(pets_root, tmp_path, tiny_backbone):
     """Abyssinian_4.jpg (in val) is unreadable: it is dropped, and the validation rows still point at the val images."""
+    from fewshot_core.baselines import accuracy, zero_shot_predict
     from fewshot_core.experiments import SweepConfig, run_sweep
     from fewshot_core.features import FeatureCache
     from fewshot_core.reproduce import bundle_from_dataset
@@ -152,6 +153,8 @@ def test_bundle_and_sweep_use_the_files_validation_list(pets_root, tmp_path, tin
     assert bundle.train_labels[bundle.val_indices].tolist() == [1, 2]  # American Bulldog, Bengal
     assert bundle.provenance["split_file_sha256"] == ds.provenance["split_file_sha256"]
     cfg = SweepConfig(shots=[1], text_counts=[0], seeds=[0], methods=["zeroshot", "linear-probe"], device="cpu")
-    run_sweep(bundle, cfg, tmp_path / "run")
+    results = run_sweep(bundle, cfg, tmp_path / "run")
+    zs_val = accuracy(zero_shot_predict(bundle.train_features[[6, 7]], bundle.class_text_features), np.array([1, 2]))
+    assert results[results.method == "zeroshot"].val_acc.tolist() == [pytest.approx(zs_val)]  # selected on the file's val images
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["features"]["split_file_sha256"] == ds.provenance["split_file_sha256"]
