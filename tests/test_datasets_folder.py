@@ -1,6 +1,7 @@
 """``--dataset folder``: ImageFolder-style trees, the stratified split, and the errors for bad trees."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,3 +145,27 @@ def test_cli_error_is_one_line(tmp_path, capsys):
     assert main(["verify-dataset", "--dataset", "folder", "--root", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_app_data_page_reads_a_folder_and_a_split_file(tree, tmp_path):
+    """The sidebar's picker lists the registry; the Data page shows the folder and a split file's validation list."""
+    from streamlit.testing.v1 import AppTest
+
+    from fewshot_core.settings import LabSettings, save_settings
+
+    from .test_split_file import write_split
+
+    save_settings(LabSettings(dataset="folder", dataset_root=str(tree)))
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120).run()
+    app.switch_page("pages/data.py").run()
+    assert not app.exception, app.exception
+    picker = next(w for w in app.sidebar.selectbox if w.label == "Dataset")
+    assert picker.options[-1] == "Your own image folder" and "Stanford Cars" in picker.options
+    assert next(m for m in app.metric if m.label == "Classes").value == "3"
+    assert any("Ignored 2 non-image file(s)" in c.value for c in app.caption)
+    rows = [["001.Red_Fox/img_000.jpg", 0, "Red Fox"], ["002.arctic_fox/img_000.jpg", 1, "arctic fox"], ["003.Fennec/img_000.jpg", 2, "Fennec"]]
+    split_file = write_split(tmp_path / "s.json", {"train": rows, "val": rows[:2], "test": rows[1:]})
+    next(w for w in app.sidebar.text_input if w.label == "Split file (optional)").set_value(split_file).run()
+    assert not app.exception, app.exception
+    assert any("the dataset's own list of 2 images" in c.value for c in app.caption)
+    assert next(m for m in app.metric if m.label == "Test images").value == "2"
