@@ -169,3 +169,11 @@ def test_app_data_page_reads_a_folder_and_a_split_file(tree, tmp_path):
     assert not app.exception, app.exception
     assert any("the dataset's own list of 2 images" in c.value for c in app.caption)
     assert next(m for m in app.metric if m.label == "Test images").value == "2"
+
+
+def test_image_extensions_are_imagefolders():
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    from fewshot_core.datasets.folder import IMAGE_EXTENSIONS
+
+    assert IMAGE_EXTENSIONS == IMG_EXTENSIONS

@@ -14,6 +14,7 @@ counted, hidden folders are skipped. Unreadable images stay in the splits and ar
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ NAME = "folder"
 TITLE = "Your own image folder"
 IMAGE_DIR = ""  # split-file paths are relative to the folder itself ("<class>/<image>", or "train/<class>/<image>")
 SPLIT_FOLDERS = ("train", "val", "test")
+# torchvision.datasets.folder.IMG_EXTENSIONS (what ImageFolder reads), written out: importing torchvision takes seconds
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
 @dataclass(frozen=True)
@@ -109,10 +112,8 @@ def _check_root(root: Path | str) -> Path:
     return base.resolve()
 
 
-def _is_image(path: Path) -> bool:
-    from torchvision.datasets.folder import IMG_EXTENSIONS
-
-    return path.suffix.lower() in IMG_EXTENSIONS
+def _is_image(path: Path | str) -> bool:
+    return os.path.splitext(str(path))[1].lower() in IMAGE_EXTENSIONS
 
 
 def _read_classes(top: Path, counter: _IgnoredFiles, base: Path | None = None) -> dict[str, list[Path]]:
@@ -139,14 +140,17 @@ def _read_classes(top: Path, counter: _IgnoredFiles, base: Path | None = None) -
 def _images_in(folder: Path, counter: _IgnoredFiles, base: Path) -> list[Path]:
     """Image files anywhere under a class folder (hidden ones skipped), sorted; others counted."""
     images = []
-    for p in sorted(folder.rglob("*")):
-        if any(part.startswith(".") for part in p.relative_to(folder).parts) or not p.is_file():
-            continue
-        if _is_image(p):
-            images.append(p)
-        else:
-            counter.add(p, base)
-    return images
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # sorted: the same examples on every system
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(dirpath, name)
+            if _is_image(name):
+                images.append(path)
+            else:
+                counter.add(path, base)
+    return sorted(images)
 
 
 def _read_split_folders(base: Path, split_dirs: dict[str, Path], counter: _IgnoredFiles):
@@ -195,7 +199,7 @@ def _content_id(base: Path, splits: dict[str, Split]) -> str:
     h = hashlib.sha256()
     for path in sorted(p for split in splits.values() for p in split.paths):
         st = path.stat()
-        h.update(f"{path.relative_to(base)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+        h.update(f"{os.path.relpath(path, base)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
