@@ -100,7 +100,7 @@ def cmd_features(args: argparse.Namespace) -> None:
     backbone = load_backbone(cfg)
     cache = FeatureCache(args.cache or default_cache_root())
     summary: dict[str, Any] = {"dataset": args.dataset, "model": cfg.model, "pretrained": cfg.pretrained, "device": str(backbone.device)}
-    for split in args.splits:
+    for split in args.splits or list(dataset.splits):
         start = time.perf_counter()
         feats = image_features(cache, backbone, dataset, split, args.batch_size, args.workers, tqdm_progress(split))
         summary[split] = {
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("features", help="encode a dataset's images with CLIP into the feature cache")
     add_dataset_args(p)
     add_backbone_args(p)
-    p.add_argument("--splits", nargs="+", default=["train", "test"], help="splits to encode (val: a split file's or official val list)")
+    p.add_argument("--splits", nargs="+", default=None, help="splits to encode (default: all the dataset has: train, test, and val if any)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=None, help="image decoding workers (default: cores - 1, max 4)")
     p.set_defaults(func=cmd_features)

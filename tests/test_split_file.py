@@ -158,3 +158,12 @@ def test_bundle_and_sweep_use_the_files_validation_list(pets_root, tmp_path, tin
     assert results[results.method == "zeroshot"].val_acc.tolist() == [pytest.approx(zs_val)]  # selected on the file's val images
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["features"]["split_file_sha256"] == ds.provenance["split_file_sha256"]
+
+
+def test_features_command_encodes_the_val_list(pets_root, tmp_path, capsys):
+    split_file = write_split(tmp_path / "s.json", PETS_SPLIT)
+    args = ["features", "--dataset", "pets", "--root", str(pets_root), "--split-file", split_file]
+    assert main([*args, "--model", "fewshot-tiny", "--pretrained", "", "--device", "cpu", "--cache", str(tmp_path / "c")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert {k: summary[k]["images"] for k in ("train", "val", "test")} == {"train": 6, "val": 3, "test": 3}
+    assert summary["val"]["unreadable"] == 1  # Abyssinian_4.jpg is truncated
