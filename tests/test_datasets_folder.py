@@ -64,6 +64,12 @@ def test_adding_a_class_leaves_the_other_splits_alone(tree):
     assert set(before) <= set(after) and len(after) == len(before) + 2
 
 
+def test_a_class_with_one_image_has_no_test_image(tmp_path):
+    ds = load_dataset("folder", make_tree(tmp_path / "t", {"a": 3, "b": 1}))
+    assert ds.split("train").labels.tolist() == [0, 0, 1] and ds.split("test").labels.tolist() == [0]
+    assert ds.notes == ["No test images for 1 class(es), e.g. b; accuracy on them is not measured."]
+
+
 def test_train_test_val_folders_give_the_splits(tmp_path):
     root = tmp_path / "tree"
     make_tree(root / "train", {"cat": 3, "dog": 4})
@@ -73,6 +79,7 @@ def test_train_test_val_folders_give_the_splits(tmp_path):
     assert ds.class_names == ["cat", "dog"]
     assert ds.split("train").labels.tolist() == [0, 0, 0, 1, 1, 1, 1]
     assert ds.split("val").labels.tolist() == [0, 1] and ds.split("test").labels.tolist() == [0, 0]
+    assert ds.notes == ["No test images for 1 class(es), e.g. dog; accuracy on them is not measured."]
     assert ds.split("test").paths[0].relative_to(ds.root).as_posix() == "test/cat/img_000.jpg"
     assert ds.provenance["folder_split"] == "folders" and ds.provenance["split_folders"] == ["test", "train", "val"]
 

@@ -81,7 +81,11 @@ def load(root: Path | str, config: FolderSplitConfig | None = None) -> ImageData
         splits[split] = Split([p for p, _ in pairs], np.array([y for _, y in pairs], np.int64))
     provenance["ignored_files"] = counter.count
     provenance["content_id"] = _content_id(base, splits)
-    return ImageDataset(NAME, base, class_names, display, splits, notes=counter.notes(), provenance=provenance)
+    untested = [display[c] for c in range(len(class_names)) if c not in set(splits["test"].labels.tolist())]
+    notes = counter.notes() + (
+        [f"No test images for {len(untested)} class(es), e.g. {untested[0]}; accuracy on them is not measured."] if untested else []
+    )
+    return ImageDataset(NAME, base, class_names, display, splits, notes=notes, provenance=provenance)
 
 
 class _IgnoredFiles:
