@@ -42,7 +42,9 @@ def page_settings() -> LabSettings:
     with st.sidebar:
         st.header("Settings")
         st.selectbox("Dataset", list_datasets(), key="setting_dataset", format_func=dataset_title, **keep)
-        st.text_input("Dataset folder", key="setting_dataset_root", help="The dataset folder or its parent.", **keep)
+        folder_help = "The dataset folder or its parent. For 'Your own image folder': the folder with one subfolder per class (or train/ and test/)."
+        st.text_input("Dataset folder", key="setting_dataset_root", help=folder_help, **keep)
+        st.text_input("Split file (optional)", key="setting_split_file", help="CoOp-format JSON {train, val, test}: replaces the splits.", **keep)
         st.text_input("CLIP model (open_clip name)", key="setting_model", **keep)
         st.text_input("Weights (tag or local file)", key="setting_pretrained", help="e.g. openai, laion2b_s34b_b79k, or /path/to/model.bin", **keep)
         st.selectbox("Device", DEVICES, key="setting_device", **keep)

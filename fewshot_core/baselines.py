@@ -12,6 +12,11 @@ import numpy as np
 PROMPT_TEMPLATES: dict[str, list[str]] = {
     "cub": ["a photo of a {}, a type of bird."],
     "pets": ["a photo of a {}, a type of pet."],
+    "flowers102": ["a photo of a {}, a type of flower."],
+    "fgvc-aircraft": ["a photo of a {}, a type of aircraft."],
+    "food101": ["a photo of {}, a type of food."],
+    "dtd": ["a photo of a {} texture."],
+    "stanford-cars": ["a photo of a {}."],
     "default": ["a photo of a {}."],
 }
 LP_C_GRID = (1.0, 10.0, 100.0)  # inverse L2 strength on unit-norm features, searched on validation

@@ -19,7 +19,7 @@ from .baselines import templates_for, unit
 from .datasets import ImageDataset, load_dataset
 from .descriptions.json_io import descriptions_for_classes, load_descriptions
 from .errors import FewShotError
-from .features import FeatureCache, image_features, text_features
+from .features import FeatureCache, image_features, text_features, training_features
 from .progress import ProgressFn, no_progress
 from .storage import content_key
 
@@ -42,6 +42,7 @@ class FeatureBundle:
     description_mask: np.ndarray | None = None  # (M, L) True on real tokens
     provenance: dict[str, Any] = field(default_factory=dict)  # model, weights, description source, ...
     test_paths: list[str] | None = None  # image file of each test row, when the features came from files
+    val_indices: np.ndarray | None = None  # (V,) train rows that are the dataset's own validation list; None = the sampler draws it
 
     @property
     def num_classes(self) -> int:
@@ -69,6 +70,8 @@ def bundle_fingerprint(bundle: FeatureBundle) -> str:
         bundle.description_labels,
     ):
         h.update(np.ascontiguousarray(a).tobytes())
+    if bundle.val_indices is not None:  # a given validation list changes the results
+        h.update(b"val" + np.ascontiguousarray(bundle.val_indices, np.int64).tobytes())
     return h.hexdigest()
 
 
@@ -89,7 +92,7 @@ def bundle_from_dataset(
     on_progress: ProgressFn = no_progress,
 ) -> FeatureBundle:
     """Everything the sweep needs for a real dataset, from the feature cache (computed on a miss)."""
-    train = image_features(cache, backbone, dataset, "train", on_progress=on_progress)
+    train, val_rows = training_features(cache, backbone, dataset, on_progress=on_progress)  # a val split is appended to train
     test = image_features(cache, backbone, dataset, "test", on_progress=on_progress)
     texts, labels, report = descriptions_for_classes(descriptions, dataset.class_names, dataset.display_names)
     if not texts:
@@ -103,6 +106,7 @@ def bundle_from_dataset(
         test_features=test.features[test.valid],
         test_labels=test.labels[test.valid],
         test_paths=[str(p) for p, ok in zip(dataset.split("test").paths, test.valid) if ok],
+        val_indices=None if val_rows is None else np.flatnonzero(np.isin(np.flatnonzero(train.valid), val_rows)),
         class_text_features=class_prompt_features(cache, backbone, dataset.name, dataset.display_names),
         description_features=desc["pooled"],
         description_labels=labels,
@@ -113,6 +117,7 @@ def bundle_from_dataset(
             **{k: v for k, v in backbone.identity.items() if k != "preprocess"},
             "precision": train.precision,
             "dataset_root": str(dataset.root),
+            **dataset.provenance,  # split file and its SHA-256, folder split fraction and seed
             "unreadable_images": int((~train.valid).sum() + (~test.valid).sum()),
             "descriptions_matched": len(report.matched),
             "classes_without_descriptions": [dataset.display_names[c] for c in report.classes_without_descriptions],
@@ -130,6 +135,7 @@ def build_bundle(
     with_tokens: bool = False,
     on_progress: ProgressFn = no_progress,
     backbone: Backbone | None = None,
+    split_file: Path | str | None = None,
 ) -> FeatureBundle:
     """The FeatureBundle for a dataset (``synthetic`` needs nothing else), shared by the CLI and the app.
 
@@ -137,6 +143,7 @@ def build_bundle(
 
     Args:
         descriptions: a ``{"class name": [...]}`` JSON file or a stored description set's folder.
+        split_file: a CoOp-format split file replacing the dataset's splits and the validation draw.
     """
     if dataset_name == "synthetic":
         from .synthetic import make_synthetic
@@ -145,10 +152,10 @@ def build_bundle(
     if dataset_name == "demo" and descriptions is None:
         from .descriptions.generate import DescribeRequest, describe
 
-        descriptions = describe(load_dataset("demo", root), DescribeRequest("attributes"), cache_root).store  # offline, instant
+        descriptions = describe(load_dataset("demo", root, split_file), DescribeRequest("attributes"), cache_root).store  # offline, instant
     if (root is None and dataset_name != "demo") or descriptions is None:
         raise FewShotError("Reproducing on a real dataset needs --root (the dataset folder) and --descriptions (a JSON file or description set).")
-    dataset = load_dataset(dataset_name, root)
+    dataset = load_dataset(dataset_name, root, split_file)
     mapping = load_descriptions(descriptions, dataset.display_names)
     backbone = backbone or load_backbone(backbone_cfg)
     bundle = bundle_from_dataset(dataset, backbone, FeatureCache(cache_root), mapping, with_tokens=with_tokens, on_progress=on_progress)

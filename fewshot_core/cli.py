@@ -42,9 +42,14 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def add_dataset_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help="dataset name: cub, pets or demo (generated offline)")
-    p.add_argument("--root", type=Path, default=None, help="the dataset folder or its parent (demo: optional)")
+def add_dataset_args(p: argparse.ArgumentParser, extra: tuple[str, ...] = ()) -> None:
+    """--dataset (choices from the dataset registry, plus ``extra``), --root and --split-file."""
+    from .datasets import list_datasets
+
+    names = list_datasets() + list(extra)
+    p.add_argument("--dataset", required=True, help=f"one of {', '.join(names)} (demo: generated offline)")  # checked by the registry: one-line error
+    p.add_argument("--root", type=Path, default=None, help="the dataset folder or its parent; folder: your tree of class folders (demo: optional)")
+    p.add_argument("--split-file", type=Path, default=None, help="CoOp-format JSON {train, val, test}: replaces the splits and the validation draw")
 
 
 def add_backbone_args(p: argparse.ArgumentParser) -> None:
@@ -79,7 +84,7 @@ def cmd_download(args: argparse.Namespace) -> None:
 def cmd_verify_dataset(args: argparse.Namespace) -> int:
     from .datasets.verify import verify_dataset
 
-    report = verify_dataset(args.dataset, args.root, check_images=not args.quick, on_progress=tqdm_progress("checking images"))
+    report = verify_dataset(args.dataset, args.root, not args.quick, tqdm_progress("checking images"), args.split_file)
     print_json(report)
     return 0
 
@@ -90,12 +95,12 @@ def cmd_features(args: argparse.Namespace) -> None:
     from .features import FeatureCache, image_features
     from .storage import default_cache_root
 
-    dataset = load_dataset(args.dataset, args.root)
+    dataset = load_dataset(args.dataset, args.root, args.split_file)
     cfg = backbone_config(args)
     backbone = load_backbone(cfg)
     cache = FeatureCache(args.cache or default_cache_root())
     summary: dict[str, Any] = {"dataset": args.dataset, "model": cfg.model, "pretrained": cfg.pretrained, "device": str(backbone.device)}
-    for split in args.splits:
+    for split in args.splits or list(dataset.splits):
         start = time.perf_counter()
         feats = image_features(cache, backbone, dataset, split, args.batch_size, args.workers, tqdm_progress(split))
         summary[split] = {
@@ -129,7 +134,16 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         device=args.device,
     )
     backbone_cfg = backbone_config(args)
-    bundle = build_bundle(args.dataset, args.root, backbone_cfg, args.descriptions, cache, args.qformer_input == "tokens", tqdm_progress("features"))
+    bundle = build_bundle(
+        args.dataset,
+        args.root,
+        backbone_cfg,
+        args.descriptions,
+        cache,
+        args.qformer_input == "tokens",
+        tqdm_progress("features"),
+        split_file=args.split_file,
+    )
     run_dir = args.run_dir or default_run_dir(cache, bundle, cfg)
     results = run_sweep(bundle, cfg, run_dir, qformer_cache=cache, on_progress=tqdm_progress("sweep"))
     table = table1(results)
@@ -164,7 +178,7 @@ def cmd_describe(args: argparse.Namespace) -> None:
     from .descriptions.sources import GenerationSettings
     from .storage import default_cache_root
 
-    dataset = load_dataset(args.dataset, args.root)
+    dataset = load_dataset(args.dataset, args.root, args.split_file)
     default_model = "smollm2" if args.source == "local" else "gpt-3.5-turbo"
     settings = GenerationSettings(args.model or default_model, args.temperature, args.max_tokens, args.samples)
     request = DescribeRequest(args.source, args.prompt, settings, args.base_url, args.captions_root, args.batch_size)
@@ -179,7 +193,7 @@ def cmd_import_descriptions(args: argparse.Namespace) -> None:
     from .descriptions.json_io import import_description_file
     from .storage import default_cache_root
 
-    dataset = load_dataset(args.dataset, args.root)
+    dataset = load_dataset(args.dataset, args.root, args.split_file)
     print_json(import_description_file(dataset, args.file, args.cache or default_cache_root()))
 
 
@@ -196,8 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and show tracebacks)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from .datasets.download import downloadable_datasets
+
     p = sub.add_parser("download", help="download and extract an official dataset archive")
-    p.add_argument("--dataset", required=True, help="cub or pets")
+    p.add_argument("--dataset", required=True, help=f"one of {', '.join(downloadable_datasets())}")
     p.add_argument("--root", required=True, type=Path, help="folder to put the dataset in")
     p.set_defaults(func=cmd_download)
 
@@ -209,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("features", help="encode a dataset's images with CLIP into the feature cache")
     add_dataset_args(p)
     add_backbone_args(p)
-    p.add_argument("--splits", nargs="+", default=["train", "test"], help="splits to encode")
+    p.add_argument("--splits", nargs="+", default=None, help="splits to encode (default: all the dataset has: train, test, and val if any)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=None, help="image decoding workers (default: cores - 1, max 4)")
     p.set_defaults(func=cmd_features)
@@ -249,8 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_demo_train_clip)
 
     p = sub.add_parser("reproduce", help="features -> Q-Former -> sweep -> Table 1, printed")
-    p.add_argument("--dataset", required=True, help="cub, pets, demo (generated offline) or synthetic (features only)")
-    p.add_argument("--root", type=Path, default=None, help="the dataset folder or its parent (not for synthetic)")
+    add_dataset_args(p, extra=("synthetic",))  # synthetic: features only, no --root
     add_backbone_args(p)
     p.add_argument("--descriptions", type=Path, default=None, help='JSON file {"class name": ["sentence", ...]} or a stored description set folder')
     p.add_argument("--shots", type=int, nargs="+", default=[1, 2, 3, 4, 5, 10, 15])

@@ -284,6 +284,8 @@ def image_features(
         "split": split,
         "images": split_fingerprint(dataset, split),
     }
+    if "content_id" in dataset.provenance:  # a user's own folder: relative paths alone do not identify the images
+        parts["content"] = dataset.provenance["content_id"]
     paths = dataset.split(split).paths
 
     def compute() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -295,6 +297,29 @@ def image_features(
     if hit:
         on_progress(len(paths), len(paths), f"{split}: {len(paths)} image features from cache")
     return ImageFeatures(arrays["features"], dataset.split(split).labels, arrays["valid"].astype(bool), info["precision"], hit)
+
+
+def training_features(
+    cache: FeatureCache, backbone: Backbone, dataset: ImageDataset, on_progress: ProgressFn = no_progress
+) -> tuple[ImageFeatures, np.ndarray | None]:
+    """Features of the training split, with the dataset's validation split (if it has one) appended.
+
+    Returns:
+        The features (train rows first, then val rows) and the (V,) row indices of the validation
+        images, or None when the dataset has no val split (the sampler then draws validation).
+    """
+    train = image_features(cache, backbone, dataset, "train", on_progress=on_progress)
+    if "val" not in dataset.splits:
+        return train, None
+    val = image_features(cache, backbone, dataset, "val", on_progress=on_progress)
+    merged = ImageFeatures(
+        np.concatenate([train.features, val.features]),
+        np.concatenate([train.labels, val.labels]),
+        np.concatenate([train.valid, val.valid]),
+        train.precision,
+        train.cache_hit and val.cache_hit,
+    )
+    return merged, np.arange(len(train.labels), len(merged.labels))
 
 
 def text_features(cache: FeatureCache, backbone: Backbone, texts: Sequence[str], with_tokens: bool = False) -> dict[str, np.ndarray]:

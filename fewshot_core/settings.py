@@ -13,13 +13,18 @@ from .storage import default_cache_root, read_json, write_json
 class LabSettings:
     """What the sidebar sets: dataset, CLIP, device, cache and seeds."""
 
-    dataset: str = "demo"  # cub | pets | demo (the offline default: generated, nothing to download)
-    dataset_root: str = ""  # folder of the dataset (or its parent); empty = not configured yet
+    dataset: str = "demo"  # a name from datasets.list_datasets() (demo: the offline default, generated, nothing to download)
+    dataset_root: str = ""  # folder of the dataset (or its parent; for "folder", your tree of class folders); empty = not configured yet
+    split_file: str = ""  # optional CoOp-format split file (JSON train/val/test lists); empty = the dataset's own splits
     model: str = demo.CLIP_MODEL  # open_clip model name (the demo's own CLIP; e.g. ViT-B-32 for CUB and Pets)
     pretrained: str = str(demo.CLIP_WEIGHTS)  # open_clip tag (e.g. openai) or local checkpoint file
     device: str = "auto"  # auto | cpu | cuda | mps
     cache_root: str = ""  # empty = the default cache root
     seeds: int = 3  # number of seeds for few-shot runs
+
+    def split_path(self) -> str | None:
+        """The split file to use, or None."""
+        return self.split_file.strip() or None
 
     def cache_path(self) -> Path:
         return Path(self.cache_root).expanduser() if self.cache_root else default_cache_root()

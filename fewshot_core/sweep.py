@@ -94,7 +94,7 @@ def run_sweep(
     }
     config["key"] = content_key({"sweep": config["sweep"], "features": fingerprint})
     run.start({**config, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-    val_idx = validation_indices(bundle.train_labels, cfg.val_per_class)
+    val_idx = validation_indices(bundle.train_labels, cfg.val_per_class, fixed_val=bundle.val_indices)
     units = [(k, s) for k in cfg.shots for s in cfg.seeds]
     translator = _Translator(bundle, cfg, device, qformer_cache, val_idx, should_cancel, on_progress)
     total = len(units) + 1
@@ -107,7 +107,7 @@ def run_sweep(
         check_cancel(should_cancel, "The sweep")
         name = f"{shots:02d}-{seed}"
         if not run.done(name):
-            split = sample_few_shot(bundle.train_labels, shots, seed, cfg.val_per_class)
+            split = sample_few_shot(bundle.train_labels, shots, seed, cfg.val_per_class, fixed_val=bundle.val_indices)
             start = time.perf_counter()
             rows, preds = _unit_rows(bundle, cfg, split, translator, device, should_cancel)
             run.save_unit(name, rows, {"seconds": round(time.perf_counter() - start, 3), "short_classes": split.short_classes}, preds)

@@ -9,7 +9,7 @@ import streamlit as st
 from app_sidebar import cached_backbone, job_registry, page_settings, show_job
 from fewshot_core import FewShotError
 from fewshot_core.datasets import dataset_title, load_dataset
-from fewshot_core.datasets.download import ARCHIVES, download_dataset
+from fewshot_core.datasets.download import ARCHIVES, download_dataset, downloadable_datasets
 from fewshot_core.datasets.images import load_rgb
 from fewshot_core.datasets.verify import verify_dataset
 
@@ -19,10 +19,10 @@ registry = job_registry()
 
 if s.dataset == "demo":
     st.caption("The demo is generated on this machine from a fixed seed (nothing to download), under the cache folder unless a folder is set.")
-else:
+elif s.dataset in downloadable_datasets():
     with st.expander("Download the official archives", expanded=not s.dataset_root and s.dataset != "demo"):
         target = st.text_input("Download into", str(Path.home() / "fewshot-data" / s.dataset))
-        st.caption(" · ".join(a.url for a in ARCHIVES.get(s.dataset, [])))
+        st.caption(" · ".join(a.url for a in ARCHIVES.get(s.dataset, [])) or "Downloaded by torchvision's own code.")
         if st.button("Download"):
             registry.start(
                 f"download-{s.dataset}", lambda on_progress, should_cancel: download_dataset(s.dataset, target, on_progress, should_cancel)
@@ -44,13 +44,13 @@ if not s.dataset_root and s.dataset != "demo":
 
 
 @st.cache_data(show_spinner="Reading the dataset…")
-def _report(name: str, root: str | None) -> dict:
-    return verify_dataset(name, root, check_images=False)
+def _report(name: str, root: str | None, split_file: str | None) -> dict:
+    return verify_dataset(name, root, check_images=False, split_file=split_file)
 
 
 try:
-    report = _report(s.dataset, s.dataset_root or None)
-    dataset = load_dataset(s.dataset, s.dataset_root or None)
+    report = _report(s.dataset, s.dataset_root or None, s.split_path())
+    dataset = load_dataset(s.dataset, s.dataset_root or None, s.split_path())
 except FewShotError as e:
     st.error(str(e))
     st.stop()
@@ -60,6 +60,10 @@ cols[0].metric("Classes", report["num_classes"])
 cols[1].metric("Train images", report["num_train"])
 cols[2].metric("Test images", report["num_test"])
 cols[3].metric("Class attributes", "yes" if report["has_attributes"] else "no")
+if report["num_val"]:
+    st.caption(f"Validation: the dataset's own list of {report['num_val']} images (used instead of a draw from train).")
+for note in report["notes"]:
+    st.caption(note)
 if report["matches_official_counts"] is False:
     st.warning("The counts differ from the official release; results will not be comparable to the paper.")
 if report["missing_images"]:
@@ -77,7 +81,7 @@ def encode(on_progress, should_cancel, backbone):
     cache = FeatureCache(s.cache_path())
     return {
         split: len(image_features(cache, backbone, dataset, split, on_progress=on_progress, should_cancel=should_cancel).unreadable)
-        for split in ("train", "test")
+        for split in dataset.splits
     }
 
 

@@ -19,7 +19,7 @@ s = page_settings()
 st.title("Descriptions")
 cache = s.cache_path()
 try:
-    dataset = load_dataset(s.dataset, s.dataset_root or None) if (s.dataset_root or s.dataset == "demo") else None
+    dataset = load_dataset(s.dataset, s.dataset_root or None, s.split_path()) if (s.dataset_root or s.dataset == "demo") else None
 except FewShotError as e:
     st.error(str(e))
     st.stop()

@@ -76,7 +76,8 @@ registry = job_registry()
 
 def work(on_progress, should_cancel, backbone=None):
     backbone_cfg = BackboneConfig(s.model, s.pretrained, device=s.device)
-    bundle = build_bundle(dataset, s.dataset_root or None, backbone_cfg, descriptions, cache, on_progress=on_progress, backbone=backbone)
+    root = s.dataset_root or None
+    bundle = build_bundle(dataset, root, backbone_cfg, descriptions, cache, on_progress=on_progress, backbone=backbone, split_file=s.split_path())
     run_dir = default_run_dir(cache, bundle, cfg)
     run_sweep(bundle, cfg, run_dir, qformer_cache=cache, on_progress=on_progress, should_cancel=should_cancel)
     return str(run_dir)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import FewShotError
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "test")  # every dataset has these; "val" is optional (an official or split-file validation list)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class ImageDataset:
     splits: dict[str, Split]
     attributes: ClassAttributes | None = None
     notes: list[str] = field(default_factory=list)  # anything the loader wants the user to know
+    provenance: dict[str, Any] = field(default_factory=dict)  # how the splits were made (split file and its SHA-256, folder split seed)
 
     @property
     def num_classes(self) -> int:

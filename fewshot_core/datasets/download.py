@@ -45,6 +45,13 @@ ARCHIVES: dict[str, list[Archive]] = {
 }
 
 
+def downloadable_datasets() -> list[str]:
+    """Names ``download_dataset`` can fetch: the official archives here, and the torchvision sets that still download."""
+    from . import dataset_info, list_datasets
+
+    return [n for n in list_datasets() if n in ARCHIVES or dataset_info(n).download is not None]
+
+
 def download_dataset(
     name: str,
     target: Path | str,
@@ -58,13 +65,20 @@ def download_dataset(
     Finished steps are skipped on a re-run (verified archive, completed extraction).
 
     Args:
-        name: "cub" or "pets".
+        name: "cub", "pets", or a torchvision set (downloaded by torchvision's own code).
         target: folder to hold the dataset (pass it as ``--root`` afterwards).
         archives: override the official list (tests point this at a local server).
     """
     if archives is None:
+        from . import dataset_info
+
+        info = dataset_info(name)
+        if info.download is not None:
+            return info.download(target, on_progress)
         if name not in ARCHIVES:
-            raise FewShotError(f"No download is known for dataset {name!r}; choose one of {sorted(ARCHIVES)}.")
+            raise FewShotError(
+                f"No download is known for {info.title}; get the files yourself and pass --root. Downloadable: {', '.join(downloadable_datasets())}."
+            )
         archives = ARCHIVES[name]
     target = Path(target).expanduser()
     for archive in archives:

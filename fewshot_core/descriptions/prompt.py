@@ -8,7 +8,16 @@ from ..errors import FewShotError
 
 DEFAULT_PROMPT = "Describe the visual characteristics of a {class_name} in 10 lines."
 PLACEHOLDERS = ("class_name", "dataset")  # {dataset} is optional: "bird", "pet", ...
-DATASET_NOUNS = {"cub": "bird", "pets": "pet", "demo": "shape"}
+DATASET_NOUNS = {
+    "cub": "bird",
+    "pets": "pet",
+    "demo": "shape",
+    "flowers102": "flower",
+    "fgvc-aircraft": "aircraft",
+    "food101": "food",
+    "dtd": "texture",
+    "stanford-cars": "car",
+}
 
 
 def validate_prompt(prompt: str) -> str:
