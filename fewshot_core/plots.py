@@ -41,15 +41,13 @@ def describe_run(config: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def _shot_rows(results: pd.DataFrame) -> pd.DataFrame:
+def _shot_rows(table: pd.DataFrame) -> pd.DataFrame:
     """Table 1 without its zero-shot-only row (shots 0)."""
-    t = table1(results)
-    return t[t.shots > 0] if len(t) else t
+    return table[table.shots > 0] if len(table) else table
 
 
-def _zero_shot_line(fig: go.Figure, results: pd.DataFrame, label: str = "zero-shot CLIP") -> None:
-    """The zero-shot accuracy as a dashed horizontal line, when the run has it."""
-    t = table1(results)
+def _zero_shot_line(fig: go.Figure, t: pd.DataFrame, label: str = "zero-shot CLIP") -> None:
+    """The zero-shot accuracy of Table 1 ``t`` as a dashed horizontal line, when the run has it."""
     if "zero_shot" in t and len(t):
         zs = float(t.zero_shot.iloc[0])
         fig.add_hline(y=zs, line={"color": COLORS["zero_shot"], "dash": "dash"}, annotation_text=f"{label} {zs:.1f}%")
@@ -78,7 +76,8 @@ def figure4(results: pd.DataFrame, title: str = "", subtitle: str = "", oracle: 
 
     Works on partial runs: missing methods are left out, a run without few-shot rows draws only zero-shot.
     """
-    t = _shot_rows(results)
+    full = table1(results)
+    t = _shot_rows(full)
     fig = go.Figure()
     series = ["image_only", *[column(x) for x in TRANSLATIONS]] + (["qformer_oracle"] if oracle else []) + ["linear_probe", "tip_adapter"]
     for key in series:
@@ -98,7 +97,7 @@ def figure4(results: pd.DataFrame, title: str = "", subtitle: str = "", oracle: 
                 hovertemplate="%{x} shots: %{y:.2f}%<br>%{text}<extra></extra>" if texts else "%{x} shots: %{y:.2f}%<extra></extra>",
             )
         )
-    _zero_shot_line(fig, results)
+    _zero_shot_line(fig, full)
     fig.update_layout(
         title={"text": f"{title}<br><sup>{subtitle}</sup>" if subtitle else title},
         xaxis={"title": "shots per class", "type": "log", "tickvals": list(t.shots)},
@@ -112,14 +111,15 @@ def figure4(results: pd.DataFrame, title: str = "", subtitle: str = "", oracle: 
 
 def zero_vs_few(results: pd.DataFrame) -> go.Figure:
     """Bars per shot count: image only, each translation (validation-selected), linear probe; zero-shot as a line."""
-    t = _shot_rows(results)
+    full = table1(results)
+    t = _shot_rows(full)
     fig = go.Figure()
     for key in ("image_only", *[column(x) for x in TRANSLATIONS], "linear_probe"):
         if key in t and not t[key].isna().all():
             fig.add_bar(
                 x=[str(s) for s in t.shots], y=t[key], error_y={"type": "data", "array": t[f"{key}_std"]}, name=LABELS[key], marker_color=COLORS[key]
             )
-    _zero_shot_line(fig, results, "zero-shot")
+    _zero_shot_line(fig, full, "zero-shot")
     fig.update_layout(
         barmode="group",
         xaxis_title="shots per class",
@@ -151,7 +151,7 @@ def compare_runs(results_by_run: dict[str, pd.DataFrame]) -> go.Figure:
     fig = go.Figure()
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
     for i, (name, results) in enumerate(results_by_run.items()):
-        t = _shot_rows(results)
+        t = _shot_rows(table1(results))
         color = palette[i % len(palette)]
         if "image_only" in t and not t.image_only.isna().all():
             fig.add_scatter(x=t.shots, y=t.image_only, mode="lines+markers", name=f"{name}: image only", line={"color": color, "dash": "dash"})
