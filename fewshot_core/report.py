@@ -342,6 +342,9 @@ def selected_predictions(run: RunFolder, results: pd.DataFrame, shots: int, sett
 def per_class_report(run_dir: Path | str, results: pd.DataFrame, shots: int, setting: str) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """Per-class test accuracy (mean over seeds), the most frequent confusions, misclassified examples.
 
+    ``setting``: "image_only", a translation (its text count chosen on validation), "linear-probe",
+    "tip-adapter" or "zeroshot" (``SETTINGS``).
+
     Returns:
         per_class: columns class, accuracy (%), images; sorted worst first.
         confusions: columns true, predicted, count (summed over seeds), most frequent first.

@@ -154,3 +154,18 @@ def test_summary_json_is_the_issue_object():
     q = row["translations"]["qformer"]
     assert set(q) == {"mean", "std", "texts", "gain", "gain_ci95"} and q["texts"] == 4
     assert q["gain"] == pytest.approx(2.6667, abs=1e-4) and q["gain_ci95"] == pytest.approx([-0.2018, 5.5351], abs=1e-4)
+
+
+def test_per_class_report_reads_translation_keys_and_old_ones(tmp_path):
+    from fewshot_core.report import per_class_report
+    from fewshot_core.runs import RunFolder
+    from fewshot_core.storage import write_json
+
+    labels = np.array([0, 0, 1, 1])
+    write_json(tmp_path / "test_index.json", {"class_names": ["a", "b"], "labels": labels.tolist(), "paths": None})
+    rows = [("adapter", "none", 1, 0, 0, 0.5, 0.5), ("adapter", "mean-shift", 1, 2, 0, 0.9, 0.75), ("adapter", "qformer", 1, 4, 0, 0.9, 0.25)]
+    preds = {"adapter-0": np.array([0, 1, 1, 0]), "adapter-mean-shift-2": np.array([0, 0, 1, 0]), "adapter-4": np.array([1, 1, 1, 0])}
+    RunFolder(tmp_path).save_unit("01-0", [], predictions=preds)  # "adapter-4": a run from before translations
+    by_setting = {s: per_class_report(tmp_path, results(rows), 1, s)[0].set_index("class").accuracy for s in ("image_only", "mean-shift", "qformer")}
+    assert by_setting["mean-shift"].to_dict() == {"a": 100.0, "b": 50.0} and by_setting["image_only"].to_dict() == {"a": 50.0, "b": 50.0}
+    assert by_setting["qformer"].to_dict() == {"a": 0.0, "b": 50.0}
