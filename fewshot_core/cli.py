@@ -117,8 +117,8 @@ def cmd_features(args: argparse.Namespace) -> None:
 def cmd_reproduce(args: argparse.Namespace) -> None:
     from .bundle import build_bundle, default_run_dir
     from .qformer import QFormerTrainConfig
-    from .report import format_table1, table1, text_helped
-    from .storage import default_cache_root
+    from .report import TRANSLATIONS, format_table1, summary_json, table1, text_helped
+    from .storage import default_cache_root, read_json
     from .sweep import SweepConfig, run_sweep
 
     cache = args.cache or default_cache_root()
@@ -146,12 +146,16 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     )
     run_dir = args.run_dir or default_run_dir(cache, bundle, cfg)
     results = run_sweep(bundle, cfg, run_dir, qformer_cache=cache, on_progress=tqdm_progress("sweep"))
-    table = table1(results)
+    table, config = table1(results), read_json(Path(run_dir) / "config.json")
     print(f"Table 1 · {bundle.dataset} · {bundle.provenance.get('model', 'synthetic')} · protocol {cfg.protocol} · seeds {cfg.seeds}")
-    print(format_table1(table))
-    helped = text_helped(table)
-    print(f"text helped (validation-selected, vs image only) at shots 1-4: {helped}")
+    print(format_table1(table, config.get("qformer_images_per_class")))
+    for translation in TRANSLATIONS:
+        helped = text_helped(table, translation=translation)
+        if helped:
+            print(f"text helped ({translation}: 95% interval of the paired gain over image only above 0) at shots 1-4: {helped}")
     print(f"run folder: {run_dir}")
+    if args.json:
+        print(json.dumps(summary_json(results, config, bundle.num_classes)))  # the last line, for scripts
 
 
 def _pick_classes(spec: str | None, dataset) -> list[int] | None:
@@ -278,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--qformer-input", default="pooled", choices=["pooled", "tokens"], help="pooled text embedding or per-token states")
     p.add_argument("--qformer-epochs", type=int, default=20)
     p.add_argument("--run-dir", type=Path, default=None, help="where results go (default: <cache>/runs/<dataset>-<key>)")
+    p.add_argument("--json", action="store_true", help="also print Table 1 as one JSON object, the last line of stdout")
     p.set_defaults(func=cmd_reproduce)
     return parser
 

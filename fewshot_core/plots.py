@@ -7,45 +7,84 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from .report import table1
+from .report import TRANSLATIONS, column, protocol_note, table1
 
 COLORS = {
     "image_only": "#1f77b4",
-    "image_text_val": "#d62728",
-    "image_text_oracle": "#ff9896",
+    "raw": "#ff7f0e",
+    "mean_shift": "#8c564b",
+    "qformer": "#d62728",
+    "qformer_oracle": "#ff9896",
     "linear_probe": "#7f7f7f",
     "tip_adapter": "#9467bd",
     "zero_shot": "#2ca02c",
 }
+TEXT_LABELS = {"raw": "raw text", "mean-shift": "mean-shift text", "qformer": "Q-Former text"}  # the translated descriptions
 LABELS = {
     "image_only": "image only (adapter, 0 texts)",
-    "image_text_val": "image + text (text count chosen on validation)",
-    "image_text_oracle": "image + text (text count chosen on test: oracle)",
+    **{column(t): f"image + {TEXT_LABELS[t]} (text count chosen on validation)" for t in TRANSLATIONS},
+    "qformer_oracle": "image + Q-Former text (text count chosen on test: oracle)",
     "linear_probe": "linear probe",
     "tip_adapter": "Tip-Adapter",
 }
 
 
 def describe_run(config: dict[str, Any]) -> str:
-    """One line saying how a run's numbers were made: model, weights, protocol, seeds."""
+    """One line saying how a run's numbers were made: model, weights, protocol, seeds, selection."""
     f, s = config.get("features", {}), config.get("sweep", {})
     model = f.get("model") or f.get("source", "?")
     weights = f.get("weights_tag") or f.get("weights_file") or ""
-    return f"{model} {weights} · Q-Former protocol {s.get('protocol', '?')} ({s.get('qformer_train', {}).get('loss', '?')} loss) · seeds {s.get('seeds', '?')}".replace(
-        "  ", " "
-    )
+    protocol = protocol_note(s.get("protocol", ""), config.get("qformer_images_per_class")) or "Q-Former protocol ?"
+    loss = s.get("qformer_train", {}).get("loss")
+    selection = f"text counts chosen on validation ({s.get('val_per_class', '?')} images per class)"
+    parts = [f"{model} {weights}".strip(), protocol + (f", {loss} loss" if loss else ""), f"seeds {s.get('seeds', '?')}", selection]
+    return " · ".join(parts)
+
+
+def _shot_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 without its zero-shot-only row (shots 0)."""
+    return table[table.shots > 0] if len(table) else table
+
+
+def _zero_shot_line(fig: go.Figure, t: pd.DataFrame, label: str = "zero-shot CLIP") -> None:
+    """The zero-shot accuracy of Table 1 ``t`` as a dashed horizontal line, when the run has it."""
+    if "zero_shot" in t and len(t):
+        zs = float(t.zero_shot.iloc[0])
+        fig.add_hline(y=zs, line={"color": COLORS["zero_shot"], "dash": "dash"}, annotation_text=f"{label} {zs:.1f}%")
+
+
+def _hover(t: pd.DataFrame, key: str) -> list[str] | None:
+    """Per point: the chosen text count and, for translations, the paired gain with its interval."""
+    if f"{key}_texts" not in t:
+        return None
+    return [_hover_text(r, key) for _, r in t.iterrows()]
+
+
+def _hover_text(r: pd.Series, key: str) -> str:
+    if pd.isna(r[f"{key}_texts"]):
+        return ""
+    text = f"{int(r[key + '_texts'])} texts"
+    if pd.isna(r.get(f"{key}_gain")):
+        return text
+    low, high = r[f"{key}_gain_low"], r[f"{key}_gain_high"]
+    interval = "1 seed: no interval" if pd.isna(low) else f"95% CI {low:+.2f} to {high:+.2f}"
+    return f"{text}<br>gain over image only {r[key + '_gain']:+.2f} points ({interval})"
 
 
 def figure4(results: pd.DataFrame, title: str = "", subtitle: str = "", oracle: bool = False) -> go.Figure:
-    """Accuracy vs shots: image only and image + text (mean ± std over seeds), references as lines."""
-    t = table1(results)
+    """Accuracy vs shots: image only and each translation (mean ± std over seeds), references as lines.
+
+    Works on partial runs: missing methods are left out, a run without few-shot rows draws only zero-shot.
+    """
+    full = table1(results)
+    t = _shot_rows(full)
     fig = go.Figure()
-    series = ["image_only", "image_text_val"] + (["image_text_oracle"] if oracle else []) + ["linear_probe", "tip_adapter"]
+    series = ["image_only", *[column(x) for x in TRANSLATIONS]] + (["qformer_oracle"] if oracle else []) + ["linear_probe", "tip_adapter"]
     for key in series:
-        if key not in t:
+        if key not in t or t[key].isna().all():
             continue
-        dash = "dot" if key in ("linear_probe", "tip_adapter", "image_text_oracle") else "solid"
-        texts = [f"{int(m)} texts" for m in t[key.replace("image_text", "texts")]] if key.startswith("image_text") else None
+        dash = "dot" if key in ("linear_probe", "tip_adapter", "qformer_oracle") else "solid"
+        texts = _hover(t, key)
         fig.add_trace(
             go.Scatter(
                 x=t.shots,
@@ -58,12 +97,7 @@ def figure4(results: pd.DataFrame, title: str = "", subtitle: str = "", oracle: 
                 hovertemplate="%{x} shots: %{y:.2f}%<br>%{text}<extra></extra>" if texts else "%{x} shots: %{y:.2f}%<extra></extra>",
             )
         )
-    if "zero_shot" in t:
-        fig.add_hline(
-            y=float(t.zero_shot.iloc[0]),
-            line={"color": COLORS["zero_shot"], "dash": "dash"},
-            annotation_text=f"zero-shot CLIP {t.zero_shot.iloc[0]:.1f}%",
-        )
+    _zero_shot_line(fig, full)
     fig.update_layout(
         title={"text": f"{title}<br><sup>{subtitle}</sup>" if subtitle else title},
         xaxis={"title": "shots per class", "type": "log", "tickvals": list(t.shots)},
@@ -76,16 +110,16 @@ def figure4(results: pd.DataFrame, title: str = "", subtitle: str = "", oracle: 
 
 
 def zero_vs_few(results: pd.DataFrame) -> go.Figure:
-    """Bars per shot count: zero-shot, image only, image + text (validation-selected)."""
-    t = table1(results)
+    """Bars per shot count: image only, each translation (validation-selected), linear probe; zero-shot as a line."""
+    full = table1(results)
+    t = _shot_rows(full)
     fig = go.Figure()
-    for key in ("image_only", "image_text_val", "linear_probe"):
-        if key in t:
+    for key in ("image_only", *[column(x) for x in TRANSLATIONS], "linear_probe"):
+        if key in t and not t[key].isna().all():
             fig.add_bar(
                 x=[str(s) for s in t.shots], y=t[key], error_y={"type": "data", "array": t[f"{key}_std"]}, name=LABELS[key], marker_color=COLORS[key]
             )
-    if "zero_shot" in t:
-        fig.add_hline(y=float(t.zero_shot.iloc[0]), line={"color": COLORS["zero_shot"], "dash": "dash"}, annotation_text="zero-shot")
+    _zero_shot_line(fig, full, "zero-shot")
     fig.update_layout(
         barmode="group",
         xaxis_title="shots per class",
@@ -100,9 +134,7 @@ def worst_classes(per_class: pd.DataFrame, count: int = 15) -> go.Figure:
     """Horizontal bars of the ``count`` classes with the lowest accuracy."""
     worst = per_class.head(count).iloc[::-1]
     fig = go.Figure(
-        go.Bar(
-            x=worst.accuracy, y=worst["class"], orientation="h", marker_color=COLORS["image_text_val"], hovertemplate="%{y}: %{x:.1f}%<extra></extra>"
-        )
+        go.Bar(x=worst.accuracy, y=worst["class"], orientation="h", marker_color=COLORS["qformer"], hovertemplate="%{y}: %{x:.1f}%<extra></extra>")
     )
     fig.update_layout(
         xaxis_title="test accuracy (%)",
@@ -115,15 +147,17 @@ def worst_classes(per_class: pd.DataFrame, count: int = 15) -> go.Figure:
 
 
 def compare_runs(results_by_run: dict[str, pd.DataFrame]) -> go.Figure:
-    """Image only (dashed) and image + text (val-selected, solid) of several runs on one axis."""
+    """Image only (dashed) and image + Q-Former text (val-selected, solid; else the first translation run) of several runs."""
     fig = go.Figure()
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
     for i, (name, results) in enumerate(results_by_run.items()):
-        t = table1(results)
+        t = _shot_rows(table1(results))
         color = palette[i % len(palette)]
-        fig.add_scatter(x=t.shots, y=t.image_only, mode="lines+markers", name=f"{name}: image only", line={"color": color, "dash": "dash"})
-        if "image_text_val" in t:
-            fig.add_scatter(x=t.shots, y=t.image_text_val, mode="lines+markers", name=f"{name}: image + text", line={"color": color})
+        if "image_only" in t and not t.image_only.isna().all():
+            fig.add_scatter(x=t.shots, y=t.image_only, mode="lines+markers", name=f"{name}: image only", line={"color": color, "dash": "dash"})
+        shown = next((x for x in ("qformer", "mean-shift", "raw") if column(x) in t), None)
+        if shown:
+            fig.add_scatter(x=t.shots, y=t[column(shown)], mode="lines+markers", name=f"{name}: image + {TEXT_LABELS[shown]}", line={"color": color})
     fig.update_layout(
         xaxis={"title": "shots per class", "type": "log"},
         yaxis_title="test accuracy (%)",

@@ -10,11 +10,11 @@ from app_sidebar import page_settings
 from fewshot_core import FewShotError
 from fewshot_core.datasets.images import load_rgb
 from fewshot_core.plots import compare_runs, describe_run, figure4, worst_classes, zero_vs_few
-from fewshot_core.report import per_class_report, table1
+from fewshot_core.report import GAIN_LEGEND, TRANSLATION_LABELS, TRANSLATIONS, column, per_class_report, protocol_note, table1, table1_display
 from fewshot_core.runs import RunFolder, list_runs
 
 SETTINGS = {
-    "image_text_val": "image + text (val-selected texts)",
+    **{t: f"image + {TRANSLATION_LABELS[t]} text (val-selected texts)" for t in TRANSLATIONS},
     "image_only": "image only",
     "linear-probe": "linear probe",
     "tip-adapter": "Tip-Adapter",
@@ -47,6 +47,13 @@ if results.empty:
     st.warning("This run has no finished results yet.")
     st.stop()
 how = describe_run(chosen["config"])
+sweep = chosen["config"].get("sweep", {})
+expected = len(sweep.get("shots", [])) * len(sweep.get("seeds", [])) + 1  # one unit per (shots, seed), plus zero-shot
+if chosen["units"] < expected:
+    st.info(
+        f"Partial run: {chosen['units']} of {expected} units done (zero-shot, then one per shot count and seed). "
+        "Everything below uses the finished units only; train again with the same settings to resume it."
+    )
 oracle = st.toggle("Also show the oracle (text count chosen on the test set, as the paper did)", value=False)
 
 fig = figure4(results, f"Figure 4 · {chosen['name']}", how, oracle=oracle)
@@ -54,20 +61,35 @@ st.plotly_chart(fig, width="stretch", key="figure4")
 st.caption(f"Mean ± std over seeds on the whole test split. {how}. Text count chosen on validation unless marked oracle.")
 
 st.subheader("Table 1")
-st.dataframe(table.round(2), width="stretch", hide_index=True)
+shown = table1_display(table)
+if shown.empty:
+    st.info("No few-shot results yet." + (f" Zero-shot CLIP: {table.zero_shot.iloc[0]:.2f}%." if "zero_shot" in table else ""))
+else:
+    st.dataframe(shown, width="stretch", hide_index=True)
+    note = protocol_note(sweep.get("protocol", ""), chosen["config"].get("qformer_images_per_class"))
+    references = [f"zero-shot CLIP {table.zero_shot.iloc[0]:.2f}%" if "zero_shot" in table else ""]
+    if "description_zero_shot" in table:
+        references.append(
+            f"description zero-shot {table.description_zero_shot.iloc[0]:.2f}% ({int(table.description_zero_shot_texts.iloc[0])} texts/class)"
+        )
+    st.caption(
+        f"Test accuracy %, mean ± std over seeds; (texts) = descriptions per class chosen on validation (oracle: on test). "
+        f"{GAIN_LEGEND}; * = interval above 0 (text helped). " + (f"{note}. " if note else "") + " · ".join(r for r in references if r)
+    )
 st.subheader("Zero-shot vs few-shot")
 st.plotly_chart(zero_vs_few(results), width="stretch", key="zero_vs_few")
 
 st.subheader("Per class")
 p1, p2 = st.columns(2)
-shot = p1.selectbox("Shots", sorted(results[results.method == "adapter"].shots.unique()))
-setting = p2.selectbox(
-    "Classifier", ["image_text_val", "image_only", "linear-probe", "tip-adapter", "zeroshot"], format_func=lambda k: SETTINGS.get(k, k)
-)
+shot_counts = sorted(int(k) for k in results.shots.unique() if k > 0)
+shot = p1.selectbox("Shots", shot_counts or [0], format_func=lambda k: str(k) if k else "none finished yet")
+translated = [t for t in TRANSLATIONS if f"{column(t)}_texts" in table]
+classifiers = [*translated, "image_only", "linear-probe", "tip-adapter", "zeroshot"] if shot_counts else ["zeroshot"]
+setting = p2.selectbox("Classifier", classifiers, format_func=lambda k: SETTINGS.get(k, k))
 try:
     per_class, confusions, examples = _per_class(chosen["path"], chosen["units"], int(shot), setting)
     st.plotly_chart(worst_classes(per_class), width="stretch", key="per_class")
-    st.caption(f"Test accuracy per class, mean over seeds ({SETTINGS[setting]}, {shot} shots). {how}.")
+    st.caption(f"Test accuracy per class, mean over seeds ({SETTINGS[setting]}" + (f", {shot} shots" if setting != "zeroshot" else "") + f"). {how}.")
     st.dataframe(confusions, width="stretch", hide_index=True)
     if examples and examples[0]["path"]:
         cols = st.columns(6)

@@ -103,10 +103,12 @@ def progress() -> None:
         st.line_chart({"Q-Former loss": losses}, x_label="epoch", height=200)
     if job is not None and job.status == "finished":
         from fewshot_core.runs import RunFolder
+        from fewshot_core.storage import read_json
 
-        results = RunFolder(job.result).results()
+        run = RunFolder(job.result)
+        results, config = run.results(), read_json(run.path / "config.json")
         st.success(f"Done: {len(results)} results in {job.result}. See them on the Results page.")
-        st.code(format_table1(table1(results)), language=None)
+        st.code(format_table1(table1(results), config.get("qformer_images_per_class")), language=None)
 
 
 progress()

@@ -139,3 +139,69 @@ def test_missing_clip_weights_are_an_error_message(cub_root):
     _by_label(app.button, "Train").click().run()
     assert not app.exception
     assert any("Could not download" in e.value and "local checkpoint" in e.value for e in app.error)
+
+
+def _hand_made_run(units: list[str]) -> None:
+    """A train-split run folder of 2 shot counts x 2 seeds with every translation, holding only ``units``."""
+    import numpy as np
+
+    from fewshot_core.runs import RunFolder
+    from fewshot_core.storage import default_cache_root, write_json
+
+    run = RunFolder(default_cache_root() / "runs" / "synthetic-handmade")
+    config = {"dataset": "synthetic", "key": "k", "created": "2026-01-01T00:00:00", "qformer_images_per_class": 26}
+    config |= {"features": {"model": "ViT-B-32", "weights_tag": "openai"}, "sweep": {"shots": [1, 4], "seeds": [0, 1], "protocol": "train-split"}}
+    run.start(config)
+    labels = np.repeat(np.arange(3), 4)
+    write_json(run.path / "test_index.json", {"class_names": ["ant", "bee", "cat"], "labels": labels.tolist(), "paths": None})
+    rng = np.random.default_rng(0)
+
+    def row(method, translation, shots, texts, seed, acc):
+        protocol = "train-split" if method == "adapter" else ""
+        return {"dataset": "synthetic", "method": method, "protocol": protocol, "shots": shots, "texts": texts, "seed": seed} | {
+            "val_acc": acc,
+            "test_acc": acc,
+            "chosen": "{}",
+            "translation": translation,
+        }
+
+    for unit in units:
+        if unit == "zeroshot":
+            run.save_unit(unit, [row("zeroshot", "", 0, 0, 0, 0.4)], predictions={"zeroshot": rng.integers(0, 3, 12)})
+            continue
+        k, s = int(unit[:2]), int(unit[3:])
+        rows = [row("adapter", "none", k, 0, s, 0.5 + 0.01 * s), row("linear-probe", "", k, 0, s, 0.45)]
+        rows += [row("adapter", tr, k, 5, s, 0.55 + 0.01 * i + 0.01 * s) for i, tr in enumerate(("raw", "mean-shift", "qformer"))]
+        keys = ["adapter-0", "adapter-raw-5", "adapter-mean-shift-5", "adapter-qformer-5", "linear-probe"]
+        run.save_unit(unit, rows, predictions={key: rng.integers(0, 3, 12) for key in keys})
+
+
+@pytest.fixture
+def translation_column(monkeypatch):
+    """Results tables keep the ``translation`` column (a no-op once runs.RESULT_COLUMNS has it)."""
+    from fewshot_core import runs
+
+    if "translation" not in runs.RESULT_COLUMNS:
+        monkeypatch.setattr(runs, "RESULT_COLUMNS", [*runs.RESULT_COLUMNS, "translation"])
+
+
+def test_results_page_on_a_half_finished_run_with_translations(translation_column):
+    _hand_made_run(["zeroshot", "01-0", "01-1"])
+    app = _open("results")
+    assert any("Partial run: 3 of 5 units done" in i.value for i in app.info)
+    table = app.dataframe[0].value
+    assert list(table.shots) == [1] and table["+ raw text gain [95% CI]"].iloc[0] == "+5.00 [+5.00, +5.00]*"
+    assert table["+ Q-Former (texts)"].iloc[0] == "57.50 ± 0.50 (5)" and table["+ Q-Former gain [95% CI]"].iloc[0] == "+7.00 [+7.00, +7.00]*"
+    assert any("Q-Former trained on 26 labelled images per class (train-split protocol)" in c.value for c in app.caption)
+    spec = app.get("plotly_chart")[0].proto.spec
+    assert "image + mean-shift text" in spec and "train-split protocol" in spec
+    assert len(app.get("plotly_chart")) == 3  # Figure 4, zero vs few, worst classes of the val-selected raw-text adapter
+
+
+def test_results_page_when_only_zero_shot_is_done(translation_column):
+    _hand_made_run(["zeroshot"])
+    app = _open("results")
+    assert any("Partial run: 1 of 5 units done" in i.value for i in app.info)
+    assert any("No few-shot results yet. Zero-shot CLIP: 40.00%" in i.value for i in app.info)
+    assert "zero-shot CLIP 40.0%" in app.get("plotly_chart")[0].proto.spec
+    assert len(app.get("plotly_chart")) == 3  # Figure 4 (the zero-shot line), zero vs few, zero-shot per class

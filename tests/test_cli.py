@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fewshot_core.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,15 +109,31 @@ def test_reproduce_end_to_end_on_a_tiny_dataset(cub_root, tmp_path, capsys):
         "--run-dir",
         str(tmp_path / "run"),
     ]
-    args += ["--qformer-input", "tokens"]  # the per-token path, end to end
+    args += ["--qformer-input", "tokens", "--json"]  # the per-token path, end to end
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "Table 1 · cub · fewshot-tiny · protocol train-split" in out and "zero-shot CLIP" in out
+    summary = json.loads(out.strip().splitlines()[-1])  # --json: the last line is Table 1 as one object
+    assert summary["dataset"] == "cub" and summary["num_classes"] == 3 and summary["seeds"] == 2 and 0 <= summary["zero_shot"] <= 100
+    assert [r["shots"] for r in summary["rows"]] == [1, 2] and all(len(r["image_only"]) == 2 for r in summary["rows"])
+    cell = summary["rows"][0]["translations"]["qformer"]
+    assert cell["texts"] == 2 and cell["gain_ci95"][0] <= cell["gain"] <= cell["gain_ci95"][1]
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["features"]["descriptions_matched"] == 3
     assert config["features"]["description_keys_unmatched"] == ["Northern Cardinal"]
     assert len(config["features"]["descriptions_sha256"]) == 64 and config["features"]["descriptions"].endswith("d.json")
     assert config["sweep"]["qformer_text_input"] == "tokens"
+
+
+def test_reproduce_zero_shot_only_prints_table_and_json(tmp_path, capsys):
+    args = ["reproduce", "--dataset", "synthetic", "--methods", "zeroshot", "--shots", "1", "--texts", "0", "--seeds", "1"]
+    assert main([*args, "--cache", str(tmp_path / "c"), "--run-dir", str(tmp_path / "run"), "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "no few-shot results yet" in lines and any(line.startswith("zero-shot CLIP: ") for line in lines)
+    summary = json.loads(lines[-1])
+    assert (
+        summary["rows"] == [] and summary["num_classes"] == 200 and summary["zero_shot"] == pytest.approx(float(lines[-3].split(": ")[1]), abs=0.005)
+    )
 
 
 def test_reproduce_needs_descriptions_for_real_data(cub_root, capsys):

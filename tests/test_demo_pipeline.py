@@ -43,7 +43,8 @@ def test_full_pipeline_on_the_demo(demo_bundle, tmp_path):
     cfg = SweepConfig(shots=[1, 2, 4], text_counts=[0, 1, 3], seeds=[0, 1], qformer_size="tiny", qformer_train=QFormerTrainConfig(epochs=20, lr=3e-3))
     results = run_sweep(demo_bundle, cfg, tmp_path / "run")
     t = table1(results)
-    assert t.shots.tolist() == [1, 2, 4] and np.isfinite(t.image_only).all() and np.isfinite(t.image_text_val).all()
+    assert t.shots.tolist() == [1, 2, 4] and np.isfinite(t.image_only).all() and np.isfinite(t.qformer).all()
     assert t.image_only.iloc[-1] > t.zero_shot.iloc[0] - 5  # 4 shots do not fall far below zero-shot
     fig = figure4(results, "demo")
     assert len(fig.data) >= 2 and list(fig.data[0].x) == [1, 2, 4]
+    assert (t.qformer_gain_low <= t.qformer_gain).all() and (t.qformer_texts.isin([1, 3])).all()  # 2 seeds: intervals exist

@@ -49,5 +49,5 @@ def test_walk_the_app_and_draw_figure4(cub_root, tmp_path):
         browser.close()
     names = dict(traces)
     assert names["image only (adapter, 0 texts)"] == 7  # one point per shot count
-    assert names["image + text (text count chosen on validation)"] == 7
+    assert names["image + Q-Former text (text count chosen on validation)"] == 7
     assert sorted(p.name for p in shots.iterdir()) == ["1-data.png", "2-descriptions.png", "3-train.png", "4-results.png"]

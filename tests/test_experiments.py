@@ -46,11 +46,14 @@ def test_text_helps_at_one_shot_and_shots_never_hurt(finished):
 def test_table1_selects_on_validation_and_oracle(finished):
     _, df = finished
     t = table1(df)
-    assert t.shots.tolist() == [1, 4] and set(t.texts_val) <= {2, 8}
-    assert (t.image_text_oracle >= t.image_text_val - 1e-9).all()  # the oracle maximises test accuracy
+    assert t.shots.tolist() == [1, 4] and set(t.qformer_texts) <= {2, 8} and (t.seeds == 3).all()
+    assert (t.qformer_oracle >= t.qformer - 1e-9).all()  # the oracle maximises test accuracy
+    assert (t.qformer_gain_low <= t.qformer_gain).all() and (t.qformer_gain <= t.qformer_gain_high).all()
     text = format_table1(t)
-    assert "±" in text and "zero-shot CLIP" in text
-    assert text_helped(t)[1] is True
+    assert "±" in text and "zero-shot CLIP" in text and "95% t-interval" in text
+    helped = text_helped(t)  # 3 seeds: a gain of a few points can sit inside the noise, so no fixed answer here
+    assert list(helped) == [1, 4] and all(t.qformer_gain_low[i] > 0 if helped[k] else t.qformer_gain_low[i] <= 0 for i, k in enumerate(helped))
+    assert not any(helped[k] and t.qformer_gain[i] <= 0 for i, k in enumerate(helped))  # never claimed without a positive mean
 
 
 def test_rerun_is_a_no_op(finished, small_bundle, monkeypatch):
@@ -122,7 +125,7 @@ def test_per_class_report_adds_up_to_table1(finished):
 
     run_dir, df = finished
     t = table1(df).set_index("shots")
-    for setting, column in (("image_text_val", "image_text_val"), ("image_only", "image_only"), ("linear-probe", "linear_probe")):
+    for setting, column in (("qformer", "qformer"), ("image_only", "image_only"), ("linear-probe", "linear_probe")):
         per_class, confusions, examples = per_class_report(run_dir, df, 1, setting)
         overall = (per_class.accuracy * per_class.images).sum() / per_class.images.sum()
         assert overall == pytest.approx(t.loc[1, column], abs=1e-3)  # per-class numbers add up to the Table 1 cell (rows keep 6 decimals)

@@ -35,9 +35,10 @@ def test_figure4_draws_the_selected_numbers():
     image_only = by_name["image only (adapter, 0 texts)"]
     assert list(image_only.x) == [1, 4] and list(image_only.y) == pytest.approx([54.0, 81.0])
     assert list(image_only.error_y.array) == pytest.approx([2.0, 1.0])
-    val = by_name["image + text (text count chosen on validation)"]
-    assert list(val.y) == pytest.approx([62.0, 79.0]) and list(val.text) == ["5 texts", "5 texts"]  # 5 wins on validation at both
-    oracle = by_name["image + text (text count chosen on test: oracle)"]
+    val = by_name["image + Q-Former text (text count chosen on validation)"]  # an old table: texts > 0 were the Q-Former
+    assert list(val.y) == pytest.approx([62.0, 79.0]) and [t.split("<br>")[0] for t in val.text] == ["5 texts", "5 texts"]  # 5 wins on validation
+    assert "gain over image only +8.00 points (95% CI +8.00 to +8.00)" in val.text[0]  # both seeds gain exactly 8 points
+    oracle = by_name["image + Q-Former text (text count chosen on test: oracle)"]
     assert list(oracle.y) == pytest.approx([70.0, 79.0])  # 9 texts has the best test accuracy at 1 shot
     assert any("zero-shot CLIP 41.0%" in a.text for a in fig.layout.annotations)
 
@@ -49,10 +50,53 @@ def test_zero_vs_few_and_run_description():
         "features": {"model": "ViT-B-32", "weights_tag": "openai"},
         "sweep": {"protocol": "support", "seeds": [0, 1], "qformer_train": {"loss": "balanced"}},
     }
-    assert describe_run(config) == "ViT-B-32 openai · Q-Former protocol support (balanced loss) · seeds [0, 1]"
+    assert describe_run(config) == (
+        "ViT-B-32 openai · Q-Former trained on the k-shot support images only (support protocol), balanced loss · seeds [0, 1]"
+        " · text counts chosen on validation (? images per class)"
+    )
+    config["sweep"] |= {"protocol": "train-split", "val_per_class": 8}
+    assert "Q-Former trained on 26 labelled images per class (train-split protocol)" in describe_run({**config, "qformer_images_per_class": 26})
+    assert describe_run(config).endswith("text counts chosen on validation (8 images per class)")
 
 
 def test_compare_runs_draws_both_curves_per_run():
     fig = compare_runs({"a": RESULTS, "b": RESULTS})
-    assert [t.name for t in fig.data] == ["a: image only", "a: image + text", "b: image only", "b: image + text"]
+    assert [t.name for t in fig.data] == ["a: image only", "a: image + Q-Former text", "b: image only", "b: image + Q-Former text"]
     assert list(fig.data[1].y) == pytest.approx([62.0, 79.0])
+
+
+TRANSLATED = pd.concat(
+    [
+        RESULTS.assign(translation=["none" if t == 0 else "qformer" if m == "adapter" else "" for m, t in zip(RESULTS.method, RESULTS.texts)]),
+        RESULTS[(RESULTS.method == "adapter") & (RESULTS.texts > 0)].assign(translation="raw", test_acc=lambda d: d.test_acc - 0.05),
+        RESULTS[(RESULTS.method == "adapter") & (RESULTS.texts > 0)].assign(translation="mean-shift", test_acc=lambda d: d.test_acc + 0.01),
+    ]
+)
+
+
+def test_figure4_draws_each_translation_beside_image_only():
+    fig = figure4(TRANSLATED, "CUB", "ViT-B-32")
+    names = [t.name for t in fig.data]
+    assert names == [
+        "image only (adapter, 0 texts)",
+        "image + raw text (text count chosen on validation)",
+        "image + mean-shift text (text count chosen on validation)",
+        "image + Q-Former text (text count chosen on validation)",
+        "linear probe",
+    ]
+    by_name = {trace.name: trace for trace in fig.data}
+    assert list(by_name[names[1]].y) == pytest.approx([57.0, 74.0]) and list(by_name[names[2]].y) == pytest.approx([63.0, 80.0])
+    bars = zero_vs_few(TRANSLATED)
+    assert [b.name for b in bars.data] == [*names[:4], "linear probe"]
+
+
+def test_plots_survive_partial_results():
+    only_zero_shot = RESULTS[RESULTS.method == "zeroshot"]
+    for fig in (figure4(only_zero_shot), zero_vs_few(only_zero_shot)):
+        assert not fig.data and any("41.0%" in a.text for a in fig.layout.annotations)  # nothing few-shot yet: only the line
+    no_zero_shot = RESULTS[(RESULTS.method != "zeroshot") & (RESULTS.shots == 1)]
+    fig = figure4(no_zero_shot, oracle=True)
+    assert fig.data and not fig.layout.annotations and list(fig.data[0].x) == [1]
+    assert not figure4(RESULTS.iloc[0:0]).data and compare_runs({"a": only_zero_shot, "b": RESULTS}).data[0].name == "b: image only"
+    one_seed = RESULTS[RESULTS.seed == 0]
+    assert "1 seed: no interval" in figure4(one_seed).data[1].text[0]
