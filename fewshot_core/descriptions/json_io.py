@@ -12,19 +12,41 @@ from ..errors import FewShotError
 from ..storage import sha256_file
 from .matching import MatchReport, match_class_names
 
+MAX_FILE_BYTES = 50 * 2**20  # published description files (CuPL, DCLIP) are a few MB; refuse anything far larger
+
 
 def load_description_json(path: Path | str) -> dict[str, list[str]]:
     """Read and validate a description file; clear errors for anything malformed."""
     path = Path(path).expanduser()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read_limited(path))
     except FileNotFoundError as e:
         raise FewShotError(f"Description file {path} does not exist.") from e
+    except IsADirectoryError as e:
+        raise FewShotError(f'{path} is a folder; give a JSON file {{"class name": ["sentence", ...]}} (or a stored set as --descriptions).') from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise FewShotError(f'{path} is not valid JSON ({e}). Expected {{"class name": ["sentence", ...]}}.') from e
+    except RecursionError as e:
+        raise FewShotError(f'{path} is nested far too deeply to be a description file. Expected {{"class name": ["sentence", ...]}}.') from e
+    except OSError as e:
+        raise FewShotError(f"Could not read {path} ({e.strerror or e}). Check the path and its permissions.") from e
     if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in data.values()):
         raise FewShotError(f'{path} must map each class name to a list of sentences: {{"class name": ["sentence", ...]}}.')
     return {k: [s.strip() for s in v if s.strip()] for k, v in data.items()}
+
+
+def _read_limited(path: Path) -> str:
+    """The file's text, refusing files over ``MAX_FILE_BYTES`` before reading them."""
+    if path.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(path))
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise FewShotError(
+            f"{path} is {size / 2**20:.0f} MB; description files are at most {MAX_FILE_BYTES // 2**20} MB "
+            "(published ones are a few MB). Is it the right file?"
+        )
+    with open(path, encoding="utf-8") as f:
+        return f.read(MAX_FILE_BYTES + 1)
 
 
 def descriptions_for_classes(
