@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from ..datasets.base import ImageDataset
 from ..errors import FewShotError
-from ..storage import sha256_file
+from ..storage import atomic_path, sha256_file
 from .matching import MatchReport, match_class_names
 
 MAX_FILE_BYTES = 50 * 2**20  # published description files (CuPL, DCLIP) are a few MB; refuse anything far larger
@@ -79,6 +80,23 @@ def import_description_file(dataset: ImageDataset, path: Path | str, cache_root:
         "classes_without_descriptions": [names[c] for c in report.classes_without_descriptions],
         "store": str(dset.path),
     }
+
+
+def import_description_bytes(dataset: ImageDataset, data: bytes, cache_root: Path | str) -> dict:
+    """Import an uploaded description file (as ``import_description_file``).
+
+    The bytes are kept as ``<cache>/uploads/<sha256>.json``: the name comes from the content, never from
+    the client, so no upload can land outside the cache.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise FewShotError(
+            f"The file is {len(data) / 2**20:.0f} MB; description files are at most {MAX_FILE_BYTES // 2**20} MB. Is it the right file?"
+        )
+    path = Path(cache_root) / "uploads" / f"{hashlib.sha256(data).hexdigest()}.json"
+    if not path.is_file():
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+    return import_description_file(dataset, path, cache_root)
 
 
 def load_descriptions(path: Path | str, display_names: list[str]) -> dict[str, list[str]]:
