@@ -314,11 +314,20 @@ def main(argv: list[str] | None = None) -> int:
     except FewShotError as e:
         if args is not None and args.verbose:
             raise
+        _close_progress_bars()
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _close_progress_bars()
         print("interrupted; finished work is kept in the cache", file=sys.stderr)
         return 130
+
+
+def _close_progress_bars() -> None:
+    """Clear unfinished progress bars, so that the last message starts a line of its own."""
+    tqdm_module = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm_module, "tqdm", None), "_instances", ())):
+        bar.close()
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -216,7 +216,7 @@ def _reason(e: Exception, timeout: float) -> str:
     import openai
 
     if isinstance(e, openai.APITimeoutError):
-        return f"no answer within {timeout:.0f} s"
+        return f"no answer within {timeout:.3g} s"
     if isinstance(e, openai.APIStatusError):
         return f"the server answered HTTP {e.status_code}"
     return f"could not connect ({type(e).__name__})"
