@@ -1,6 +1,7 @@
 """The Streamlit app, driven headless by AppTest (no browser)."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,36 @@ def test_damaged_settings_file_falls_back_to_defaults(tmp_path):
     assert load_settings(path) == LabSettings()
     path.write_text(json.dumps({"dataset": "pets", "unknown_key": 1}))
     assert load_settings(path).dataset == "pets"
+
+
+def test_the_server_listens_on_localhost_only():
+    import tomllib
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "localhost"
+
+
+def test_user_text_is_escaped_before_it_reaches_markdown():
+    from app_sidebar import escape_markdown
+
+    hostile = "[click](https://evil.example) ![x](https://evil.example/x.png) <img src=x> :red[alarm] $x^2$ www.evil.example"
+    safe = escape_markdown(hostile)
+    assert not re.search(r"(?<!\\)[\[\]()<>$!]", safe)  # every link, image, tag, directive and formula character is escaped
+    assert "://" not in safe and "www." not in safe  # nor can a bare URL become a link
+    assert safe.replace("\\", "") == hostile  # the text itself still shows
+    assert escape_markdown("001.Black_footed_Albatross {class_name}") == "001.Black_footed_Albatross {class_name}"  # plain text unchanged
+
+
+def test_description_keys_are_escaped_on_the_descriptions_page(cub_root, tmp_path, monkeypatch):
+    from fewshot_core.datasets import load_dataset
+    from fewshot_core.descriptions.generate import DescribeRequest, describe
+    from fewshot_core.descriptions.sources import GenerationSettings
+
+    monkeypatch.setenv("FEWSHOT_CACHE", str(tmp_path / "cache"))
+    save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root), cache_root=str(tmp_path / "cache")))
+    hostile = DescribeRequest("openai-compatible", "Describe a {class_name} [click](https://evil.example).", GenerationSettings(model="m"))
+    describe(load_dataset("cub", cub_root), hostile, tmp_path / "cache", classes=[], source=object())
+    page = AppTest.from_file(str(Path(APP).parent / "pages" / "descriptions.py"), default_timeout=60).run()
+    assert not page.exception
+    settings_caption = next(c.value for c in page.caption if "Settings:" in c.value)
+    assert "\\[click\\]\\(https:\\/\\/evil" in settings_caption and "[click](https://" not in settings_caption
