@@ -94,3 +94,56 @@ def test_description_keys_are_escaped_on_the_descriptions_page(cub_root, tmp_pat
     assert not page.exception
     settings_caption = next(c.value for c in page.caption if "Settings:" in c.value)
     assert "\\[click\\]\\(https:\\/\\/evil" in settings_caption and "[click](https://" not in settings_caption
+
+
+class _FakePage:
+    """Just enough of a Playwright page for ``wait_for_job``: a scripted sequence of progress texts."""
+
+    def __init__(self, progress: list[str], done_after: int | None):
+        self.progress, self.done_after, self.polls = progress, done_after, 0
+
+    def get_by_text(self, text):
+        page = self
+
+        class _Found:
+            def count(self):
+                return int(text == "Done:" and page.done_after is not None and page.polls >= page.done_after)
+
+            def all_inner_texts(self):
+                return []
+
+        return _Found()
+
+    def locator(self, _selector):
+        page = self
+
+        class _Bars:
+            def all_inner_texts(self):
+                return [page.progress[min(page.polls, len(page.progress) - 1)]]
+
+        return _Bars()
+
+    def wait_for_timeout(self, _ms):
+        self.polls += 1
+
+
+def test_the_browser_test_waits_on_progress_not_a_fixed_time():
+    from .browser import wait_for_job
+
+    moving = _FakePage([f"Training: step {i}" for i in range(50)], done_after=40)
+    wait_for_job(moving, "Done:", stall_s=0.05, poll_s=0.002)  # 40 polls, each with new progress: no stall
+    assert moving.polls == 40
+    with pytest.raises(AssertionError, match="no progress for 0 s .*Training: stuck"):
+        wait_for_job(_FakePage(["Training: stuck"], done_after=None), "Done:", stall_s=0.05, poll_s=0.002)
+
+
+def test_the_browser_test_fails_under_ci_without_chromium(monkeypatch):
+    from . import browser
+
+    monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        browser.require_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no Chromium"):
+        browser.require_chromium()
