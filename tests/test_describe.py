@@ -243,3 +243,17 @@ def test_retries_are_announced_in_the_progress(cub_root, tmp_path):
     with FakeOpenAI() as server:
         describe(ds, _request("flaky"), tmp_path, classes=[0], source=_source(server), on_progress=lambda d, t, m: messages.append(m))
     assert "0/1 classes done; prompt 1: the server answered HTTP 429; trying again in 0.0 s (retry 1 of 2)" in messages
+
+
+def test_a_damaged_class_file_is_generated_again_not_a_crash(cub_root, tmp_path, caplog):
+    ds = load_dataset("cub", cub_root)
+    first = describe(ds, DescribeRequest("attributes"), tmp_path)
+    assert first.classes_done == 3
+    [dset] = DescriptionStore(tmp_path).list("cub")
+    damaged = dset.path / "classes" / "0001.json"
+    damaged.write_text(damaged.read_text()[:20])  # truncated by a full disk, say
+    (dset.path / "edits").mkdir(exist_ok=True)
+    (dset.path / "edits" / "0002.json").write_text("{not json")
+    assert dset.done_classes() == {0, 2} and dset.lines(2) == dset.record(2)["generated"]
+    again = describe(ds, DescribeRequest("attributes"), tmp_path)
+    assert again.classes_done == 3 and dset.lines(1) and "0001.json is damaged" in caplog.text
