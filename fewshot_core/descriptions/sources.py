@@ -111,7 +111,7 @@ class OpenAISource:
         try:
             while remaining:
                 try:
-                    kind, i, value = events.get(timeout=0.2)  # short waits keep Ctrl-C and cancel responsive
+                    kind, i, value = events.get(timeout=0.2)  # short waits keep Ctrl-C responsive
                 except queue.Empty:
                     continue
                 if kind == "error":
