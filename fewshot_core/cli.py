@@ -323,6 +323,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+class _TqdmLogHandler(logging.StreamHandler):
+    """Log lines on stderr printed above the progress bars (through tqdm.write) instead of into them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never break the command
+            self.handleError(record)
+
+
 def _close_progress_bars() -> None:
     """Clear unfinished progress bars, so that the last message starts a line of its own."""
     tqdm_module = sys.modules.get("tqdm")
@@ -334,7 +346,9 @@ def _setup_logging(verbose: bool) -> None:
     """Warnings (or everything with -v) on stderr, with credentials removed from any URL in them."""
     from .redact import RedactingFilter
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[_TqdmLogHandler()]
+    )
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
