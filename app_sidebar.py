@@ -8,6 +8,7 @@ switches and a browser refresh.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, fields
 
 import streamlit as st
@@ -79,9 +80,19 @@ def show_job(job, what: str) -> None:
             job.cancel()
             st.info("Cancelling after the current step; finished work is kept.")
     elif job.status == "failed":
-        st.error(f"{what} failed: {job.error}")
+        st.error(f"{what} failed: {escape_markdown(job.error)}")
     elif job.status == "cancelled":
-        st.warning(job.error or f"{what} was cancelled; finished work is kept.")
+        st.warning(escape_markdown(job.error) if job.error else f"{what} was cancelled; finished work is kept.")
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]()<>~$|!#])")
+
+
+def escape_markdown(text: str) -> str:
+    """User text made inert for st.warning/st.error/st.caption (which render Markdown): no links, images,
+    HTML, code, colour directives or formulas; the characters themselves still show."""
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    return text.replace("://", ":\\/\\/").replace("www.", "www\\.")  # bare URLs would otherwise become links
 
 
 def openai_key() -> str | None:

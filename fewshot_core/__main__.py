@@ -1,8 +1,19 @@
 """``python -m fewshot_core``: the command line."""
 
+import os
 import sys
 
-from .cli import main
-
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        from .cli import main
+
+        code = main()
+    except KeyboardInterrupt:  # pressed while the CLI itself was still importing
+        code = 130
+    if code == 130:
+        # Ctrl-C: leave at once. The interpreter's teardown (torch, requests left waiting on a server) takes
+        # seconds; every cache write is atomic, so skipping it loses nothing.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)

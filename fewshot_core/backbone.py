@@ -154,7 +154,9 @@ def load_backbone(cfg: BackboneConfig | None = None) -> Backbone:
             model, _, preprocess = open_clip.create_model_and_transforms(
                 cfg.model, pretrained=pretrained or None, force_quick_gelu=quick_gelu, cache_dir=cfg.weights_cache, device=device
             )
-    except RuntimeError as e:
+    except FewShotError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a damaged checkpoint fails in many ways (pickle, EOF, IndexError, KeyError, ...)
         raise FewShotError(_weights_error(cfg, e)) from e
     model.eval().requires_grad_(False)
     identity = {
@@ -183,6 +185,13 @@ def _embed_dim(model: torch.nn.Module) -> int:
 def _weights_error(cfg: BackboneConfig, error: Exception) -> str:
     """A message for a failed weights load that says what to do next."""
     text = str(error)
+    path = Path(cfg.pretrained).expanduser() if cfg.pretrained else None
+    if path is not None and path.is_file():
+        first = text.strip().splitlines()[0][:200] if text.strip() else ""
+        return (
+            f"{path} is not a usable {cfg.model} checkpoint ({type(error).__name__}{': ' + first if first else ''}). "
+            "Give the open_clip weights file of this model (.bin, .pt or .safetensors), or an open_clip tag such as openai."
+        )
     if "download" in text.lower() or "connection" in text.lower() or "hub" in text.lower():
         return (
             f"Could not download the {cfg.model} weights {cfg.pretrained!r} (no internet?). On a machine with "

@@ -37,6 +37,35 @@ def tqdm_progress(desc: str = "") -> ProgressFn:
     return update
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error style: one ``error:`` line saying what to do, exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number above 0 (seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def print_json(data: Any) -> None:
     """Print a result as one JSON object on stdout."""
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
@@ -185,7 +214,9 @@ def cmd_describe(args: argparse.Namespace) -> None:
     dataset = load_dataset(args.dataset, args.root, args.split_file)
     default_model = "smollm2" if args.source == "local" else "gpt-3.5-turbo"
     settings = GenerationSettings(args.model or default_model, args.temperature, args.max_tokens, args.samples)
-    request = DescribeRequest(args.source, args.prompt, settings, args.base_url, args.captions_root, args.batch_size)
+    request = DescribeRequest(
+        args.source, args.prompt, settings, args.base_url, args.captions_root, args.batch_size, args.timeout, args.retries, args.deadline
+    )
     summary = describe(
         dataset, request, args.cache or default_cache_root(), _pick_classes(args.classes, dataset), on_progress=tqdm_progress("classes")
     )
@@ -210,7 +241,7 @@ def cmd_demo_train_clip(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="python -m fewshot_core", description="Few-shot Lab: CLIP + Q-Former + LLM text few-shot classification.")
+    parser = _Parser(prog="python -m fewshot_core", description="Few-shot Lab: CLIP + Q-Former + LLM text few-shot classification.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and show tracebacks)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -250,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--max-tokens", type=int, default=400)
     p.add_argument("--batch-size", type=int, default=8, help="classes per round (local: one batched generate call)")
+    p.add_argument("--timeout", type=positive_float, default=60.0, help="seconds one request to the LLM server may take (each try)")
+    p.add_argument("--retries", type=int, default=2, help="further tries after a timeout, connection error, 429 or 5xx (each one announced)")
+    p.add_argument(
+        "--deadline", type=positive_float, default=None, help="seconds the whole run may take (default: no limit); finished classes are kept"
+    )
     p.add_argument("--captions-root", default=None, help="captions source: folder with Reed et al.'s text_c10/")
     p.add_argument("--cache", type=Path, default=None)
     p.set_defaults(func=cmd_describe)
@@ -274,13 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--descriptions", type=Path, default=None, help='JSON file {"class name": ["sentence", ...]} or a stored description set folder')
     p.add_argument("--shots", type=int, nargs="+", default=[1, 2, 3, 4, 5, 10, 15])
     p.add_argument("--texts", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5, 10, 20, 30], help="descriptions per class (0 = image only)")
-    p.add_argument("--seeds", type=int, default=None, help="number of seeds (0..N-1; default 3, the demo 5)")
+    p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds (0..N-1; default 3, the demo 5)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--protocol", default="train-split", choices=PROTOCOLS, help="images that train the Q-Former")
     p.add_argument("--qformer-size", default="small")
     p.add_argument("--qformer-loss", default="balanced", choices=LOSSES)
     p.add_argument("--qformer-input", default="pooled", choices=["pooled", "tokens"], help="pooled text embedding or per-token states")
-    p.add_argument("--qformer-epochs", type=int, default=20)
+    p.add_argument("--qformer-epochs", type=positive_int, default=20)
     p.add_argument("--run-dir", type=Path, default=None, help="where results go (default: <cache>/runs/<dataset>-<key>)")
     p.add_argument("--json", action="store_true", help="also print Table 1 as one JSON object, the last line of stdout")
     p.set_defaults(func=cmd_reproduce)
@@ -288,16 +324,52 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    """Run the CLI; returns the exit status (0 done, 2 a user error, 130 interrupted by Ctrl-C)."""
+    args = None
     try:
+        args = build_parser().parse_args(argv)
+        _setup_logging(args.verbose)
         return int(args.func(args) or 0)
+    except SystemExit as e:  # argparse: --help (0) or a bad argument (2, message already printed)
+        return e.code if isinstance(e.code, int) else 2
     except FewShotError as e:
-        if args.verbose:
+        if args is not None and args.verbose:
             raise
+        _close_progress_bars()
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _close_progress_bars()
         print("interrupted; finished work is kept in the cache", file=sys.stderr)
         return 130
+
+
+class _TqdmLogHandler(logging.StreamHandler):
+    """Log lines on stderr printed above the progress bars (through tqdm.write) instead of into them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never break the command
+            self.handleError(record)
+
+
+def _close_progress_bars() -> None:
+    """Clear unfinished progress bars, so that the last message starts a line of its own."""
+    tqdm_module = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm_module, "tqdm", None), "_instances", ())):
+        bar.close()
+
+
+def _setup_logging(verbose: bool) -> None:
+    """Warnings (or everything with -v) on stderr, with credentials removed from any URL in them."""
+    from .redact import RedactingFilter
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[_TqdmLogHandler()]
+    )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())

@@ -85,6 +85,7 @@ def encode_images(
     Returns:
         features (N, D) float32, valid (N,) bool, and the precision actually used.
     """
+    check_loader_settings(batch_size, num_workers)
     workers = default_workers() if num_workers is None else num_workers
     loader = torch.utils.data.DataLoader(
         _ImageFiles(paths, backbone.preprocess),
@@ -257,13 +258,34 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
 
 
 def split_fingerprint(dataset: ImageDataset, split: str) -> str:
-    """SHA-256 over the split's image paths (relative to the dataset root) and labels."""
+    """SHA-256 over the split's image paths (relative to the dataset root), labels, and each file's size and mtime.
+
+    Size and modification time stand in for the content: a repaired, replaced or deleted image changes
+    the fingerprint, so its features are recomputed instead of served stale from the cache.
+    """
     s = dataset.split(split)
     h = hashlib.sha256()
     for path, label in zip(s.paths, s.labels):
         rel = os.path.relpath(path, dataset.root)
-        h.update(f"{rel}\t{int(label)}\n".encode())
+        h.update(f"{rel}\t{int(label)}\t{_file_stamp(path)}\n".encode())
     return h.hexdigest()
+
+
+def _file_stamp(path: Path) -> str:
+    """``size:mtime_ns`` of a file, or ``missing``."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def check_loader_settings(batch_size: int, num_workers: int | None) -> None:
+    """Refuse batch sizes below 1 and negative worker counts (before any cache lookup, so a hit does not hide them)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise FewShotError(f"The batch size must be a whole number of at least 1 (got {batch_size!r}); 64 is a good start.")
+    if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0):
+        raise FewShotError(f"The number of workers must be 0 or more (got {num_workers!r}); 0 decodes images in the main process.")
 
 
 def image_features(
@@ -276,11 +298,17 @@ def image_features(
     on_progress: ProgressFn = no_progress,
     should_cancel: CancelFn = never_cancel,
 ) -> ImageFeatures:
-    """Image features of a dataset split, from the cache or computed and cached."""
+    """Image features of a dataset split, from the cache or computed and cached.
+
+    Raises:
+        FewShotError: bad batch size or worker count, or not one image of the split could be read.
+    """
+    check_loader_settings(batch_size, num_workers)
     parts = {
         **backbone.identity,
         "precision": backbone.precision,
         "dataset": dataset.name,
+        "root": str(Path(dataset.root).resolve()),
         "split": split,
         "images": split_fingerprint(dataset, split),
     }
@@ -290,6 +318,11 @@ def image_features(
 
     def compute() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         feats, valid, precision = encode_images(backbone, paths, batch_size, num_workers, on_progress, should_cancel)
+        if len(paths) and not valid.any():
+            raise FewShotError(
+                f"None of the {len(paths)} {split} images of {dataset.root} could be read (missing or damaged). "
+                "Check the images/ folder, or re-extract the archive; verify-dataset lists them."
+            )
         unreadable = [str(paths[i]) for i in np.flatnonzero(~valid)]
         return {"features": feats, "valid": valid.astype(np.uint8)}, {"precision": precision, "unreadable": unreadable}
 
@@ -324,7 +357,7 @@ def training_features(
 
 def text_features(cache: FeatureCache, backbone: Backbone, texts: Sequence[str], with_tokens: bool = False) -> dict[str, np.ndarray]:
     """Cached text features: ``pooled`` (N, D), plus ``tokens`` (N, L, D) and ``mask`` (N, L) if asked."""
-    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode()).hexdigest()  # unambiguous, unlike a joined string
     parts = {**backbone.identity, "precision": backbone.precision, "texts": digest, "n": len(texts), "tokens": with_tokens}
 
     def compute() -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_sidebar import cached_backbone, job_registry, page_settings, show_job
+from app_sidebar import cached_backbone, escape_markdown, job_registry, page_settings, show_job
 from fewshot_core import FewShotError
 from fewshot_core.datasets import dataset_title, load_dataset
 from fewshot_core.datasets.download import ARCHIVES, download_dataset, downloadable_datasets
@@ -33,7 +33,7 @@ elif s.dataset in downloadable_datasets():
             job = registry.get(f"download-{s.dataset}")
             show_job(job, "Download")
             if job is not None and job.status == "finished":
-                st.success(f"Downloaded to {job.result}: set it as the dataset folder in the sidebar.")
+                st.success(f"Downloaded to {escape_markdown(job.result)}: set it as the dataset folder in the sidebar.")
 
         download_progress()
 
@@ -52,7 +52,7 @@ try:
     report = _report(s.dataset, s.dataset_root or None, s.split_path())
     dataset = load_dataset(s.dataset, s.dataset_root or None, s.split_path())
 except FewShotError as e:
-    st.error(str(e))
+    st.error(escape_markdown(str(e)))
     st.stop()
 
 cols = st.columns(4)
@@ -67,7 +67,7 @@ for note in report["notes"]:
 if report["matches_official_counts"] is False:
     st.warning("The counts differ from the official release; results will not be comparable to the paper.")
 if report["missing_images"]:
-    st.warning(f"{len(report['missing_images'])} listed images are missing, e.g. {report['missing_images'][:3]}")
+    st.warning(f"{len(report['missing_images'])} listed images are missing, e.g. {escape_markdown(report['missing_images'][:3])}")
 
 st.subheader("CLIP features")
 st.caption(
@@ -90,7 +90,7 @@ if st.button("Encode features"):
         backbone = cached_backbone(s.model, s.pretrained, s.device)
         registry.start("features", lambda on_progress, should_cancel: encode(on_progress, should_cancel, backbone))
     except FewShotError as e:
-        st.error(str(e))
+        st.error(escape_markdown(str(e)))
 
 
 @st.fragment(run_every=1.0)

@@ -6,11 +6,11 @@ import json
 
 import streamlit as st
 
-from app_sidebar import job_registry, openai_key, page_settings, show_job
+from app_sidebar import escape_markdown, job_registry, openai_key, page_settings, show_job
 from fewshot_core import FewShotError
 from fewshot_core.datasets import load_dataset
 from fewshot_core.descriptions.generate import DescribeRequest, describe
-from fewshot_core.descriptions.json_io import import_description_file
+from fewshot_core.descriptions.json_io import import_description_bytes
 from fewshot_core.descriptions.prompt import DEFAULT_PROMPT, render_prompt, validate_prompt
 from fewshot_core.descriptions.sources import DATA_SOURCES, LLM_SOURCES, GenerationSettings, estimate_request_cost
 from fewshot_core.descriptions.store import DescriptionStore
@@ -21,7 +21,7 @@ cache = s.cache_path()
 try:
     dataset = load_dataset(s.dataset, s.dataset_root or None, s.split_path()) if (s.dataset_root or s.dataset == "demo") else None
 except FewShotError as e:
-    st.error(str(e))
+    st.error(escape_markdown(str(e)))
     st.stop()
 if dataset is None:
     st.info("Set the dataset folder in the sidebar first (Data page).")
@@ -31,16 +31,13 @@ source = st.selectbox("Source", LLM_SOURCES + DATA_SOURCES + ("json upload",), h
 if source == "json upload":
     upload = st.file_uploader('A {"class name": ["sentence", ...]} file (CuPL format)', type="json")
     if upload is not None:
-        path = cache / "uploads" / upload.name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(upload.getvalue())
-        try:
-            report = import_description_file(dataset, path, cache)
+        try:  # stored under its content hash: the client's file name never becomes a path
+            report = import_description_bytes(dataset, upload.getvalue(), cache)
             st.success(f"Matched {len(report['matched'])} of {dataset.num_classes} classes.")
             if report["unmatched_keys"] or report["ambiguous_keys"]:
-                st.warning(f"Not assigned: unmatched {report['unmatched_keys']}, ambiguous {list(report['ambiguous_keys'])}")
+                st.warning(escape_markdown(f"Not assigned: unmatched {report['unmatched_keys']}, ambiguous {list(report['ambiguous_keys'])}"))
         except FewShotError as e:
-            st.error(str(e))
+            st.error(escape_markdown(str(e)))
 else:
     request = DescribeRequest(source=source)
     if source in LLM_SOURCES:
@@ -54,7 +51,7 @@ else:
         request = DescribeRequest(source, prompt, GenerationSettings(model, temperature, int(max_tokens), int(samples)), base_url)
         try:
             validate_prompt(prompt)
-            st.caption(f"Example: {render_prompt(prompt, dataset.display_names[0], dataset.name)}")
+            st.caption(f"Example: {escape_markdown(render_prompt(prompt, dataset.display_names[0], dataset.name))}")
             if source == "openai":
                 prompts = [render_prompt(prompt, n, dataset.name) for n in dataset.display_names]
                 cost = estimate_request_cost(model, prompts, request.settings)
@@ -64,7 +61,7 @@ else:
                 if not openai_key():
                     st.warning("No OPENAI_API_KEY in the environment or Streamlit secrets.")
         except FewShotError as e:
-            st.error(str(e))
+            st.error(escape_markdown(str(e)))
     elif source == "captions":
         request = DescribeRequest(source, captions_root=st.text_input("Captions folder (holding text_c10/)"))
 
@@ -101,7 +98,7 @@ dset = st.selectbox("Description set", sets, format_func=lambda d: f"{d.meta['so
 usage = dset.usage()
 st.caption(
     f"{len(dset.done_classes())} of {dataset.num_classes} classes done. Tokens used: {usage.prompt_tokens} prompt, "
-    f"{usage.completion_tokens} completion. Settings: {json.dumps(dset.meta['settings'])}"
+    f"{usage.completion_tokens} completion. Settings: {escape_markdown(json.dumps(dset.meta['settings']))}"
 )
 query = st.text_input("Search classes")
 classes = [c for c in range(dataset.num_classes) if query.lower() in dataset.display_names[c].lower()]

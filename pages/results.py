@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from app_sidebar import page_settings
+from app_sidebar import escape_markdown, page_settings
 from fewshot_core import FewShotError
 from fewshot_core.datasets.images import load_rgb
 from fewshot_core.plots import compare_runs, describe_run, figure4, worst_classes, zero_vs_few
@@ -99,7 +99,7 @@ try:
             except Exception:  # noqa: BLE001 - a moved or unreadable image is skipped
                 col.caption(f"{ex['true']} → {ex['predicted']} (image unavailable)")
 except FewShotError as e:
-    st.info(str(e))
+    st.info(escape_markdown(str(e)))
 
 c1, c2, c3, c4 = st.columns(4)
 c1.download_button("results.csv", results.to_csv(index=False), f"{chosen['name']}-results.csv", "text/csv")

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import streamlit as st
 
-from app_sidebar import cached_backbone, job_registry, page_settings, show_job
+from app_sidebar import cached_backbone, escape_markdown, job_registry, page_settings, show_job
 from fewshot_core import FewShotError
 from fewshot_core.adapter import AdapterConfig
 from fewshot_core.backbone import BackboneConfig
@@ -91,7 +91,7 @@ if st.button("Train", type="primary", disabled=not ready):
         if not started:
             st.info("A training job is already running; showing its progress.")
     except FewShotError as e:
-        st.error(str(e))
+        st.error(escape_markdown(str(e)))
 
 
 @st.fragment(run_every=1.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -64,3 +65,34 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
 
 def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def require_chromium() -> None:
+    """Skip without Chromium, except under CI (``CI=true``), where a missing browser is a failure."""
+    if Path(CHROMIUM).exists():
+        return
+    import pytest
+
+    reason = f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does) to run the browser test"
+    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        pytest.fail(f"{reason}; CI=true, so the browser test must run", pytrace=False)
+    pytest.skip(reason)
+
+
+def wait_for_job(page, done_text: str, stall_s: float = 180, poll_s: float = 1.0) -> None:
+    """Wait until ``done_text`` shows, for as long as the app's own progress bar keeps moving.
+
+    A loaded machine is slow but still reports progress; a job that reports nothing new for ``stall_s``
+    seconds, or fails, ends the wait with the last progress seen.
+    """
+    last, since = None, time.monotonic()
+    while not page.get_by_text(done_text).count():
+        failed = page.get_by_text(re.compile(r" failed: ")).all_inner_texts()
+        if failed:
+            raise AssertionError(f"the job failed: {failed[0]}")
+        state = tuple(page.locator('[data-testid="stProgress"]').all_inner_texts())
+        if state != last:
+            last, since = state, time.monotonic()
+        elif time.monotonic() - since > stall_s:
+            raise AssertionError(f"no progress for {stall_s:.0f} s while waiting for {done_text!r}; last progress: {last}")
+        page.wait_for_timeout(poll_s * 1000)

@@ -22,6 +22,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.auth_headers.append(self.headers.get("Authorization", ""))
         if model == "unauthorized":
             return self._json(401, {"error": {"message": "Incorrect API key", "type": "invalid_request_error", "code": "invalid_api_key"}})
+        if model == "bad-request":
+            return self._json(400, {"error": {"message": "max_tokens is too large", "type": "invalid_request_error"}})
         if model == "broken" or (model == "flaky" and self.calls[key] == 1):
             return self._json(500 if model == "broken" else 429, {"error": {"message": "try later", "type": "server_error"}})
         if model == "slow":

@@ -61,17 +61,27 @@ def test_download_failure_says_what_to_do():
         load_backbone(BackboneConfig("RN50", "openai", device="cpu"))
 
 
-def test_device_and_precision_choice():
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else resolve_device("auto").type)
+def test_device_and_precision_choice(monkeypatch):
+    import fewshot_core.backbone as backbone
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto").type == "cuda"  # CUDA first...
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("auto").type == "mps"  # ...then Apple's GPU...
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto").type == "cpu"  # ...then the CPU
     assert resolve_device("cpu").type == "cpu"
+    with pytest.raises(FewShotError, match="no CUDA GPU"):
+        resolve_device("cuda")
     assert resolve_precision("auto", torch.device("cuda")) == "fp16"
-    assert resolve_precision("auto", torch.device("cpu")) in ("bf16", "fp32")
+    monkeypatch.setattr(backbone, "cpu_has_native_bf16", lambda: True)
+    assert resolve_precision("auto", torch.device("cpu")) == "bf16"
+    monkeypatch.setattr(backbone, "cpu_has_native_bf16", lambda: False)
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"  # emulated bf16 would be slower than fp32
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
     with pytest.raises(FewShotError):
         resolve_precision("int3", torch.device("cpu"))
-    if not torch.cuda.is_available():
-        with pytest.raises(FewShotError, match="no CUDA GPU"):
-            resolve_device("cuda")
 
 
 def test_weights_status_says_what_to_do(tmp_path):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from fewshot_core.baselines import accuracy, description_class_embeddings, linear_probe, templates_for, tip_adapter, zero_shot_predict
+from fewshot_core.baselines import LP_C_GRID, accuracy, description_class_embeddings, linear_probe, templates_for, tip_adapter, zero_shot_predict
 from fewshot_core.datasets.sampling import sample_few_shot
 
 
@@ -26,7 +26,11 @@ def test_linear_probe_learns_and_reports_its_choice(small_bundle):
     s = sample_few_shot(b.train_labels, 8, 0)
     lp = linear_probe(b.train_features[s.support], b.train_labels[s.support], b.train_features[s.val], b.train_labels[s.val], b.test_features)
     assert accuracy(lp.test_pred, b.test_labels) > 5 / b.num_classes  # well above chance
-    assert lp.chosen["C"] in (1.0, 10.0, 100.0) and 0 <= lp.val_acc <= 1
+    sx, sy, vx, vy = b.train_features[s.support], b.train_labels[s.support], b.train_features[s.val], b.train_labels[s.val]
+    scores = {c: linear_probe(sx, sy, vx, vy, b.test_features, grid=(c,)).val_acc for c in LP_C_GRID}
+    assert lp.val_acc == max(scores.values()) and scores[lp.chosen["C"]] == lp.val_acc  # the C with the best validation score
+    own = linear_probe(sx, sy, b.test_features, b.test_labels, b.test_features)  # validating on the test split itself:
+    assert own.val_acc == accuracy(own.test_pred, b.test_labels)  # the reported score is the chosen model's
 
 
 def test_tip_adapter_improves_on_zero_shot(small_bundle):

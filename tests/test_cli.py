@@ -136,9 +136,11 @@ def test_reproduce_zero_shot_only_prints_table_and_json(tmp_path, capsys):
     )
 
 
-def test_reproduce_needs_descriptions_for_real_data(cub_root, capsys):
-    assert main(["reproduce", "--dataset", "cub", "--root", str(cub_root)]) == 2
-    assert "needs --root" in capsys.readouterr().err
+def test_reproduce_needs_descriptions_for_real_data(cub_root, tmp_path, capsys):
+    assert main(["reproduce", "--dataset", "cub", "--root", str(cub_root), "--cache", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "--descriptions (a JSON file or description set)" in err
+    assert not (tmp_path / "c" / "features").exists()  # refused before any image was encoded
 
 
 def test_describe_command_prints_a_json_summary_last(cub_root, tmp_path):

@@ -3,8 +3,10 @@
 import json
 
 import numpy as np
+import pytest
 
 from fewshot_core.backbone import load_backbone
+from fewshot_core.datasets import demo
 from fewshot_core.demo_clip import DemoClipConfig, _caption, demo_backbone_config, demo_zero_shot, train_demo_clip, training_pairs
 
 
@@ -32,5 +34,7 @@ def test_training_writes_weights_loadable_as_a_checkpoint_file(tmp_path):
     assert json.loads(out.with_suffix(".json").read_text())["config"]["steps"] == 2
     backbone = load_backbone(demo_backbone_config("cpu", out))
     assert backbone.identity["weights_file"] == "demo-clip.safetensors" and backbone.embed_dim == 64
-    assert 0.0 <= record["zero_shot_test_acc"] <= 1.0
-    assert demo_zero_shot("cpu", out) == record["zero_shot_test_acc"]
+    acc, tests = record["zero_shot_test_acc"], len(demo.load(None).split("test"))
+    assert acc * tests == pytest.approx(round(acc * tests))  # a share of the demo's test images...
+    assert acc < 0.3  # ...measured on these 2-step weights (near chance, 1/48), not the committed ones (0.665)
+    assert demo_zero_shot("cpu", out) == acc

@@ -44,7 +44,8 @@ def test_full_pipeline_on_the_demo(demo_bundle, tmp_path):
     results = run_sweep(demo_bundle, cfg, tmp_path / "run")
     t = table1(results)
     assert t.shots.tolist() == [1, 2, 4] and np.isfinite(t.image_only).all() and np.isfinite(t.qformer).all()
-    assert t.image_only.iloc[-1] > t.zero_shot.iloc[0] - 5  # 4 shots do not fall far below zero-shot
+    # The adapter starts from the zero-shot classifier; 4 labelled shots must not make it worse (measured: 67.6 vs 66.5).
+    assert t.image_only.iloc[-1] >= t.zero_shot.iloc[0]
     fig = figure4(results, "demo")
     assert len(fig.data) >= 2 and list(fig.data[0].x) == [1, 2, 4]
     assert (t.qformer_gain_low <= t.qformer_gain).all() and (t.qformer_texts.isin([1, 3])).all()  # 2 seeds: intervals exist

@@ -196,3 +196,64 @@ def test_local_smollm2_generates_real_text_offline(cub_root, tmp_path):
         raw = dset.record(c)["raw"][0]
         assert len(raw.split()) >= 10  # real generated text
         assert dset.lines(c), raw
+
+
+def test_credentials_in_the_base_url_are_never_stored_or_logged(cub_root, tmp_path, capsys, caplog):
+    import logging
+
+    from fewshot_core.cli import main
+
+    caplog.set_level(logging.DEBUG)
+    with FakeOpenAI() as server:
+        url = server.base_url.replace("http://", "http://alice:hunter2-secret@") + "?api_key=sk-query-secret&v=1"
+        argv = ["describe", "--dataset", "cub", "--root", str(cub_root), "--cache", str(tmp_path), "--source", "openai-compatible"]
+        assert main(["-v", *argv, "--base-url", url, "--model", "ok", "--classes", "1"]) == 0  # -v: the HTTP client logs its requests
+        assert server.calls  # the request did reach the server
+    [dset] = DescriptionStore(tmp_path).list("cub")
+    assert dset.meta["settings"]["base_url"] == f"{server.base_url}?api_key=REDACTED&v=1"
+    closed = url.replace(str(server.server.server_port), "9")  # nothing listens on the discard port
+    assert main([*argv, "--base-url", closed, "--model", "ok", "--timeout", "1", "--retries", "0"]) == 2
+    shown = capsys.readouterr().err + caplog.text
+    assert "Could not reach http://127.0.0.1:9/v1?api_key=REDACTED" in shown
+    assert "HTTP Request: POST http://127.0.0.1" in shown  # the client's own log line, with the URL cleaned
+    for secret in ("hunter2-secret", "sk-query-secret"):
+        assert secret not in shown
+        assert not [p for p in tmp_path.rglob("*") if p.is_file() and secret in p.read_text(errors="ignore")]
+
+
+def test_redact_url():
+    from fewshot_core.redact import redact_text, redact_url
+
+    assert redact_url("https://u:p@host:8000/v1?key=k&token=t&model=x") == "https://host:8000/v1?key=REDACTED&token=REDACTED&model=x"
+    assert redact_url("http://localhost:11434/v1") == "http://localhost:11434/v1" and redact_url(None) == ""
+    assert redact_text('POST http://u:pw@h/v1/chat?access_token=abc "200"') == 'POST http://h/v1/chat?access_token=REDACTED "200"'
+
+
+def test_a_client_error_is_not_retried(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    with FakeOpenAI() as server:
+        with pytest.raises(FewShotError, match="refused the request with HTTP 400 .*max_tokens is too large"):
+            describe(ds, _request("bad-request"), tmp_path, source=_source(server))
+        assert set(server.calls.values()) == {1}  # retrying cannot fix a bad request
+
+
+def test_retries_are_announced_in_the_progress(cub_root, tmp_path):
+    ds = load_dataset("cub", cub_root)
+    messages = []
+    with FakeOpenAI() as server:
+        describe(ds, _request("flaky"), tmp_path, classes=[0], source=_source(server), on_progress=lambda d, t, m: messages.append(m))
+    assert "0/1 classes done; prompt 1: the server answered HTTP 429; trying again in 0.0 s (retry 1 of 2)" in messages
+
+
+def test_a_damaged_class_file_is_generated_again_not_a_crash(cub_root, tmp_path, caplog):
+    ds = load_dataset("cub", cub_root)
+    first = describe(ds, DescribeRequest("attributes"), tmp_path)
+    assert first.classes_done == 3
+    [dset] = DescriptionStore(tmp_path).list("cub")
+    damaged = dset.path / "classes" / "0001.json"
+    damaged.write_text(damaged.read_text()[:20])  # truncated by a full disk, say
+    (dset.path / "edits").mkdir(exist_ok=True)
+    (dset.path / "edits" / "0002.json").write_text("{not json")
+    assert dset.done_classes() == {0, 2} and dset.lines(2) == dset.record(2)["generated"]
+    again = describe(ds, DescribeRequest("attributes"), tmp_path)
+    assert again.classes_done == 3 and dset.lines(1) and "0001.json is damaged" in caplog.text

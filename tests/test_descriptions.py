@@ -52,3 +52,35 @@ def test_bad_json_is_a_clear_error(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(FewShotError, match=message):
         load_description_json(path)
+
+
+def test_uploads_are_stored_under_their_content_hash(cub_root, tmp_path, monkeypatch):
+    import hashlib
+
+    from fewshot_core.datasets import load_dataset
+    from fewshot_core.descriptions import json_io
+
+    data = json.dumps({"Sooty Albatross": ["sooty brown all over"]}).encode()
+    report = json_io.import_description_bytes(load_dataset("cub", cub_root), data, tmp_path / "cache")
+    assert report["matched"] == {"Sooty Albatross": "Sooty Albatross"}
+    assert [p.name for p in (tmp_path / "cache" / "uploads").iterdir()] == [f"{hashlib.sha256(data).hexdigest()}.json"]
+    monkeypatch.setattr(json_io, "MAX_FILE_BYTES", 10)
+    with pytest.raises(FewShotError, match="at most"):
+        json_io.import_description_bytes(load_dataset("cub", cub_root), b'{"a": ["a long sentence"]}', tmp_path / "cache")
+    assert len(list((tmp_path / "cache" / "uploads").iterdir())) == 1  # nothing written for a refused upload
+
+
+def test_the_descriptions_page_never_uses_the_client_file_name():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "pages" / "descriptions.py").read_text()
+    assert "upload.name" not in page and "import_description_bytes(dataset, upload.getvalue(), cache)" in page
+
+
+def test_oversized_description_files_are_refused_before_reading(tmp_path, monkeypatch):
+    from fewshot_core.descriptions import json_io
+
+    (tmp_path / "d.json").write_text(json.dumps({"a": ["x" * 100]}))
+    monkeypatch.setattr(json_io, "MAX_FILE_BYTES", 50)
+    with pytest.raises(FewShotError, match="description files are at most"):
+        load_description_json(tmp_path / "d.json")

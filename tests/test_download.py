@@ -3,6 +3,7 @@ import io
 import tarfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +149,54 @@ class socket_closed_port:
 
     def __exit__(self, *exc):
         return False
+
+
+def _tar_with(tmp_path, name: str, entries: dict[str, bytes | None]) -> Path:
+    """A .tgz holding files (bytes) and folders (None)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for path, data in entries.items():
+            info = tarfile.TarInfo(path)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    (tmp_path / name).write_bytes(buf.getvalue())
+    return tmp_path / name
+
+
+def test_a_file_in_the_archive_never_deletes_a_folder_of_that_name(tmp_path):
+    target = tmp_path / "out"
+    (target / "images").mkdir(parents=True)
+    (target / "images" / "mine.jpg").write_bytes(b"keep me")
+    archive = _tar_with(tmp_path, "a.tgz", {"images": b"a file named like the folder"})
+    with pytest.raises(FewShotError, match="is a folder but the archive holds a file"):
+        extract_archive(archive, target)
+    assert (target / "images" / "mine.jpg").read_bytes() == b"keep me"
+
+
+def test_extraction_never_writes_through_a_symlink_in_the_target(tmp_path):
+    outside, target = tmp_path / "outside", tmp_path / "out"
+    outside.mkdir()
+    target.mkdir()
+    (target / "images").symlink_to(outside, target_is_directory=True)
+    archive = _tar_with(tmp_path, "b.tgz", {"images": None, "images/x.jpg": b"data"})
+    with pytest.raises(FewShotError, match="is a symbolic link; refusing to extract through it"):
+        extract_archive(archive, target)
+    assert list(outside.iterdir()) == []
+    file_link = target / "classes.txt"
+    file_link.symlink_to(outside / "victim.txt")
+    (outside / "victim.txt").write_text("original")
+    with pytest.raises(FewShotError, match="symbolic link"):
+        extract_archive(_tar_with(tmp_path, "c.tgz", {"classes.txt": b"replaced"}), target)
+    assert (outside / "victim.txt").read_text() == "original"
+
+
+def test_merging_into_an_existing_folder_still_works(tmp_path):
+    target = tmp_path / "out"
+    (target / "images").mkdir(parents=True)
+    (target / "images" / "old.jpg").write_bytes(b"old")
+    extract_archive(_tar_with(tmp_path, "d.tgz", {"images": None, "images/new.jpg": b"new"}), target)
+    assert sorted(p.name for p in (target / "images").iterdir()) == ["new.jpg", "old.jpg"]

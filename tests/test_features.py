@@ -48,7 +48,8 @@ def test_bf16_stays_within_cosine_0999_of_fp32(cub_root):
     bf16 = load_backbone(BackboneConfig("fewshot-tiny", "", device="cpu", precision="bf16"))
     ref, _, _ = encode_images(fp32, paths, num_workers=0)
     low, _, used = encode_images(bf16, paths, num_workers=0)
-    assert used in ("bf16", "fp32")
+    assert used == "bf16"  # the guard keeps bf16 here, so the cosine below measures bf16, not an fp32 fallback
+    assert not np.array_equal(ref, low)  # the features really were computed in another precision
     assert _cos(ref, low).min() >= 0.999
 
 
@@ -142,3 +143,53 @@ def test_find_cached_entries_without_loading_a_model(tiny_backbone, cub_root, tm
     image_features(cache, tiny_backbone, ds, "train", num_workers=0)
     [entry] = cache.find("images/cub", model="fewshot-tiny", weights_tag="random-init-seed0")
     assert entry["split"] == "train" and cache.find("images/cub", model="ViT-B-32") == []
+
+
+def test_a_repaired_image_is_a_cache_miss(tiny_backbone, pets_root, tmp_path):
+    from .fixtures import write_image
+
+    ds, cache = load_dataset("pets", pets_root), FeatureCache(tmp_path)
+    first = image_features(cache, tiny_backbone, ds, "train", num_workers=0)
+    broken = ds.split("train").paths[first.unreadable[0]]
+    assert broken.name == "Abyssinian_4.jpg"
+    write_image(broken, seed=7)  # the user repairs the JPEG
+    second = image_features(cache, tiny_backbone, ds, "train", num_workers=0)
+    assert not second.cache_hit and len(second.unreadable) == 0
+    assert image_features(cache, tiny_backbone, ds, "train", num_workers=0).cache_hit  # unchanged files: a hit again
+
+
+def test_a_copy_of_the_folder_is_keyed_by_its_own_root_and_files(tiny_backbone, cub_root, tmp_path):
+    import shutil
+
+    from fewshot_core import FewShotError
+
+    cache = FeatureCache(tmp_path / "cache")
+    image_features(cache, tiny_backbone, load_dataset("cub", cub_root), "test", num_workers=0)
+    copy = tmp_path / "copy"
+    shutil.copytree(cub_root, copy)
+    for image in (copy / "CUB_200_2011" / "images").rglob("*.jpg"):
+        image.unlink()
+    with pytest.raises(FewShotError, match="None of the 6 test images"):  # not the first folder's features
+        image_features(cache, tiny_backbone, load_dataset("cub", copy), "test", num_workers=0)
+
+
+def test_loader_settings_are_checked_before_the_cache(tiny_backbone, cub_root, tmp_path):
+    from fewshot_core import FewShotError
+
+    ds, cache = load_dataset("cub", cub_root), FeatureCache(tmp_path)
+    assert not image_features(cache, tiny_backbone, ds, "test", num_workers=0).cache_hit
+    for kwargs in ({"batch_size": 0}, {"num_workers": -1}):
+        with pytest.raises(FewShotError, match="must be"):
+            image_features(cache, tiny_backbone, ds, "test", **{"num_workers": 0, **kwargs})
+
+
+def test_text_lists_that_join_to_the_same_string_get_different_entries(tiny_backbone, tmp_path):
+    cache = FeatureCache(tmp_path)
+    a = ["white head\nand body", "dark wings"]
+    b = ["white head", "and body\ndark wings"]
+    assert "\n".join(a) == "\n".join(b)
+    text_features(cache, tiny_backbone, a)
+    got = text_features(cache, tiny_backbone, b)["pooled"]
+    assert np.allclose(got, encode_texts(tiny_backbone, b), atol=1e-5)
+    assert not np.allclose(got, encode_texts(tiny_backbone, a), atol=1e-3)
+    assert len(list((tmp_path / "features" / "texts").glob("*.safetensors"))) == 2

@@ -65,8 +65,14 @@ def read_table(path: Path, min_fields: int) -> list[list[str]]:
     """Read a whitespace-separated text table, skipping blank lines and ``#`` comments."""
     if not path.is_file():
         raise FewShotError(f"Missing file {path}. Is the dataset folder complete? Re-download or re-extract it.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise FewShotError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start}). The file looks corrupt; re-extract the archive.") from e
+    except OSError as e:
+        raise FewShotError(f"Could not read {path} ({e.strerror or e}). Check the file's permissions.") from e
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -75,6 +81,24 @@ def read_table(path: Path, min_fields: int) -> list[list[str]]:
             raise FewShotError(f"{path}:{lineno}: expected {min_fields} fields, got {line!r}. The file looks corrupt.")
         rows.append(fields)
     return rows
+
+
+def as_int(value: str, path: Path) -> int:
+    """An integer field of an annotation file, with a clear error for anything else."""
+    try:
+        return int(value)
+    except ValueError:
+        raise FewShotError(f"{path}: {value!r} is not an integer id or label. The file looks corrupt; re-extract the archive.") from None
+
+
+def check_labels(labels: dict[str, int], num_classes: int, path: Path) -> None:
+    """Refuse 0-based labels outside ``0..num_classes-1`` (they would fail much later, obscurely)."""
+    bad = next(((i, c) for i, c in labels.items() if not 0 <= c < num_classes), None)
+    if bad is not None:
+        raise FewShotError(
+            f"{path}: image {bad[0]} has label {bad[1] + 1}, but there are only {num_classes} classes (1-{num_classes}). "
+            "The file looks corrupt; re-extract the archive."
+        )
 
 
 def find_root(root: Path | str, marker: str, candidates: Iterable[str], dataset: str) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FewShotError
-from .base import ClassAttributes, ImageDataset, Split, find_root, read_table
+from .base import ClassAttributes, ImageDataset, Split, as_int, check_labels, find_root, read_table
 
 NAME = "cub"
 TITLE = "CUB-200-2011"
@@ -27,16 +27,17 @@ def display_name(folder_name: str) -> str:
 def load(root: Path | str) -> ImageDataset:
     """Load CUB-200-2011 from ``root`` (the ``CUB_200_2011`` folder or its parent)."""
     base = find_root(root, "images.txt", ["CUB_200_2011"], TITLE)
-    class_names = [f[1] for f in sorted(read_table(base / "classes.txt", 2), key=lambda f: int(f[0]))]
+    class_names = [f[1] for f in sorted(read_table(base / "classes.txt", 2), key=lambda f: as_int(f[0], base / "classes.txt"))]
     paths = {f[0]: f[1] for f in read_table(base / "images.txt", 2)}
-    labels = {f[0]: int(f[1]) - 1 for f in read_table(base / "image_class_labels.txt", 2)}
+    labels = {f[0]: as_int(f[1], base / "image_class_labels.txt") - 1 for f in read_table(base / "image_class_labels.txt", 2)}
+    check_labels(labels, len(class_names), base / "image_class_labels.txt")
     is_train = {f[0]: f[1] == "1" for f in read_table(base / "train_test_split.txt", 2)}
     missing = set(paths) - set(labels) | set(paths) - set(is_train)
     if missing:
         raise FewShotError(f"{base}: {len(missing)} images have no label or split entry. Re-extract the archive.")
     splits = {}
     for split, want in (("train", True), ("test", False)):
-        ids = sorted((i for i in paths if is_train[i] == want), key=int)
+        ids = sorted((i for i in paths if is_train[i] == want), key=lambda i: as_int(i, base / "images.txt"))
         splits[split] = Split([base / "images" / paths[i] for i in ids], np.array([labels[i] for i in ids], np.int64))
     return ImageDataset(
         name=NAME,
@@ -54,8 +55,11 @@ def _load_attributes(base: Path, num_classes: int) -> ClassAttributes | None:
     names_file = next((p for p in (base.parent / "attributes.txt", base / "attributes" / "attributes.txt") if p.is_file()), None)
     if not values_file.is_file() or names_file is None:
         return None
-    names = [f[1] for f in sorted(read_table(names_file, 2), key=lambda f: int(f[0]))]
-    values = np.loadtxt(values_file, dtype=np.float32, ndmin=2)
+    names = [f[1] for f in sorted(read_table(names_file, 2), key=lambda f: as_int(f[0], names_file))]
+    try:
+        values = np.loadtxt(values_file, dtype=np.float32, ndmin=2)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FewShotError(f"{values_file} is not a table of numbers ({e}). Re-extract the archive.") from e
     if values.shape != (num_classes, len(names)):
         raise FewShotError(f"{values_file} has shape {values.shape}, expected ({num_classes}, {len(names)}). Re-extract the archive.")
     return ClassAttributes(names=names, values=values)

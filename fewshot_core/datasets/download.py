@@ -168,13 +168,23 @@ def extract_archive(path: Path, dest: Path, on_progress: ProgressFn = no_progres
 
 
 def _move_into(src: Path, dst: Path) -> None:
-    """Move an extracted entry into place, merging into an existing folder of the same name."""
+    """Move an extracted entry into place, merging into an existing folder of the same name.
+
+    Never follows a symbolic link already in the target (that would write outside it) and never deletes
+    a folder to make room for a file: both stop with a message instead.
+    """
+    if dst.is_symlink():
+        raise FewShotError(
+            f"{dst} is a symbolic link; refusing to extract through it (that could write outside {dst.parent}). "
+            "Move the link away, or extract into an empty folder."
+        )
     if src.is_dir() and dst.is_dir():
         for child in src.iterdir():
             _move_into(child, dst / child.name)
         return
-    if dst.is_dir():
-        shutil.rmtree(dst)
+    if dst.exists() and src.is_dir() != dst.is_dir():
+        kind, other = ("a folder", "a file") if dst.is_dir() else ("a file", "a folder")
+        raise FewShotError(f"{dst} is {kind} but the archive holds {other} of that name; refusing to replace it. Move it away and run again.")
     src.replace(dst)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FewShotError
-from .base import ImageDataset, Split, find_root, read_table
+from .base import ImageDataset, Split, as_int, find_root, read_table
 
 NAME = "pets"
 TITLE = "Oxford-IIIT Pet"
@@ -31,10 +31,11 @@ def load(root: Path | str) -> ImageDataset:
     splits = {}
     for split, filename in (("train", "trainval.txt"), ("test", "test.txt")):
         rows = read_table(base / "annotations" / filename, 2)
-        for image_id, class_id, *_ in rows:
-            _register_class(raw_by_label, int(class_id) - 1, image_id.rsplit("_", 1)[0])
+        labels = [as_int(r[1], base / "annotations" / filename) - 1 for r in rows]
+        for (image_id, *_), label in zip(rows, labels):
+            _register_class(raw_by_label, label, image_id.rsplit("_", 1)[0])
         paths = [base / "images" / f"{r[0]}.jpg" for r in rows]
-        splits[split] = Split(paths, np.array([int(r[1]) - 1 for r in rows], np.int64))
+        splits[split] = Split(paths, np.array(labels, np.int64))
     if sorted(raw_by_label) != list(range(len(raw_by_label))):
         raise FewShotError(f"{base}: class ids are not contiguous from 1. The annotation files look damaged.")
     class_names = [raw_by_label[i] for i in range(len(raw_by_label))]

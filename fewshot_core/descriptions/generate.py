@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -9,12 +12,14 @@ from typing import Any
 from ..datasets.base import ImageDataset
 from ..errors import FewShotError
 from ..progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
+from ..redact import redact_url
 from .parsing import split_completion
 from .prompt import DEFAULT_PROMPT, render_prompt, validate_prompt
 from .sources import (
     DATA_SOURCES,
     LLM_SOURCES,
     Completion,
+    DeadlineExceeded,
     GenerationSettings,
     LocalSource,
     OpenAISource,
@@ -23,6 +28,8 @@ from .sources import (
     estimate_cost,
 )
 from .store import DescriptionSet, DescriptionStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,12 +42,33 @@ class DescribeRequest:
     base_url: str | None = None  # openai-compatible servers
     captions_root: str | None = None  # captions: folder holding text_c10/
     batch_size: int = 8  # prompts per request round (local: one batched generate call)
+    timeout: float = 60.0  # seconds one request to an LLM server may take (each try)
+    retries: int = 2  # further tries after a timeout, connection error, 429 or 5xx (announced as they happen)
+    deadline: float | None = None  # seconds the whole run may take; None = no limit. Finished classes are kept either way
 
     def key_settings(self) -> dict[str, Any]:
-        """What goes into the store key (never an API key)."""
+        """What goes into the store key and meta.json (never an API key, nor credentials inside the URL)."""
         if self.source in DATA_SOURCES:
             return {"captions_root": str(self.captions_root or "")} if self.source == "captions" else {}
-        return {"prompt": self.prompt, "base_url": self.base_url or "", **asdict(self.settings or GenerationSettings())}
+        return {"prompt": self.prompt, "base_url": redact_url(self.base_url), **asdict(self.settings or GenerationSettings())}
+
+    def validate(self) -> None:
+        """Refuse settings that cannot work, with what to use instead."""
+        settings = self.settings or GenerationSettings()
+        checks = [
+            (self.batch_size, 1, "batch size (classes per round)"),
+            (settings.samples, 1, "number of samples per class"),
+            (settings.max_tokens, 1, "maximum number of tokens"),
+            (self.retries, 0, "number of retries"),
+        ]
+        for value, least, what in checks:
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise FewShotError(f"The {what} must be a whole number of at least {least} (got {value!r}).")
+        if not 0 <= settings.temperature <= 2:
+            raise FewShotError(f"The temperature must be between 0 and 2 (got {settings.temperature!r}); 0.7 is the paper's setting.")
+        for value, what in ((self.timeout, "timeout"), (self.deadline, "deadline")):
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise FewShotError(f"The {what} must be a positive number of seconds (got {value!r}).")
 
 
 @dataclass
@@ -56,11 +84,11 @@ class DescribeSummary:
 def make_source(request: DescribeRequest, api_key: str | None = None, device: str = "cpu"):
     """The LLM source a request names."""
     if request.source == "openai":
-        return OpenAISource(api_key=api_key)
+        return OpenAISource(api_key=api_key, timeout=request.timeout, max_retries=request.retries)
     if request.source == "openai-compatible":
         if not request.base_url:
             raise FewShotError("The openai-compatible source needs a base URL, e.g. http://localhost:11434/v1 for Ollama.")
-        return OpenAISource(api_key=api_key, base_url=request.base_url)
+        return OpenAISource(api_key=api_key, base_url=request.base_url, timeout=request.timeout, max_retries=request.retries)
     if request.source == "local":
         return LocalSource((request.settings or GenerationSettings()).model, device, request.batch_size)
     raise FewShotError(f"Unknown description source {request.source!r}; choose one of {', '.join(LLM_SOURCES + DATA_SOURCES)}.")
@@ -76,9 +104,16 @@ def describe(
     on_progress: ProgressFn = no_progress,
     should_cancel: CancelFn = never_cancel,
 ) -> DescribeSummary:
-    """Fill the store for ``classes`` (default all), skipping classes already done; returns a summary."""
+    """Fill the store for ``classes`` (default all), skipping classes already done; returns a summary.
+
+    Raises:
+        FewShotError: bad settings, an unreachable server after retries, or the request's deadline passing
+            (finished classes are kept in every case; a re-run continues where this one stopped).
+    """
+    request.validate()
     if request.source in LLM_SOURCES:
         validate_prompt(request.prompt)
+    deadline = time.monotonic() + request.deadline if request.deadline else None
     dset = DescriptionStore(cache_root).open(dataset.name, request.source, request.key_settings())
     wanted = list(range(dataset.num_classes)) if classes is None else classes
     todo = [c for c in wanted if c not in dset.done_classes()]
@@ -91,6 +126,7 @@ def describe(
         settings = request.settings or GenerationSettings()
         for start in range(0, len(todo), request.batch_size):
             check_cancel(should_cancel, "Description generation")
+            _check_deadline(deadline, request, done, len(wanted))
             chunk = todo[start : start + request.batch_size]
             prompts = [render_prompt(request.prompt, dataset.display_names[c], dataset.name) for c in chunk]
 
@@ -99,10 +135,33 @@ def describe(
                 lines = [line for text in completion.texts for line in split_completion(text)]
                 dset.save_generated(c, dataset.display_names[c], _dedupe(lines), completion.texts, completion.usage)
 
-            source.complete(prompts, settings, save)
+            try:
+                source.complete(prompts, settings, save, on_notice=_notice(on_progress, done, len(wanted)), deadline=deadline)
+            except DeadlineExceeded:
+                _check_deadline(deadline, request, len(set(wanted) & dset.done_classes()), len(wanted))
+                raise
             done += len(chunk)
             on_progress(done, len(wanted), f"{done}/{len(wanted)} classes done")
     return summarise(dset, wanted, request)
+
+
+def _notice(on_progress: ProgressFn, done: int, total: int):
+    """Retry notices: a warning in the log (the CLI prints it) and the progress line (the app shows it)."""
+
+    def notice(message: str) -> None:
+        log.warning("%s", message)
+        on_progress(done, total, f"{done}/{total} classes done; {message}")
+
+    return notice
+
+
+def _check_deadline(deadline: float | None, request: DescribeRequest, done: int, total: int) -> None:
+    """Stop, keeping finished classes, once the run's deadline has passed."""
+    if deadline is not None and time.monotonic() >= deadline:
+        raise DeadlineExceeded(
+            f"Stopped at the deadline of {request.deadline:g} s with {done} of {total} classes done (kept). "
+            "Run the same command again to continue, or allow more time."
+        )
 
 
 def _dedupe(lines: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -9,22 +10,44 @@ import numpy as np
 
 from ..datasets.base import ImageDataset
 from ..errors import FewShotError
-from ..storage import sha256_file
+from ..storage import atomic_path, sha256_file
 from .matching import MatchReport, match_class_names
+
+MAX_FILE_BYTES = 50 * 2**20  # published description files (CuPL, DCLIP) are a few MB; refuse anything far larger
 
 
 def load_description_json(path: Path | str) -> dict[str, list[str]]:
     """Read and validate a description file; clear errors for anything malformed."""
     path = Path(path).expanduser()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read_limited(path))
     except FileNotFoundError as e:
         raise FewShotError(f"Description file {path} does not exist.") from e
+    except IsADirectoryError as e:
+        raise FewShotError(f'{path} is a folder; give a JSON file {{"class name": ["sentence", ...]}} (or a stored set as --descriptions).') from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise FewShotError(f'{path} is not valid JSON ({e}). Expected {{"class name": ["sentence", ...]}}.') from e
+    except RecursionError as e:
+        raise FewShotError(f'{path} is nested far too deeply to be a description file. Expected {{"class name": ["sentence", ...]}}.') from e
+    except OSError as e:
+        raise FewShotError(f"Could not read {path} ({e.strerror or e}). Check the path and its permissions.") from e
     if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in data.values()):
         raise FewShotError(f'{path} must map each class name to a list of sentences: {{"class name": ["sentence", ...]}}.')
     return {k: [s.strip() for s in v if s.strip()] for k, v in data.items()}
+
+
+def _read_limited(path: Path) -> str:
+    """The file's text, refusing files over ``MAX_FILE_BYTES`` before reading them."""
+    if path.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(path))
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise FewShotError(
+            f"{path} is {size / 2**20:.0f} MB; description files are at most {MAX_FILE_BYTES // 2**20} MB "
+            "(published ones are a few MB). Is it the right file?"
+        )
+    with open(path, encoding="utf-8") as f:
+        return f.read(MAX_FILE_BYTES + 1)
 
 
 def descriptions_for_classes(
@@ -57,6 +80,23 @@ def import_description_file(dataset: ImageDataset, path: Path | str, cache_root:
         "classes_without_descriptions": [names[c] for c in report.classes_without_descriptions],
         "store": str(dset.path),
     }
+
+
+def import_description_bytes(dataset: ImageDataset, data: bytes, cache_root: Path | str) -> dict:
+    """Import an uploaded description file (as ``import_description_file``).
+
+    The bytes are kept as ``<cache>/uploads/<sha256>.json``: the name comes from the content, never from
+    the client, so no upload can land outside the cache.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise FewShotError(
+            f"The file is {len(data) / 2**20:.0f} MB; description files are at most {MAX_FILE_BYTES // 2**20} MB. Is it the right file?"
+        )
+    path = Path(cache_root) / "uploads" / f"{hashlib.sha256(data).hexdigest()}.json"
+    if not path.is_file():
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+    return import_description_file(dataset, path, cache_root)
 
 
 def load_descriptions(path: Path | str, display_names: list[str]) -> dict[str, list[str]]:

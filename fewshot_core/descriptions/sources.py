@@ -8,10 +8,12 @@ environment or passed in memory, and never written anywhere.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
+import queue
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FewShotError
+from ..redact import redact_url
 
 LLM_SOURCES = ("openai", "openai-compatible", "local")
 DATA_SOURCES = ("attributes", "captions")
@@ -46,6 +49,13 @@ class Completion:
 
 
 OnDone = Callable[[int, Completion], None]
+OnNotice = Callable[[str], None]
+log = logging.getLogger(__name__)
+
+
+def log_notice(message: str) -> None:
+    """The default notice callback: a warning in the log (the CLI prints warnings)."""
+    log.warning("%s", message)
 
 
 def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -64,38 +74,99 @@ def estimate_request_cost(model: str, prompts: list[str], settings: GenerationSe
 class OpenAISource:
     """The OpenAI API, or any server speaking it (Ollama, vLLM, LM Studio, llama.cpp) via ``base_url``.
 
-    Retries with exponential backoff on 429, 5xx, connection errors and timeouts are the ``openai``
-    client's own (``max_retries``); an authentication error stops everything at once.
+    Each try waits at most ``timeout`` seconds. Timeouts, connection errors, 429 and 5xx are tried again
+    up to ``max_retries`` times with exponential backoff (or the server's Retry-After), and every retry is
+    announced through ``on_notice``; an authentication error stops everything at once. Requests run on
+    daemon threads, so Ctrl-C or a deadline returns at once instead of waiting for a silent server.
     """
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, concurrency: int = 4, timeout: float = 60.0, max_retries: int = 4):
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, concurrency: int = 4, timeout: float = 60.0, max_retries: int = 2):
         import openai
 
         key = api_key or os.environ.get("OPENAI_API_KEY") or ("not-needed" if base_url else None)
         if not key:
             raise FewShotError("No OpenAI API key: set OPENAI_API_KEY (or Streamlit secrets), or use the local or attributes source.")
-        self.client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=max_retries)
-        self.concurrency, self.base_url = concurrency, base_url
+        # The client's own retries are off: ours can be reported, stopped and bounded by a deadline.
+        self.client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+        self.concurrency, self.base_url, self.timeout, self.max_retries = concurrency, base_url, timeout, max_retries
 
-    def complete(self, prompts: list[str], settings: GenerationSettings, on_done: OnDone) -> None:
-        """Complete every prompt (bounded concurrency), calling ``on_done(i, completion)`` as each arrives."""
-        stop = threading.Event()
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(self._one, p, settings, stop): i for i, p in enumerate(prompts)}
+    def complete(
+        self,
+        prompts: list[str],
+        settings: GenerationSettings,
+        on_done: OnDone,
+        on_notice: OnNotice = log_notice,
+        deadline: float | None = None,
+    ) -> None:
+        """Complete every prompt (bounded concurrency), calling ``on_done(i, completion)`` as each arrives.
+
+        ``on_done`` and ``on_notice`` run on the calling thread. ``deadline`` is a ``time.monotonic()`` time.
+        """
+        stop, events, todo = threading.Event(), queue.Queue(), queue.Queue()
+        for item in enumerate(prompts):
+            todo.put(item)
+        for n in range(min(self.concurrency, len(prompts))):
+            threading.Thread(target=self._worker, args=(todo, events, settings, stop, deadline), daemon=True, name=f"llm-request-{n}").start()
+        remaining = len(prompts)
+        try:
+            while remaining:
+                try:
+                    kind, i, value = events.get(timeout=0.2)  # short waits keep Ctrl-C responsive
+                except queue.Empty:
+                    continue
+                if kind == "error":
+                    raise value
+                if kind == "notice":
+                    on_notice(value)
+                else:
+                    on_done(i, value)
+                    remaining -= 1
+        finally:
+            stop.set()  # workers start no new request; one still waiting on the server is abandoned
+
+    def _worker(self, todo: queue.Queue, events: queue.Queue, settings: GenerationSettings, stop: threading.Event, deadline: float | None) -> None:
+        while not stop.is_set():
             try:
-                for future in as_completed(futures):
-                    on_done(futures[future], future.result())
-            except BaseException:
-                stop.set()
-                for f in futures:
-                    f.cancel()
-                raise
+                i, prompt = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                notify = lambda message, i=i: events.put(("notice", i, f"prompt {i + 1}: {message}"))  # noqa: E731
+                events.put(("done", i, self._one(prompt, settings, stop, deadline, notify)))
+            except BaseException as e:  # noqa: BLE001 - handed to the calling thread, which raises it
+                events.put(("error", i, e))
+                return
 
-    def _one(self, prompt: str, settings: GenerationSettings, stop: threading.Event) -> Completion:
+    def _one(
+        self, prompt: str, settings: GenerationSettings, stop: threading.Event, deadline: float | None, notify: Callable[[str], None]
+    ) -> Completion:
+        """One prompt, with retries; raises FewShotError with what to do when it cannot be completed."""
         import openai
 
-        if stop.is_set():
-            raise FewShotError("Generation stopped.")
+        for attempt in range(self.max_retries + 1):
+            timeout = self.timeout if deadline is None else min(self.timeout, deadline - time.monotonic())
+            if stop.is_set():
+                raise FewShotError("Generation stopped.")
+            if timeout <= 0:
+                raise DeadlineExceeded("The deadline passed while waiting for the server; finished classes are kept.")
+            try:
+                return self._request(prompt, settings, timeout)
+            except (openai.APIConnectionError, openai.APIStatusError) as e:
+                if isinstance(e, openai.APIStatusError) and not _retryable_status(e.status_code):
+                    raise FewShotError(
+                        f"The server refused the request with HTTP {e.status_code} ({e.message}). Check the model and settings."
+                    ) from e
+                if attempt == self.max_retries:
+                    raise self._error(e) from e
+                delay = _retry_delay(e, attempt)
+                notify(f"{_reason(e, timeout)}; trying again in {delay:.1f} s (retry {attempt + 1} of {self.max_retries})")
+                if stop.wait(delay):
+                    raise FewShotError("Generation stopped.") from e
+        raise AssertionError("unreachable")
+
+    def _request(self, prompt: str, settings: GenerationSettings, timeout: float) -> Completion:
+        import openai
+
         try:
             response = self.client.chat.completions.create(
                 model=settings.model,
@@ -103,18 +174,12 @@ class OpenAISource:
                 temperature=settings.temperature,
                 max_tokens=settings.max_tokens,
                 n=settings.samples,
+                timeout=timeout,
             )
         except openai.AuthenticationError as e:
             raise FewShotError("The API key was rejected (401). Check OPENAI_API_KEY or the server's key setting.") from e
         except openai.NotFoundError as e:
             raise FewShotError(f"The server does not know model {settings.model!r} (404). Check the model name.") from e
-        except (openai.APIConnectionError, openai.APITimeoutError) as e:
-            where = self.base_url or "api.openai.com"
-            raise FewShotError(
-                f"Could not reach {where} after retries ({type(e).__name__}). Check the connection or the server URL; finished classes are kept."
-            ) from e
-        except openai.APIStatusError as e:
-            raise FewShotError(f"The server answered HTTP {e.status_code} after retries; try again later. Finished classes are kept.") from e
         except openai.APIResponseValidationError as e:
             raise FewShotError(f"The server sent a malformed response ({e}); is the base URL an OpenAI-compatible endpoint?") from e
         choices = getattr(response, "choices", None)
@@ -123,6 +188,51 @@ class OpenAISource:
         texts = [(c.message.content or "") for c in choices]
         usage = response.usage.model_dump() if getattr(response, "usage", None) else {}
         return Completion(texts, {k: int(usage.get(k) or 0) for k in ("prompt_tokens", "completion_tokens")})
+
+    def _error(self, e: Exception) -> FewShotError:
+        """The final error once retries are used up (or not allowed)."""
+        import openai
+
+        tries = f"{self.max_retries + 1} tries" if self.max_retries else "1 try"
+        if isinstance(e, openai.APIStatusError):
+            return FewShotError(f"The server answered HTTP {e.status_code} after retries ({tries}); try again later. Finished classes are kept.")
+        where = redact_url(self.base_url) or "api.openai.com"
+        return FewShotError(
+            f"Could not reach {where} after retries ({tries} of up to {self.timeout:g} s, {type(e).__name__}). Check the connection or the "
+            "server URL, or raise --timeout; finished classes are kept."
+        )
+
+
+class DeadlineExceeded(FewShotError):
+    """The overall deadline of a generation run passed; finished classes are kept."""
+
+
+def _retryable_status(status: int) -> bool:
+    return status in (408, 409, 429) or status >= 500
+
+
+def _reason(e: Exception, timeout: float) -> str:
+    """What went wrong with one try, in words."""
+    import openai
+
+    if isinstance(e, openai.APITimeoutError):
+        return f"no answer within {timeout:.3g} s"
+    if isinstance(e, openai.APIStatusError):
+        return f"the server answered HTTP {e.status_code}"
+    return f"could not connect ({type(e).__name__})"
+
+
+def _retry_delay(e: Exception, attempt: int) -> float:
+    """The server's Retry-After (at most 30 s) if it gave one, else 0.5 s doubling per retry (at most 8 s)."""
+    headers = getattr(getattr(e, "response", None), "headers", None) or {}
+    try:
+        if "retry-after-ms" in headers:
+            return min(30.0, float(headers["retry-after-ms"]) / 1000)
+        if "retry-after" in headers:
+            return min(30.0, float(headers["retry-after"]))
+    except ValueError:
+        pass
+    return min(8.0, 0.5 * 2**attempt)
 
 
 def embedded_model_path() -> Path:
@@ -168,9 +278,18 @@ class LocalSource:
                 self._cache[key] = (tok, model)
             return self._cache[key]
 
-    def complete(self, prompts: list[str], settings: GenerationSettings, on_done: OnDone) -> None:
+    def complete(
+        self,
+        prompts: list[str],
+        settings: GenerationSettings,
+        on_done: OnDone,
+        on_notice: OnNotice = log_notice,
+        deadline: float | None = None,
+    ) -> None:
         """Generate for ``prompts`` in batches of ``batch_size``; ``on_done`` as each batch finishes."""
         for start in range(0, len(prompts), self.batch_size):
+            if deadline is not None and time.monotonic() > deadline:
+                raise DeadlineExceeded("The deadline passed; finished classes are kept.")
             batch = prompts[start : start + self.batch_size]
             for i, completion in enumerate(self.generate(batch, settings)):
                 on_done(start + i, completion)

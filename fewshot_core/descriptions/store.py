@@ -9,12 +9,15 @@ regenerating one class never touches another class's edits.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..storage import content_key, read_json, write_json
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,8 +55,8 @@ class DescriptionSet:
         return self.path / kind / f"{c:04d}.json"
 
     def done_classes(self) -> set[int]:
-        """Classes whose generation has finished."""
-        return {int(p.stem) for p in (self.path / "classes").glob("*.json")}
+        """Classes whose generation has finished (a damaged class file does not count: it is generated again)."""
+        return {int(p.stem) for p in (self.path / "classes").glob("*.json") if p.stem.isdigit() and _read_checked(p) is not None}
 
     def save_generated(self, c: int, class_name: str, lines: list[str], raw: list[str], usage: dict[str, int] | None = None) -> None:
         """Store one class's parsed lines and raw completions (replaces an earlier generation)."""
@@ -68,12 +71,12 @@ class DescriptionSet:
         write_json(self._class_file("classes", c), record)
 
     def record(self, c: int) -> dict[str, Any]:
-        path = self._class_file("classes", c)
-        return read_json(path) if path.is_file() else {"generated": [], "raw": [], "usage": {}}
+        record = _read_checked(self._class_file("classes", c), ("generated", "raw"))
+        return record if record is not None else {"generated": [], "raw": [], "usage": {}}
 
     def edits(self, c: int) -> dict[str, Any]:
-        path = self._class_file("edits", c)
-        return read_json(path) if path.is_file() else {"added": [], "deleted": [], "replaced": {}}
+        edits = _read_checked(self._class_file("edits", c), ("added", "deleted", "replaced"))
+        return edits if edits is not None else {"added": [], "deleted": [], "replaced": {}}
 
     def lines(self, c: int) -> list[str]:
         """The lines in effect for class c: generated, minus deletions, with rewrites, plus additions."""
@@ -110,6 +113,20 @@ class DescriptionSet:
         return {names[c]: lines for c, lines in self.all_lines(len(names)).items() if lines}
 
 
+def _read_checked(path: Path, required: tuple[str, ...] = ("generated", "raw")) -> dict[str, Any] | None:
+    """A store file, or None when it is missing or damaged (truncated, not JSON, wrong shape); damage is logged."""
+    if not path.is_file():
+        return None
+    try:
+        data = read_json(path)
+        if not isinstance(data, dict) or not all(k in data for k in required):
+            raise ValueError("missing fields")
+    except (OSError, ValueError) as e:
+        log.warning("%s is damaged (%s); it is ignored (a class is generated again)", path, e)
+        return None
+    return data
+
+
 class DescriptionStore:
     """All description sets under ``<cache>/descriptions``."""
 
@@ -120,7 +137,7 @@ class DescriptionStore:
         """The set keyed by dataset, source and settings (model, prompt, sampling); created if new."""
         key = content_key({"dataset": dataset, "source": source, **settings}, 16)
         path = self.root / dataset / f"{source}-{key}"
-        if not (path / "meta.json").is_file():
+        if _read_checked(path / "meta.json", ("source", "settings")) is None:
             write_json(
                 path / "meta.json", {"dataset": dataset, "source": source, "settings": settings, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
             )
@@ -128,5 +145,5 @@ class DescriptionStore:
 
     def list(self, dataset: str) -> list[DescriptionSet]:
         """Every stored set of a dataset, newest first."""
-        sets = [DescriptionSet(p.parent) for p in (self.root / dataset).glob("*/meta.json")]
+        sets = [DescriptionSet(p.parent) for p in (self.root / dataset).glob("*/meta.json") if _read_checked(p, ("source", "settings"))]
         return sorted(sets, key=lambda s: s.meta.get("created", ""), reverse=True)
