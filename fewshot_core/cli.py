@@ -12,18 +12,24 @@ from pathlib import Path
 from typing import Any
 
 from .errors import FewShotError
-from .progress import ProgressFn
+from .progress import EventLog, ProgressFn
 
 Handler = Callable[[argparse.Namespace], Any]
 
+_events: list[EventLog] = []  # the --events log of this run, if any (set once by main)
+
 
 def tqdm_progress(desc: str = "") -> ProgressFn:
-    """A progress callback drawing a tqdm bar on stderr (one bar per message prefix)."""
+    """A progress callback drawing a tqdm bar on stderr (one bar per message prefix); with ``--events FILE``
+    it also appends each report, with its step and metrics, to that file as a JSON line."""
     from tqdm import tqdm
 
     bars: dict[str, Any] = {}
+    log = _events[0].progress(desc) if _events else None
 
-    def update(done: int, total: int, message: str) -> None:
+    def update(done: int, total: int, message: str, step: str = "", metrics: dict[str, float] | None = None) -> None:
+        if log is not None:
+            log(done, total, message, step=step, metrics=metrics)
         label = message.split(" ")[0] if message else desc
         bar = bars.get(label)
         if bar is None:
@@ -64,6 +70,12 @@ def positive_float(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
     return value
+
+
+def emit(kind: str, **data: Any) -> None:
+    """With ``--events FILE``: append a ``kind`` event (e.g. ``result``, ``run_dir``) for the app to read."""
+    if _events:
+        _events[0].write(kind, **data)
 
 
 def print_json(data: Any) -> None:
@@ -107,6 +119,7 @@ def cmd_download(args: argparse.Namespace) -> None:
     from .datasets.download import download_dataset
 
     target = download_dataset(args.dataset, args.root, on_progress=tqdm_progress())
+    emit("result", root=str(target))
     print_json({"dataset": args.dataset, "root": str(target)})
 
 
@@ -140,10 +153,12 @@ def cmd_features(args: argparse.Namespace) -> None:
             "seconds": round(time.perf_counter() - start, 2),
         }
     summary["cache"] = str(cache.root)
+    emit("result", **summary)
     print_json(summary)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
+    from .adapter import AdapterConfig
     from .bundle import build_bundle, default_run_dir
     from .qformer import QFormerTrainConfig
     from .report import TRANSLATIONS, format_table1, summary_json, table1, text_helped
@@ -160,6 +175,9 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         qformer_size=args.qformer_size,
         qformer_text_input=args.qformer_input,
         qformer_train=QFormerTrainConfig(loss=args.qformer_loss, epochs=args.qformer_epochs),
+        adapter=AdapterConfig(
+            lr=args.adapter_lr, steps=args.adapter_steps, weight_decay=args.adapter_weight_decay, batch_size=args.adapter_batch_size
+        ),
         device=args.device,
     )
     backbone_cfg = backbone_config(args)
@@ -174,6 +192,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         split_file=args.split_file,
     )
     run_dir = args.run_dir or default_run_dir(cache, bundle, cfg)
+    emit("run_dir", path=str(run_dir), units=len(cfg.shots) * len(cfg.seeds) + 1)
     results = run_sweep(bundle, cfg, run_dir, qformer_cache=cache, on_progress=tqdm_progress("sweep"))
     table, config = table1(results), read_json(Path(run_dir) / "config.json")
     print(f"Table 1 · {bundle.dataset} · {bundle.provenance.get('model', 'synthetic')} · protocol {cfg.protocol} · seeds {cfg.seeds}")
@@ -183,6 +202,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         if helped:
             print(f"text helped ({translation}: 95% interval of the paired gain over image only above 0) at shots 1-4: {helped}")
     print(f"run folder: {run_dir}")
+    emit("result", run_dir=str(run_dir), rows=len(results))
     if args.json:
         print(json.dumps(summary_json(results, config, bundle.num_classes)))  # the last line, for scripts
 
@@ -220,6 +240,7 @@ def cmd_describe(args: argparse.Namespace) -> None:
     summary = describe(
         dataset, request, args.cache or default_cache_root(), _pick_classes(args.classes, dataset), on_progress=tqdm_progress("classes")
     )
+    emit("result", **asdict(summary))
     print(json.dumps(asdict(summary)))
 
 
@@ -243,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = _Parser(prog="python -m fewshot_core", description="Few-shot Lab: CLIP + Q-Former + LLM text few-shot classification.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and show tracebacks)")
+    parser.add_argument("--events", type=Path, default=None, help="also append progress as JSON lines (step, done, total, message, metrics) to FILE")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from .datasets.download import downloadable_datasets
@@ -317,6 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--qformer-loss", default="balanced", choices=LOSSES)
     p.add_argument("--qformer-input", default="pooled", choices=["pooled", "tokens"], help="pooled text embedding or per-token states")
     p.add_argument("--qformer-epochs", type=positive_int, default=20)
+    from .adapter import AdapterConfig
+
+    adapter = AdapterConfig()
+    p.add_argument("--adapter-lr", type=float, default=adapter.lr, help="adapter learning rate (AdamW, cosine to 0)")
+    p.add_argument("--adapter-steps", type=positive_int, default=adapter.steps, help="adapter optimizer steps")
+    p.add_argument("--adapter-weight-decay", type=float, default=adapter.weight_decay, help="decay of the adapter toward its zero-shot start")
+    p.add_argument("--adapter-batch-size", type=positive_int, default=adapter.batch_size, help="adapter samples per head per step")
     p.add_argument("--run-dir", type=Path, default=None, help="where results go (default: <cache>/runs/<dataset>-<key>)")
     p.add_argument("--json", action="store_true", help="also print Table 1 as one JSON object, the last line of stdout")
     p.set_defaults(func=cmd_reproduce)
@@ -325,11 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 done, 2 a user error, 130 interrupted by Ctrl-C)."""
-    args = None
+    args, code = None, 2
     try:
         args = build_parser().parse_args(argv)
         _setup_logging(args.verbose)
-        return int(args.func(args) or 0)
+        _open_events(args)
+        code = int(args.func(args) or 0)
+        return code
     except SystemExit as e:  # argparse: --help (0) or a bad argument (2, message already printed)
         return e.code if isinstance(e.code, int) else 2
     except FewShotError as e:
@@ -337,11 +368,36 @@ def main(argv: list[str] | None = None) -> int:
             raise
         _close_progress_bars()
         print(f"error: {e}", file=sys.stderr)
+        emit("error", message=str(e))
         return 2
     except KeyboardInterrupt:
+        code = 130
         _close_progress_bars()
         print("interrupted; finished work is kept in the cache", file=sys.stderr)
         return 130
+    except BaseException as e:
+        code = 1
+        emit("error", message=f"{type(e).__name__}: {e}")
+        raise
+    finally:
+        emit("end", exit_code=code)
+        _events.clear()
+
+
+def _open_events(args: argparse.Namespace) -> None:
+    """``--events FILE``: log progress there, and let SIGTERM stop the run like Ctrl-C (exit 130, work kept)."""
+    if args.events is None:
+        return
+    import os
+    import signal
+
+    _events[:] = [EventLog(args.events)]
+    emit("start", pid=os.getpid(), command=args.command)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 class _TqdmLogHandler(logging.StreamHandler):

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import FewShotError
-from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
+from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress, report
 from .storage import atomic_path
 
 if TYPE_CHECKING:
@@ -243,7 +243,8 @@ def train_qformer(
             sched.step()
             total += loss.item() * len(bi)
         result.losses.append(total / per_epoch)
-        on_progress(epoch + 1, train.epochs, f"Q-Former epoch {epoch + 1}/{train.epochs}, loss {result.losses[-1]:.4f}")
+        message = f"Q-Former epoch {epoch + 1}/{train.epochs}, loss {result.losses[-1]:.4f}"
+        report(on_progress, epoch + 1, train.epochs, message, step="qformer", metrics={"qformer_loss": result.losses[-1]})
     model.eval()
     result.pairs_seen, result.seconds = per_epoch * train.epochs, time.perf_counter() - start
     return result

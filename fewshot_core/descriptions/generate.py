@@ -11,7 +11,7 @@ from typing import Any
 
 from ..datasets.base import ImageDataset
 from ..errors import FewShotError
-from ..progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
+from ..progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress, report
 from ..redact import redact_url
 from .parsing import split_completion
 from .prompt import DEFAULT_PROMPT, render_prompt, validate_prompt
@@ -123,26 +123,46 @@ def describe(
         _from_annotations(dataset, request, dset, todo)
     elif todo:
         source = source or make_source(request, api_key)
-        settings = request.settings or GenerationSettings()
-        for start in range(0, len(todo), request.batch_size):
-            check_cancel(should_cancel, "Description generation")
-            _check_deadline(deadline, request, done, len(wanted))
-            chunk = todo[start : start + request.batch_size]
-            prompts = [render_prompt(request.prompt, dataset.display_names[c], dataset.name) for c in chunk]
-
-            def save(i: int, completion: Completion, chunk: list[int] = chunk) -> None:
-                c = chunk[i]
-                lines = [line for text in completion.texts for line in split_completion(text)]
-                dset.save_generated(c, dataset.display_names[c], _dedupe(lines), completion.texts, completion.usage)
-
-            try:
-                source.complete(prompts, settings, save, on_notice=_notice(on_progress, done, len(wanted)), deadline=deadline)
-            except DeadlineExceeded:
-                _check_deadline(deadline, request, len(set(wanted) & dset.done_classes()), len(wanted))
-                raise
-            done += len(chunk)
-            on_progress(done, len(wanted), f"{done}/{len(wanted)} classes done")
+        _load_model(source, on_progress, done, len(wanted))
+        _generate(dataset, request, dset, todo, len(wanted), source, deadline, on_progress, should_cancel)
     return summarise(dset, wanted, request)
+
+
+def _load_model(source, on_progress: ProgressFn, done: int, total: int) -> None:
+    """Load a local model before the first class, so that the wait shows as its own step ("loading")."""
+    if isinstance(source, LocalSource):
+        report(on_progress, done, total, f"loading the model ({source.model_name})", step="loading")
+        source.load()
+
+
+def _generate(dataset, request, dset, todo, total, source, deadline, on_progress, should_cancel) -> None:
+    """Generate ``todo`` in rounds of ``batch_size``; a progress report as each class is saved, with the
+    completion tokens per second so far (``tokens_per_s``) and seconds per class (``seconds_per_class``)."""
+    settings = request.settings or GenerationSettings()
+    done, start_time, tokens = total - len(todo), time.monotonic(), [0]
+    finished = [0]
+    for start in range(0, len(todo), request.batch_size):
+        check_cancel(should_cancel, "Description generation")
+        _check_deadline(deadline, request, done + finished[0], total)
+        chunk = todo[start : start + request.batch_size]
+        prompts = [render_prompt(request.prompt, dataset.display_names[c], dataset.name) for c in chunk]
+
+        def save(i: int, completion: Completion, chunk: list[int] = chunk) -> None:
+            c = chunk[i]
+            lines = [line for text in completion.texts for line in split_completion(text)]
+            dset.save_generated(c, dataset.display_names[c], _dedupe(lines), completion.texts, completion.usage)
+            finished[0] += 1
+            tokens[0] += int(completion.usage.get("completion_tokens", 0))
+            elapsed = max(time.monotonic() - start_time, 1e-9)
+            metrics = {"tokens_per_s": tokens[0] / elapsed, "seconds_per_class": elapsed / finished[0], "completion_tokens": tokens[0]}
+            n = done + finished[0]
+            report(on_progress, n, total, f"{n}/{total} classes done ({dataset.display_names[c]})", step="classes", metrics=metrics)
+
+        try:
+            source.complete(prompts, settings, save, on_notice=_notice(on_progress, done + finished[0], total), deadline=deadline)
+        except DeadlineExceeded:
+            _check_deadline(deadline, request, len(set(todo) & dset.done_classes()) + done, total)
+            raise
 
 
 def _notice(on_progress: ProgressFn, done: int, total: int):
