@@ -172,8 +172,9 @@ class JobRegistry:
         found = [Job(p.parent) for p in self.root.glob("*/job.json")] if self.root.is_dir() else []
         return sorted(found, key=lambda j: j.started, reverse=True)
 
-    def start(self, kind: str, argv: list[str], params: dict[str, Any] | None = None, slot: str = "") -> Job:
-        """Start ``python -m fewshot_core --events ... <argv>`` as job ``kind``/``slot``.
+    def start(self, kind: str, argv: list[str], params: dict[str, Any] | None = None, slot: str = "", secrets: dict[str, str] | None = None) -> Job:
+        """Start ``python -m fewshot_core --events ... <argv>`` as job ``kind``/``slot``; ``secrets`` (an API key)
+        go to the process's environment only, never into the job folder.
 
         Raises:
             FewShotError: a job is already running in that slot (cancel it first).
@@ -190,7 +191,12 @@ class JobRegistry:
         command = [sys.executable, "-m", "fewshot_core", "--events", str(folder / "events.jsonl"), *map(str, argv)]
         write_json(folder / "job.json", {"kind": kind, "slot": slot, "argv": command, "params": params or {}, "started": time.time()})
         with open(folder / "stdout.log", "wb") as out, open(folder / "stderr.log", "wb") as err:
-            env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+            env = {
+                **os.environ,
+                **(secrets or {}),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+            }
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=REPO, env=env, start_new_session=True)
         (folder / "pid").write_text(str(process.pid))
         _CHILDREN[process.pid] = process  # reaped by poll(), so an ended child never lingers as a zombie

@@ -1,18 +1,20 @@
-"""The sidebar settings every page shares: dataset, CLIP, device, cache, seeds.
+"""What every page shares: the sidebar settings (drawn once, by app.py), the job registry and job views.
 
-Each page calls ``page_settings()`` first. Pages therefore work both under ``app.py``'s router and
-when Streamlit runs a ``pages/`` file on its own (its legacy multipage mode does that for a first
-request to a page URL). Values live in session state and in a settings file, so they survive page
-switches and a browser refresh.
+The settings object in session state (and the file behind it) is the truth. The sidebar is drawn on
+every run by the router, before the page, so its widgets never leave the script and keep their values
+across page switches; their keys are seeded from the settings only when missing (a new session).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from dataclasses import asdict, fields
 
 import streamlit as st
 
+from app_jobs import Job, JobRegistry
 from fewshot_core.datasets import dataset_title, list_datasets
 from fewshot_core.settings import LabSettings, load_settings, save_settings
 
@@ -29,16 +31,12 @@ def _store_settings() -> None:
     st.session_state.settings = new
 
 
-def page_settings() -> LabSettings:
-    """Draw the sidebar and return the current settings.
-
-    The settings object in session state (and the file behind it) is the truth; widget keys are
-    re-seeded from it on every run, because Streamlit resets widget state on a page switch.
-    """
+def draw_sidebar() -> LabSettings:
+    """Draw the shared sidebar (app.py, once per run) and return the current settings."""
     if "settings" not in st.session_state:
         st.session_state.settings = load_settings()
     for name, value in asdict(st.session_state.settings).items():
-        st.session_state[f"setting_{name}"] = value
+        st.session_state.setdefault(f"setting_{name}", value)
     keep = {"on_change": _store_settings}
     with st.sidebar:
         st.header("Settings")
@@ -54,35 +52,62 @@ def page_settings() -> LabSettings:
     return st.session_state.settings
 
 
-@st.cache_resource(show_spinner="Loading CLIP (once per process)…")
-def cached_backbone(model: str, pretrained: str, device: str):
-    """The frozen CLIP, loaded once per server process and shared by every page and job."""
-    from fewshot_core.backbone import BackboneConfig, load_backbone
-
-    return load_backbone(BackboneConfig(model, pretrained, device=device))
-
-
-@st.cache_resource
-def job_registry():
-    """The process-wide background job registry (survives page switches and reruns)."""
-    from app_jobs import JobRegistry
-
-    return JobRegistry()
+def settings() -> LabSettings:
+    """The settings the sidebar holds (pages call this; app.py drew the sidebar before them)."""
+    if "settings" not in st.session_state:
+        st.session_state.settings = load_settings()
+    return st.session_state.settings
 
 
-def show_job(job, what: str) -> None:
-    """Progress bar, message, cancel button and outcome of a background job."""
+def job_registry() -> JobRegistry:
+    """The job folders of the current cache (stateless: jobs live in their own processes)."""
+    return JobRegistry(settings().cache_path())
+
+
+def dataset_args(s: LabSettings, dataset: str | None = None) -> list[str]:
+    """CLI arguments naming the sidebar's dataset, folder and split file."""
+    args = ["--dataset", dataset or s.dataset]
+    if s.dataset_root:
+        args += ["--root", s.dataset_root]
+    if s.split_path():
+        args += ["--split-file", s.split_path()]
+    return args
+
+
+def backbone_args(s: LabSettings) -> list[str]:
+    """CLI arguments naming the sidebar's CLIP, device and cache."""
+    return ["--model", s.model, "--pretrained", s.pretrained, "--device", s.device, "--cache", str(s.cache_path())]
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def show_job(job: Job | None, what: str, eta_step: str | None = None) -> None:
+    """Progress (latest step and message, elapsed time, ETA), a cancel button, and the outcome of a job."""
     if job is None:
         return
-    if job.running:
-        st.progress(job.fraction, text=f"{what}: {job.message}")
+    status = job.status
+    event = job.progress()
+    if status == "running":
+        done, total = (event.get("done", 0), event.get("total", 0)) if event else (0, 0)
+        message = event.get("message", "") if event else "starting (loading the libraries)"
+        eta = job.eta_seconds(eta_step or (event.get("step", "") if event else ""))
+        extra = f" · {_duration(time.time() - job.started)} elapsed" + (f" · about {_duration(eta)} left" if eta is not None else "")
+        st.progress(min(1.0, done / total) if total else 0.0, text=f"{what}: {escape_markdown(message)}{extra}")
         if st.button(f"Cancel {what.lower()}", key=f"cancel-{job.name}"):
-            job.cancel()
-            st.info("Cancelling after the current step; finished work is kept.")
-    elif job.status == "failed":
+            start = time.monotonic()
+            ended = job.cancel()
+            st.info(f"Cancelled in {time.monotonic() - start:.1f} s; finished work is kept." if ended else "Cancelling…")
+    elif status == "failed":
         st.error(f"{what} failed: {escape_markdown(job.error)}")
-    elif job.status == "cancelled":
-        st.warning(escape_markdown(job.error) if job.error else f"{what} was cancelled; finished work is kept.")
+    elif status == "cancelled":
+        st.warning(f"{what} was cancelled; finished work is kept (start it again to continue).")
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]()<>~$|!#])")
@@ -97,11 +122,47 @@ def escape_markdown(text: str) -> str:
 
 def openai_key() -> str | None:
     """OPENAI_API_KEY from the environment or Streamlit secrets (read, never stored or shown)."""
-    import os
-
     if os.environ.get("OPENAI_API_KEY"):
         return os.environ["OPENAI_API_KEY"]
     try:
         return st.secrets.get("OPENAI_API_KEY")
     except Exception:  # noqa: BLE001 - no secrets file is the normal case
         return None
+
+
+def default_source(dataset: str) -> str:
+    """The description source to offer first: openai only with a key; the demo's attributes; else the local LLM."""
+    if openai_key():
+        return "openai"
+    return "attributes" if dataset == "demo" else "local"
+
+
+def page_link(url: str, label: str) -> None:
+    """A link to another page of the router (by its URL path)."""
+    from pages import PAGES
+
+    info = next(p for p in PAGES if p.url == url)
+    st.page_link(st.Page(info.page, title=info.title, icon=info.icon, url_path=info.url, default=info.url == "data"), label=label)
+
+
+def steps_overview(s: LabSettings) -> None:
+    """The four steps (data, descriptions, train, results), each with its status and a link."""
+    from fewshot_core.descriptions.store import DescriptionStore
+    from fewshot_core.runs import list_runs
+
+    cache = s.cache_path()
+    data_ok = s.dataset == "demo" or bool(s.dataset_root)
+    sets = DescriptionStore(cache).list(s.dataset)
+    runs = [r for r in list_runs(cache) if r["config"].get("dataset") in (s.dataset, "synthetic")]
+    train = job_registry().get("train")
+    training = train is not None and train.running
+    steps = [
+        ("data", "1 · Data", "ready" if data_ok else "set the dataset folder"),
+        ("descriptions", "2 · Descriptions", f"{len(sets)} set(s)" if sets else "none yet"),
+        ("train", "3 · Train", "running" if training else (f"{len(runs)} run(s)" if runs else "not yet")),
+        ("results", "4 · Results", "partial results while training" if training else ("ready" if runs else "after training")),
+    ]
+    for col, (url, label, state) in zip(st.columns(4), steps):
+        with col:
+            page_link(url, label)
+            st.caption(state)

@@ -1,10 +1,12 @@
-"""App speed in a real browser: time to the first rendered page, and to redraw Results from disk.
+"""App speed in a real browser: time to the first rendered page, and to redraw Results from disk; and the
+job figures: from Cancel to the job's end, and from Generate (local LLM) to the first class shown.
 
 The reference in the same run is a one-line Streamlit app served and rendered the same way, so
 `first_render_s - reference_first_render_s` is what the app itself adds.
 
 Usage: python benchmarks/bench_app.py
-Prints as its last line JSON with first_render_s and results_redraw_s.
+Prints as its last line JSON with first_render_s, results_redraw_s, cancel_to_end_s and generate_local_first_class_s.
+`--jobs-only` measures the two job figures alone (no browser needed).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from _common import emit, machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # app_jobs lives beside app.py
 from browser import launch_browser, serve  # noqa: E402
 
 from fewshot_core.qformer import QFormerTrainConfig  # noqa: E402
@@ -47,19 +50,67 @@ def results_redraw(playwright, env: dict[str, str]) -> float:
         browser = launch_browser(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
-        page.get_by_role("link", name="Results").click()
+        page.get_by_role("link", name="Results").first.click()
         expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)  # warm-up: imports done
-        page.get_by_role("link", name="Data").click()
+        page.get_by_role("link", name="Data").first.click()
         expect(page.get_by_role("heading", name="Data").first).to_be_visible(timeout=60_000)
         start = time.perf_counter()
-        page.get_by_role("link", name="Results").click()
+        page.get_by_role("link", name="Results").first.click()
         expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
         elapsed = time.perf_counter() - start
         browser.close()
     return elapsed
 
 
+def cancel_to_end(cache: Path) -> float:
+    """Seconds from cancelling a running sweep job (what the Cancel button calls) to the job's process ending."""
+    from app_jobs import JobRegistry
+
+    argv = ["reproduce", "--dataset", "synthetic", "--shots", "1", "2", "4", "--texts", "0", "5", "--qformer-epochs", "200", "--cache", str(cache)]
+    job = JobRegistry(cache).start("train", argv)
+    while not job.metric_series("qformer_loss"):  # mid-training: the Q-Former is running
+        if not job.running:
+            raise RuntimeError(f"the sweep job ended early: {job.error}")
+        time.sleep(0.1)
+    start = time.perf_counter()
+    job.cancel()
+    return time.perf_counter() - start
+
+
+def generate_first_class(cache: Path) -> tuple[float, dict]:
+    """Seconds from starting a local-LLM describe job on the demo (what Generate does) to its first class saved."""
+    from app_jobs import JobRegistry
+
+    argv = ["describe", "--dataset", "demo", "--source", "local", "--max-tokens", "160", "--batch-size", "1", "--classes", "3", "--cache", str(cache)]
+    start = time.perf_counter()
+    job = JobRegistry(cache).start("describe", argv, slot="local")
+    while True:
+        event = job.progress("classes")
+        if event and event.get("done", 0) >= 1:
+            elapsed = time.perf_counter() - start
+            job.cancel()
+            return elapsed, event.get("metrics", {})
+        if not job.running:
+            raise RuntimeError(f"the describe job ended early: {job.error}")
+        time.sleep(0.2)
+
+
+def job_figures() -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        cancel = cancel_to_end(Path(tmp))
+        first, metrics = generate_first_class(Path(tmp))
+    return {
+        "cancel_to_end_s": round(cancel, 2),
+        "generate_local_first_class_s": round(first, 2),
+        "local_tokens_per_s": round(metrics.get("tokens_per_s", 0.0), 1),
+        "job_targets": "cancel to end <= 5 s, generate (local) to first class <= 60 s",
+    }
+
+
 def main() -> None:
+    if "--jobs-only" in sys.argv:
+        emit({"benchmark": "app-jobs", **job_figures(), **machine()})
+        return
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,6 +130,7 @@ def main() -> None:
             "first_render_s": round(first, 2),
             "results_redraw_s": round(redraw, 2),
             "targets": "first render <= 5 s, results redraw <= 1 s",
+            **job_figures(),
             **machine(),
         }
     )

@@ -253,6 +253,28 @@ def cmd_import_descriptions(args: argparse.Namespace) -> None:
     print_json(import_description_file(dataset, args.file, args.cache or default_cache_root()))
 
 
+def cmd_judge_descriptions(args: argparse.Namespace) -> None:
+    from .backbone import load_backbone
+    from .datasets import load_dataset
+    from .descriptions.store import DescriptionSet
+    from .judge import judge_set
+    from .storage import default_cache_root
+
+    if not (Path(args.descriptions) / "meta.json").is_file():
+        raise FewShotError(f"{args.descriptions} is not a stored description set (a folder with meta.json under <cache>/descriptions/).")
+    dataset = load_dataset(args.dataset, args.root, args.split_file)
+    records = judge_set(
+        dataset,
+        DescriptionSet(Path(args.descriptions)),
+        load_backbone(backbone_config(args)),
+        args.cache or default_cache_root(),
+        tqdm_progress("train"),
+    )
+    summary = {"descriptions": len(records), "flagged": sum(r["flagged"] for r in records)}
+    emit("result", **summary, records=records)
+    print_json({**summary, "records": records})
+
+
 def cmd_demo_train_clip(args: argparse.Namespace) -> None:
     from .demo_clip import DEMO_WEIGHTS, DemoClipConfig, train_demo_clip
 
@@ -317,6 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", required=True, type=Path)
     p.add_argument("--cache", type=Path, default=None)
     p.set_defaults(func=cmd_import_descriptions)
+
+    p = sub.add_parser("judge-descriptions", help="score each description against its class's images with CLIP (JSON)")
+    add_dataset_args(p)
+    add_backbone_args(p)
+    p.add_argument("--descriptions", required=True, type=Path, help="a stored description set folder (<cache>/descriptions/<dataset>/<key>)")
+    p.set_defaults(func=cmd_judge_descriptions)
 
     p = sub.add_parser("demo", help="the offline demo: re-create its CLIP weights")
     demo_sub = p.add_subparsers(dest="demo_command", required=True, metavar="DEMO_COMMAND")

@@ -19,7 +19,7 @@ from PIL import Image
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from .backbone import Backbone
+from .backbone import Backbone, weights_identity
 from .datasets.base import ImageDataset
 from .datasets.images import load_rgb
 from .errors import FewShotError
@@ -370,3 +370,17 @@ def text_features(cache: FeatureCache, backbone: Backbone, texts: Sequence[str],
     if "mask" in arrays:
         arrays["mask"] = arrays["mask"].astype(bool)
     return arrays
+
+
+def cached_splits(cache_root: Path | str, dataset: ImageDataset, model: str, pretrained: str) -> dict[str, bool]:
+    """Which splits of ``dataset`` already have image features for this CLIP in the cache (reads file headers
+    only, loads no model): the status the Data page shows before anything is encoded."""
+    cache = FeatureCache(cache_root)
+    root = str(Path(dataset.root).resolve())
+    weights = weights_identity(pretrained)
+    status = {}
+    for split in dataset.splits:
+        match = {"dataset": dataset.name, "root": root, "split": split, "model": model, **weights}
+        fingerprint = split_fingerprint(dataset, split)
+        status[split] = any(e.get("images") == fingerprint for e in cache.find(f"images/{dataset.name}", **match))
+    return status

@@ -9,6 +9,7 @@ interrupted one resumes at the first missing unit.
 from __future__ import annotations
 
 import json
+import logging
 import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -110,8 +111,14 @@ class RunFolder:
             return {k: data[k] for k in data.files}
 
     def results(self) -> pd.DataFrame:
-        """All finished rows as a tidy table."""
-        rows = [r for p in sorted(self.units.glob("*.json")) for r in read_json(p)["rows"]]
+        """All finished rows as a tidy table (a damaged unit file is skipped with a warning, never fatal)."""
+        rows = []
+        for p in sorted(self.units.glob("*.json")):
+            try:
+                unit = read_json(p)["rows"]
+                rows += [r for r in unit if isinstance(r, dict)]
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                logging.getLogger(__name__).warning("%s is damaged (%s); it is skipped", p, e)
         return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
     def write_tables(self) -> pd.DataFrame:

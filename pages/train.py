@@ -1,115 +1,218 @@
-"""Train page: choose shots, texts, seeds and protocol; train in the background; see Table 1."""
+"""Train page: choose shots, texts and settings; measure a time estimate; train as a job; see Table 1."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
+from pathlib import Path
 
 import streamlit as st
 
-from app_sidebar import cached_backbone, escape_markdown, job_registry, page_settings, show_job
+from app_sidebar import _duration, backbone_args, dataset_args, escape_markdown, job_registry, settings, show_job
 from fewshot_core import FewShotError
 from fewshot_core.adapter import AdapterConfig
-from fewshot_core.backbone import BackboneConfig
-from fewshot_core.bundle import build_bundle, default_run_dir
 from fewshot_core.descriptions.store import DescriptionStore
 from fewshot_core.qformer import LOSSES, QFormerTrainConfig, list_qformer_configs
 from fewshot_core.report import format_table1, table1
-from fewshot_core.sweep import SweepConfig, run_sweep
+from fewshot_core.sweep import PROTOCOLS, SweepConfig
 
-SHOTS = [1, 2, 3, 4, 5, 10, 15]
-TEXTS = [0, 1, 2, 3, 4, 5, 10, 20, 30]
+GRID = SweepConfig()  # the paper's grid and every default come from the config dataclasses
+SYNTHETIC = "synthetic (CUB-sized, no download)"
 
-s = page_settings()
-st.title("Train")
-cache = s.cache_path()
 
-source = st.radio(
-    "Features",
-    ["configured dataset", "synthetic (CUB-sized, no download)"],
-    horizontal=True,
-    help="Synthetic features need no dataset, CLIP weights or descriptions.",
-)
-dataset = "synthetic" if source.startswith("synthetic") else s.dataset
-descriptions = None
-if dataset != "synthetic":
-    sets = DescriptionStore(cache).list(s.dataset)
-    if not s.dataset_root and s.dataset != "demo":
-        st.warning("Set the dataset folder in the sidebar (Data page), or train on synthetic features.")
-    if not sets:
-        st.warning("No descriptions for this dataset yet: generate or import them on the Descriptions page.")
+def grid_slider(label: str, grid: list[int], help: str) -> list[int]:
+    """A range slider over the paper's grid: every grid value between the two handles."""
+    low, high = st.select_slider(label, options=grid, value=(grid[0], grid[-1]), help=help)
+    return [v for v in grid if low <= v <= high]
+
+
+def sweep_ui(s) -> tuple[SweepConfig, str, str | None]:
+    """The form: returns the sweep config, the dataset to train on, and the description set folder."""
+    source = st.radio(
+        "Features", ["configured dataset", SYNTHETIC], horizontal=True, help="Synthetic features need no dataset, CLIP weights or descriptions."
+    )
+    dataset = "synthetic" if source == SYNTHETIC else s.dataset
+    descriptions = None
+    if dataset != "synthetic":
+        sets = DescriptionStore(s.cache_path()).list(s.dataset)
+        if not s.dataset_root and s.dataset != "demo":
+            st.warning("Set the dataset folder in the sidebar (Data page), or train on synthetic features.")
+        if not sets:
+            st.warning("No descriptions for this dataset yet: generate or import them on the Descriptions page.")
+        else:
+            from fewshot_core.names import set_label
+
+            descriptions = str(st.selectbox("Descriptions", sets, format_func=set_label).path)
+    shots = grid_slider("Shots per class", GRID.shots, "Labelled images per class: every value of the paper's grid in the range is trained.")
+    texts = grid_slider("Texts per class (0 = image only)", GRID.text_counts, "Descriptions per class added as translated image features.")
+    protocol = st.radio(
+        "Q-Former training images",
+        PROTOCOLS,
+        index=list(PROTOCOLS).index(GRID.protocol),
+        horizontal=True,
+        help="train-split: every training image except validation (as the paper); support: only the k-shot images.",
+    )
+    q_default, a_default = QFormerTrainConfig(), AdapterConfig()
+    with st.expander("Q-Former and adapter settings"):
+        q1, q2, q3 = st.columns(3)
+        sizes = list_qformer_configs()
+        q_size = q1.selectbox("Q-Former size", sizes, index=sizes.index(GRID.qformer_size))
+        q_loss = q2.selectbox("Q-Former loss", LOSSES, index=LOSSES.index(q_default.loss))
+        q_epochs = q3.number_input("Q-Former epochs", 1, 200, q_default.epochs)
+        a1, a2, a3, a4 = st.columns(4)
+        a_lr = a1.number_input("Adapter lr", 1e-5, 1.0, a_default.lr, format="%.4f")
+        a_steps = a2.number_input("Adapter steps", 1, 5000, a_default.steps)
+        a_wd = a3.number_input("Decay toward zero-shot", 0.0, 1000.0, a_default.weight_decay)
+        a_bs = a4.number_input("Batch size", 8, 4096, a_default.batch_size)
+    cfg = SweepConfig(
+        shots=shots,
+        text_counts=texts,
+        seeds=list(range(s.seeds)),
+        protocol=protocol,
+        qformer_size=q_size,
+        qformer_train=QFormerTrainConfig(loss=q_loss, epochs=int(q_epochs)),
+        adapter=AdapterConfig(lr=a_lr, steps=int(a_steps), weight_decay=a_wd, batch_size=int(a_bs)),
+        device=s.device,
+    )
+    return cfg, dataset, descriptions
+
+
+def train_argv(s, cfg: SweepConfig, dataset: str, descriptions: str | None) -> list[str]:
+    """The `reproduce` command for this form."""
+    if dataset == "synthetic":
+        argv = ["reproduce", "--dataset", "synthetic", "--device", s.device, "--cache", str(s.cache_path())]
     else:
-        label = lambda d: f"{d.meta['source']} · {d.meta['settings'].get('model', '')} · {d.path.name}"  # noqa: E731 - stable while a job fills it
-        descriptions = st.selectbox("Descriptions", sets, format_func=label).path
-
-c1, c2 = st.columns(2)
-shots = c1.multiselect("Shots per class", SHOTS, default=SHOTS)
-texts = c2.multiselect("Texts per class (0 = image only)", TEXTS, default=TEXTS)
-protocol = st.radio(
-    "Q-Former training images",
-    ["train-split", "support"],
-    horizontal=True,
-    help="train-split: every training image except validation (as the paper); support: only the k-shot images.",
-)
-with st.expander("Q-Former and adapter settings"):
-    q1, q2, q3 = st.columns(3)
-    q_size = q1.selectbox("Q-Former size", list_qformer_configs(), index=list_qformer_configs().index("small"))
-    q_loss = q2.selectbox("Q-Former loss", LOSSES, index=LOSSES.index("balanced"))
-    q_epochs = q3.number_input("Q-Former epochs", 1, 200, 20)
-    a1, a2, a3, a4 = st.columns(4)
-    a_lr = a1.number_input("Adapter lr", 1e-5, 1.0, 5e-3, format="%.4f")
-    a_steps = a2.number_input("Adapter steps", 1, 5000, 150)
-    a_wd = a3.number_input("Decay toward zero-shot", 0.0, 1000.0, 10.0)
-    a_bs = a4.number_input("Batch size", 8, 4096, 64)
-
-cfg = SweepConfig(
-    shots=sorted(shots),
-    text_counts=sorted(texts),
-    seeds=list(range(s.seeds)),
-    protocol=protocol,
-    qformer_size=q_size,
-    qformer_train=QFormerTrainConfig(loss=q_loss, epochs=int(q_epochs)),
-    adapter=AdapterConfig(lr=a_lr, steps=int(a_steps), weight_decay=a_wd, batch_size=int(a_bs)),
-    device=s.device,
-)
-registry = job_registry()
+        argv = ["reproduce", *dataset_args(s, dataset), *backbone_args(s)]
+    argv += ["--shots", *map(str, cfg.shots), "--texts", *map(str, cfg.text_counts), "--seeds", str(len(cfg.seeds))]
+    argv += ["--protocol", cfg.protocol, "--qformer-size", cfg.qformer_size, "--qformer-loss", cfg.qformer_train.loss]
+    argv += ["--qformer-epochs", str(cfg.qformer_train.epochs), "--adapter-lr", str(cfg.adapter.lr), "--adapter-steps", str(cfg.adapter.steps)]
+    argv += ["--adapter-weight-decay", str(cfg.adapter.weight_decay), "--adapter-batch-size", str(cfg.adapter.batch_size)]
+    return argv + (["--descriptions", descriptions] if descriptions else [])
 
 
-def work(on_progress, should_cancel, backbone=None):
-    backbone_cfg = BackboneConfig(s.model, s.pretrained, device=s.device)
-    root = s.dataset_root or None
-    bundle = build_bundle(dataset, root, backbone_cfg, descriptions, cache, on_progress=on_progress, backbone=backbone, split_file=s.split_path())
-    run_dir = default_run_dir(cache, bundle, cfg)
-    run_sweep(bundle, cfg, run_dir, qformer_cache=cache, on_progress=on_progress, should_cancel=should_cancel)
-    return str(run_dir)
+@st.cache_data(show_spinner="Measuring one unit on this machine…", max_entries=16)
+def _calibration(cfg_json: str, classes: int, train_per_class: int, texts_per_class: int) -> dict:
+    from fewshot_core.estimate import calibrate
+    from fewshot_core.synthetic import SyntheticSpec
+
+    spec = SyntheticSpec(num_classes=classes, train_per_class=train_per_class, test_per_class=train_per_class, descriptions_per_class=texts_per_class)
+    return asdict(calibrate(SweepConfig.from_dict(json.loads(cfg_json)), spec))
 
 
-ready = bool(shots) and bool(texts) and (dataset == "synthetic" or (descriptions is not None and (s.dataset_root or dataset == "demo")))
-if st.button("Train", type="primary", disabled=not ready):
+def estimate_ui(s, cfg: SweepConfig, dataset: str, descriptions: str | None) -> None:
+    """A time estimate from a short calibration (one unit, timed here), scaled to the grid."""
+    from fewshot_core.estimate import Calibration, estimate_seconds
+
+    classes, per_class, texts = _data_size(s, dataset, descriptions)
+    probe = json.dumps(asdict(cfg) | {"shots": [max(cfg.shots)], "seeds": [0]}, sort_keys=True)
+    key = (probe, classes, per_class, texts)
+    if st.button("Estimate the time", help="Times one unit of this grid on synthetic features of this size (seconds), then scales it."):
+        st.session_state.calibration = (key, _calibration(*key))
+    known = st.session_state.get("calibration")
+    if known and known[0] == key:
+        cal = Calibration(**known[1])
+        units = len(cfg.shots) * len(cfg.seeds)
+        st.caption(
+            f"Estimated time: about {_duration(estimate_seconds(cfg, cal))} for {units} units "
+            f"(measured here: {cal.seconds_per_unit:.1f} s per unit, {cal.seconds_per_qformer_epoch:.2f} s per Q-Former epoch, "
+            f"on synthetic features of {classes} classes × {per_class} images, {texts} texts per class; feature encoding not included)."
+        )
+
+
+def _data_size(s, dataset: str, descriptions: str | None) -> tuple[int, int, int]:
+    """Classes, training images per class and descriptions per class of what will be trained (CUB sizes for synthetic)."""
+    if dataset == "synthetic" or descriptions is None:
+        return 200, 30, 30
+    from fewshot_core.descriptions.store import DescriptionSet
+
     try:
-        backbone = None if dataset == "synthetic" else cached_backbone(s.model, s.pretrained, s.device)
-        job, started = registry.start("train", lambda on_progress, should_cancel: work(on_progress, should_cancel, backbone))
-        if not started:
-            st.info("A training job is already running; showing its progress.")
+        from fewshot_core.datasets.verify import verify_dataset
+
+        report = verify_dataset(s.dataset, s.dataset_root or None, check_images=False, split_file=s.split_path())
+        lines = DescriptionSet(Path(descriptions)).all_lines(report["num_classes"])
+        per_text = max(1, round(sum(map(len, lines.values())) / max(1, len(lines))))
+        return report["num_classes"], max(1, report["num_train"] // report["num_classes"]), per_text
+    except (FewShotError, OSError, ValueError, KeyError):
+        return 200, 30, 30
+
+
+def start_ui(registry, argv: list[str], params: dict, ready: bool) -> None:
+    """Train: starts a job; while one runs, asks first (stop it and start this one, or keep it)."""
+    job = registry.get("train")
+    if st.button("Train", type="primary", disabled=not ready):
+        if job is not None and job.running:
+            st.session_state.confirm_train = (argv, params)
+        else:
+            _start(registry, argv, params)
+    pending = st.session_state.get("confirm_train")
+    if pending and job is not None and job.running:
+        st.warning("A training job is already running (its settings are shown above). Stop it and start this one?")
+        c1, c2 = st.columns(2)
+        if c1.button("Stop it and start the new one"):
+            job.cancel()
+            st.session_state.pop("confirm_train")
+            _start(registry, *pending)
+        if c2.button("Keep the running job"):
+            st.session_state.pop("confirm_train")
+            st.rerun()
+    elif pending:
+        st.session_state.pop("confirm_train")
+
+
+def _start(registry, argv: list[str], params: dict) -> None:
+    try:
+        registry.start("train", argv, params)
     except FewShotError as e:
         st.error(escape_markdown(str(e)))
 
 
-@st.fragment(run_every=1.0)
-def progress() -> None:
-    job = registry.get("train")
-    show_job(job, "Training")
-    losses = [float(m.rsplit("loss ", 1)[1]) for _, _, m in (job.history if job else []) if m.startswith("Q-Former epoch")]
-    if losses:
-        st.line_chart({"Q-Former loss": losses}, x_label="epoch", height=200)
-    if job is not None and job.status == "finished":
-        from fewshot_core.runs import RunFolder
-        from fewshot_core.storage import read_json
+def progress_ui(registry) -> None:
+    @st.fragment(run_every=1.0)
+    def progress() -> None:
+        job = registry.get("train")
+        if job is None:
+            return
+        params = job.params
+        st.caption(f"{'Running' if job.running else 'Last'} training job's settings: {escape_markdown(json.dumps(params.get('sweep', params)))}")
+        show_job(job, "Training", eta_step="sweep")
+        losses = job.metric_series("qformer_loss")
+        if losses:
+            st.line_chart({"Q-Former loss": losses}, x_label="epoch", height=200)
+        if job.status == "finished" and job.result:
+            from fewshot_core.runs import RunFolder
+            from fewshot_core.storage import read_json
 
-        run = RunFolder(job.result)
-        results, config = run.results(), read_json(run.path / "config.json")
-        st.success(f"Done: {len(results)} results in {job.result}. See them on the Results page.")
-        st.code(format_table1(table1(results), config.get("qformer_images_per_class")), language=None)
+            run = RunFolder(job.result["run_dir"])
+            try:
+                results, config = run.results(), read_json(run.path / "config.json")
+            except (OSError, ValueError) as e:
+                st.warning(f"The run folder cannot be read ({escape_markdown(str(e))}).")
+                return
+            st.success(f"Done: {len(results)} results in {escape_markdown(job.result['run_dir'])}. See them on the Results page.")
+            st.code(format_table1(table1(results), config.get("qformer_images_per_class")), language=None)
+
+    progress()
 
 
-progress()
-st.caption(f"Settings recorded with the run: {asdict(cfg)}")
+def page() -> None:
+    s = settings()
+    st.title("Train")
+    registry = job_registry()
+    progress_ui(registry)
+    with st.expander("New training job", expanded=not ((job := registry.get("train")) is not None and job.running)):
+        cfg, dataset, descriptions = sweep_ui(s)
+        ready = (
+            bool(cfg.shots)
+            and bool(cfg.text_counts)
+            and (dataset == "synthetic" or (descriptions is not None and (s.dataset_root or dataset == "demo")))
+        )
+        estimate_ui(s, cfg, dataset, descriptions)
+        params = {"dataset": dataset, "descriptions": descriptions, "sweep": asdict(cfg)}
+        start_ui(registry, train_argv(s, cfg, dataset, descriptions), params, ready)
+        st.caption(f"Settings of this form: {escape_markdown(json.dumps(asdict(cfg)))}")
+
+
+if __name__ == "__main__":  # Streamlit ran this file alone (its legacy pages/ mode): go through the router
+    from app_router import main
+
+    main()

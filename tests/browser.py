@@ -90,7 +90,7 @@ def wait_for_job(page, done_text: str, stall_s: float = 180, poll_s: float = 1.0
         failed = page.get_by_text(re.compile(r" failed: ")).all_inner_texts()
         if failed:
             raise AssertionError(f"the job failed: {failed[0]}")
-        state = tuple(page.locator('[data-testid="stProgress"]').all_inner_texts())
+        state = tuple(t.split(" · ")[0] for t in page.locator('[data-testid="stProgress"]').all_inner_texts())  # not the elapsed time
         if state != last:
             last, since = state, time.monotonic()
         elif time.monotonic() - since > stall_s:

@@ -9,6 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from fewshot_core.settings import LabSettings, load_settings, save_settings
 
+from .apppage import open_page
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
@@ -68,6 +70,7 @@ def test_the_server_listens_on_localhost_only():
 
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "localhost"
+    assert config["client"]["toolbarMode"] == "minimal"  # no Deploy button
 
 
 def test_user_text_is_escaped_before_it_reaches_markdown():
@@ -90,7 +93,7 @@ def test_description_keys_are_escaped_on_the_descriptions_page(cub_root, tmp_pat
     save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root), cache_root=str(tmp_path / "cache")))
     hostile = DescribeRequest("openai-compatible", "Describe a {class_name} [click](https://evil.example).", GenerationSettings(model="m"))
     describe(load_dataset("cub", cub_root), hostile, tmp_path / "cache", classes=[], source=object())
-    page = AppTest.from_file(str(Path(APP).parent / "pages" / "descriptions.py"), default_timeout=60).run()
+    page = open_page("descriptions")
     assert not page.exception
     settings_caption = next(c.value for c in page.caption if "Settings:" in c.value)
     assert "\\[click\\]\\(https:\\/\\/evil" in settings_caption and "[click](https://" not in settings_caption
@@ -147,3 +150,10 @@ def test_the_browser_test_fails_under_ci_without_chromium(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="no Chromium"):
         browser.require_chromium()
+
+
+def test_a_page_file_run_alone_still_draws_the_sidebar():
+    """Streamlit's legacy pages/ mode runs a page file alone on a first request to its URL: it hands over to the router."""
+    page = AppTest.from_file(str(Path(APP).parent / "pages" / "results.py"), default_timeout=60).run()
+    assert not page.exception
+    assert [w.label for w in page.sidebar.selectbox][:1] == ["Dataset"]

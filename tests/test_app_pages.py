@@ -7,9 +7,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from app_jobs import JobRegistry
-from fewshot_core.progress import check_cancel
 from fewshot_core.settings import LabSettings, save_settings
+
+from .apppage import open_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -22,9 +22,10 @@ def fresh_registry():
 
 
 def _open(page: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=120).run()
-    app.switch_page(f"pages/{page}.py").run()
+    """Open a page and check it rendered (see apppage.open_page)."""
+    app = open_page(page)
     assert not app.exception, app.exception
+    assert app.title[0].value.startswith(page.title()), app.title[0].value
     return app
 
 
@@ -33,7 +34,7 @@ def _by_label(widgets, label):
 
 
 def _wait(app: AppTest, done, timeout: float = 240) -> AppTest:
-    """Re-run the page until ``done(app)`` (the job runs in a background thread)."""
+    """Re-run the page until ``done(app)`` (the job runs in its own process)."""
     end = time.time() + timeout
     while time.time() < end:
         app.run()
@@ -42,31 +43,6 @@ def _wait(app: AppTest, done, timeout: float = 240) -> AppTest:
             return app
         time.sleep(1)
     raise AssertionError(f"timed out; errors: {[e.value for e in app.error]}")
-
-
-def test_job_registry_runs_one_job_per_name():
-    registry = JobRegistry()
-    release = []
-
-    def work(on_progress, should_cancel):
-        while not release:
-            check_cancel(should_cancel, "work")
-            time.sleep(0.01)
-        on_progress(1, 1, "done")
-        return 42
-
-    first, started = registry.start("train", work)
-    second, started_again = registry.start("train", work)
-    assert started and not started_again and second is first  # a second click joins the first job
-    release.append(1)
-    for _ in range(200):
-        if not first.running:
-            break
-        time.sleep(0.01)
-    assert first.status == "finished" and first.result == 42 and first.fraction == 1.0
-    third, _ = registry.start("train", lambda p, c: check_cancel(lambda: True, "work"))
-    time.sleep(0.2)
-    assert third.status == "cancelled"
 
 
 def test_descriptions_page_generates_and_edits(cub_root):
@@ -90,12 +66,13 @@ def test_train_then_results_on_synthetic_features():
     save_settings(LabSettings(seeds=1))
     app = _open("train")
     _by_label(app.radio, "Features").set_value("synthetic (CUB-sized, no download)").run()
-    _by_label(app.multiselect, "Shots per class").set_value([1]).run()
-    _by_label(app.multiselect, "Texts per class (0 = image only)").set_value([0, 2]).run()
+    _by_label(app.select_slider, "Shots per class").set_value((1, 1)).run()
+    _by_label(app.select_slider, "Texts per class (0 = image only)").set_value((0, 2)).run()
     _by_label(app.selectbox, "Q-Former size").set_value("tiny").run()
     _by_label(app.number_input, "Q-Former epochs").set_value(1).run()
     _by_label(app.button, "Train").click().run()
     app = _wait(app, lambda a: any("Done:" in s.value for s in a.success))
+    assert any('"shots": [1], "text_counts": [0, 1, 2]' in c.value for c in app.caption)  # the job's own settings, from its folder
     assert "zero-shot CLIP" in app.code[0].value
     results = _open("results")
     chart = results.get("plotly_chart")[0]
@@ -119,8 +96,8 @@ def test_train_on_a_dataset_folder_with_the_tiny_clip(cub_root):
     describe(load_dataset("cub", cub_root), DescribeRequest("attributes"), default_cache_root())
     save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root), model="fewshot-tiny", pretrained="", device="cpu", seeds=1))
     app = _open("train")
-    _by_label(app.multiselect, "Shots per class").set_value([1]).run()
-    _by_label(app.multiselect, "Texts per class (0 = image only)").set_value([0, 1]).run()
+    _by_label(app.select_slider, "Shots per class").set_value((1, 1)).run()
+    _by_label(app.select_slider, "Texts per class (0 = image only)").set_value((0, 1)).run()
     _by_label(app.selectbox, "Q-Former size").set_value("tiny").run()
     _by_label(app.number_input, "Q-Former epochs").set_value(2).run()
     _by_label(app.button, "Train").click().run()
@@ -137,7 +114,7 @@ def test_missing_clip_weights_are_an_error_message(cub_root):
     save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root), model="RN50", pretrained="openai", device="cpu", seeds=1))
     app = _open("train")
     _by_label(app.button, "Train").click().run()
-    assert not app.exception
+    app = _wait(app, lambda a: any("failed" in e.value for e in a.error))
     assert any("Could not download" in e.value and "local checkpoint" in e.value for e in app.error)
 
 
@@ -205,3 +182,105 @@ def test_results_page_when_only_zero_shot_is_done(translation_column):
     assert any("No few-shot results yet. Zero-shot CLIP: 40.00%" in i.value for i in app.info)
     assert "zero-shot CLIP 40.0%" in app.get("plotly_chart")[0].proto.spec
     assert len(app.get("plotly_chart")) == 3  # Figure 4 (the zero-shot line), zero vs few, zero-shot per class
+
+
+PAGES = ["data", "descriptions", "train", "results"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_an_empty_cache(page):
+    app = _open(page)
+    assert not app.error
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_survives_a_damaged_run_folder_and_job_folder(page, translation_column):
+    from fewshot_core.storage import default_cache_root
+
+    _hand_made_run(["zeroshot", "01-0"])
+    cache = default_cache_root()
+    (cache / "runs" / "synthetic-handmade" / "units" / "01-1.json").write_text("{not json")  # a unit cut off mid-write
+    (cache / "runs" / "broken").mkdir(parents=True)
+    (cache / "runs" / "broken" / "config.json").write_text("[1, 2")
+    for name in ("train", "features", "describe-attributes"):
+        (cache / "jobs" / name).mkdir(parents=True)
+        (cache / "jobs" / name / "job.json").write_text('{"params": "not a dict"}')
+        (cache / "jobs" / name / "events.jsonl").write_text('{"event": "progress", "done": 1\n[]\n')
+    app = _open(page)
+    if page == "results":
+        assert any("Partial run: 3 of 5 units done" in i.value for i in app.info)  # the damaged unit is skipped, not fatal
+
+
+def _fake_running_job(kind: str, events: list[dict]):
+    """A job folder whose process (a sleeper that names the folder, as a real job's command line does) runs."""
+    import json
+    import subprocess
+    import sys
+    import time as clock
+
+    from app_jobs import Job
+    from fewshot_core.storage import default_cache_root
+
+    folder = default_cache_root() / "jobs" / kind
+    folder.mkdir(parents=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", str(folder)], start_new_session=True)
+    (folder / "job.json").write_text(json.dumps({"kind": kind, "params": {"sweep": {"shots": [1, 4]}}, "started": clock.time()}))
+    (folder / "pid").write_text(str(sleeper.pid))
+    (folder / "events.jsonl").write_text("".join(json.dumps({"time": clock.time(), **e}) + "\n" for e in events))
+    return Job(folder), sleeper
+
+
+def test_results_page_follows_a_running_sweep(translation_column):
+    """Half a run on disk and a running training job writing into it: the page opens it and says so."""
+    from fewshot_core.storage import default_cache_root
+
+    _hand_made_run(["zeroshot", "01-0"])
+    run_dir = default_cache_root() / "runs" / "synthetic-handmade"
+    events = [
+        {"event": "run_dir", "path": str(run_dir), "units": 5},
+        {"event": "progress", "step": "sweep", "done": 2, "total": 5, "message": "1-shot seed 0 done"},
+    ]
+    job, sleeper = _fake_running_job("train", events)
+    try:
+        assert job.running
+        app = _open("results")
+        assert any("Partial run: 2 of 5 units done" in i.value for i in app.info)
+        assert any("Training is running into this run: 1-shot seed 0 done (2/5 units)" in c.value for c in app.caption)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_default_description_source_follows_availability(cub_root, monkeypatch):
+    app = _open("descriptions")  # the demo: its attribute sentences, instant and offline
+    assert _by_label(app.selectbox, "Source").value == "attributes"
+    save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root)))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    app = _open("descriptions")
+    assert _by_label(app.selectbox, "Source").value == "local"  # no key: never openai
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+    app = _open("descriptions")
+    assert _by_label(app.selectbox, "Source").value == "openai"
+
+
+def test_train_page_asks_before_replacing_a_running_job():
+    save_settings(LabSettings(seeds=5))
+    app = _open("train")
+    _by_label(app.radio, "Features").set_value("synthetic (CUB-sized, no download)").run()
+    _by_label(app.number_input, "Q-Former epochs").set_value(200).run()
+    _by_label(app.button, "Train").click().run()
+    app = _wait(app, lambda a: any("Training:" in p.proto.text for p in a.get("progress")), timeout=60)
+    fresh = _open("train")  # another browser session (or a refresh): the running job's settings, not the form's defaults
+    assert any("Running training job's settings" in c.value and '"epochs": 200' in c.value for c in fresh.caption)
+    _by_label(fresh.button, "Train").click().run()
+    assert any("already running" in w.value for w in fresh.warning)
+    _by_label(fresh.button, "Keep the running job").click().run()
+    assert not any("already running" in w.value for w in fresh.warning)
+    _by_label(fresh.button, "Cancel training").click().run()
+    assert any("Cancelled in" in i.value for i in fresh.info)
+
+
+def test_data_page_shows_the_steps_and_whether_features_are_cached():
+    app = _open("data")
+    assert [link.proto.label for link in app.get("page_link")] == ["1 · Data", "2 · Descriptions", "3 · Train", "4 · Results"]
+    assert any("Features not cached yet" in c.value for c in app.caption)

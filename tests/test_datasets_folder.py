@@ -164,7 +164,6 @@ def test_app_data_page_reads_a_folder_and_a_split_file(tree, tmp_path):
 
     save_settings(LabSettings(dataset="folder", dataset_root=str(tree)))
     app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120).run()
-    app.switch_page("pages/data.py").run()
     assert not app.exception, app.exception
     picker = next(w for w in app.sidebar.selectbox if w.label == "Dataset")
     assert picker.options[-1] == "Your own image folder" and "Stanford Cars" in picker.options

@@ -99,6 +99,12 @@ class DescriptionSet:
         e["replaced"].update({k: v.strip() for k, v in (replace or {}).items() if v.strip()})
         write_json(self._class_file("edits", c), e)
 
+    def restore(self, c: int, lines: list[str]) -> None:
+        """Undo deletions of class c's lines (the user's edits stay reversible)."""
+        e = self.edits(c)
+        e["deleted"] = [line for line in e["deleted"] if line not in set(lines)]
+        write_json(self._class_file("edits", c), e)
+
     def all_lines(self, num_classes: int) -> dict[int, list[str]]:
         return {c: self.lines(c) for c in range(num_classes)}
 

@@ -1,0 +1,111 @@
+"""Descriptions you can judge: how well each description's CLIP text feature points at its own class.
+
+For every description (its pooled CLIP text feature ``t``, its class ``y``) against the class centroids
+of the training images (mean of L2-normalised image features per class, re-normalised):
+
+- ``cos_raw``: cosine of ``t`` to the centroid of class ``y``. Raw text-to-image cosines are small for
+  every class (CLIP's modality gap), so compare them within a dataset, not with image-image cosines;
+- ``cos_translated``: the same after the mean-shift translation ``t - mean(text) + mean(image)``,
+  re-normalised (the "mean-shift" pseudo image feature the sweep trains on);
+- ``rank``: the rank of class ``y`` among all classes by translated cosine (1 = its own class is nearest);
+- ``nearest``: the nearest class other than ``y``, and ``flagged``: the description is nearer some
+  other class's images than its own (rank > 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    x = np.asarray(x, dtype=np.float64)
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norm > 0, norm, 1.0)
+
+
+def class_centroids(features: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C, D) unit centroids of the L2-normalised features of each class (a class without images: zeros)."""
+    x = l2_normalise(features)
+    sums = np.zeros((num_classes, x.shape[1]))
+    np.add.at(sums, np.asarray(labels, dtype=np.int64), x)
+    return l2_normalise(sums)
+
+
+def mean_shift(text_features: np.ndarray, image_mean: np.ndarray, text_mean: np.ndarray) -> np.ndarray:
+    """(M, D) text features moved across the modality gap: ``t - mean(text) + mean(image)``, re-normalised."""
+    return l2_normalise(l2_normalise(text_features) - text_mean + image_mean)
+
+
+@dataclass
+class Judgement:
+    """Per description (arrays of length M) and the class count they were judged against."""
+
+    cos_raw: np.ndarray  # (M,) cosine to the own class's image centroid
+    cos_translated: np.ndarray  # (M,) the same after mean-shift
+    rank: np.ndarray  # (M,) 1 = the own class is the nearest centroid (translated)
+    nearest_other: np.ndarray  # (M,) the nearest class that is not the own class
+    flagged: np.ndarray  # (M,) bool: some other class is nearer than the own class
+
+
+def judge_descriptions(
+    image_features: np.ndarray, image_labels: np.ndarray, text_features: np.ndarray, text_labels: np.ndarray, num_classes: int
+) -> Judgement:
+    """Judge every description against the class centroids of the (training) images; see the module docstring."""
+    text_labels = np.asarray(text_labels, dtype=np.int64)
+    centroids = class_centroids(image_features, image_labels, num_classes)  # (C, D)
+    texts = l2_normalise(text_features)  # (M, D)
+    shifted = mean_shift(texts, l2_normalise(image_features).mean(0), texts.mean(0))
+    rows = np.arange(len(text_labels))
+    raw, translated = texts @ centroids.T, shifted @ centroids.T  # (M, C)
+    own = translated[rows, text_labels]
+    rank = 1 + (translated > own[:, None]).sum(1)
+    others = translated.copy()
+    others[rows, text_labels] = -np.inf
+    return Judgement(raw[rows, text_labels], own, rank, others.argmax(1), rank > 1)
+
+
+def judgement_records(judgement: Judgement, texts: list[str], text_labels: np.ndarray, class_names: list[str]) -> list[dict]:
+    """One JSON-able record per description, flagged ones first, then by translated cosine (lowest first)."""
+    records = [
+        {
+            "class": class_names[int(y)],
+            "class_index": int(y),
+            "text": text,
+            "cos_raw": round(float(judgement.cos_raw[i]), 4),
+            "cos_translated": round(float(judgement.cos_translated[i]), 4),
+            "rank": int(judgement.rank[i]),
+            "nearest_other": class_names[int(judgement.nearest_other[i])],
+            "flagged": bool(judgement.flagged[i]),
+        }
+        for i, (text, y) in enumerate(zip(texts, text_labels))
+    ]
+    return sorted(records, key=lambda r: (not r["flagged"], r["cos_translated"]))
+
+
+def judge_set(dataset, dset, backbone, cache_root, on_progress=None) -> list[dict]:
+    """Judge the lines in effect of a description set with a CLIP (features from the cache, computed once).
+
+    Args:
+        dataset: the ``ImageDataset`` the set describes; its training split gives the centroids.
+        dset: a ``DescriptionSet``; user edits count (deleted lines are not judged).
+        backbone: the loaded CLIP; cache_root: the feature cache root.
+    Returns:
+        ``judgement_records`` for every line.
+    """
+    from .errors import FewShotError
+    from .features import FeatureCache, image_features, text_features
+    from .progress import no_progress
+
+    cache = FeatureCache(cache_root)
+    train = image_features(cache, backbone, dataset, "train", on_progress=on_progress or no_progress)
+    lines = dset.all_lines(dataset.num_classes)
+    texts = [line for c in range(dataset.num_classes) for line in lines.get(c, [])]
+    labels = np.array([c for c in range(dataset.num_classes) for _ in lines.get(c, [])], dtype=np.int64)
+    if not texts:
+        raise FewShotError("This description set has no lines yet: generate or import descriptions first.")
+    pooled = text_features(cache, backbone, texts)["pooled"]
+    judgement = judge_descriptions(train.features[train.valid], train.labels[train.valid], pooled, labels, dataset.num_classes)
+    return judgement_records(judgement, texts, labels, dataset.display_names)

@@ -1,0 +1,59 @@
+"""Readable, editable names for run folders and description sets (their folder names are content keys).
+
+A name is kept in ``label.txt`` inside the folder; without one, a name is made from what the folder
+records (dataset, source, model, settings), so a user never has to read a hash.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+LABEL_FILE = "label.txt"
+MAX_LABEL = 80
+
+
+def read_label(folder: Path | str) -> str | None:
+    """The name the user gave a folder, if any."""
+    try:
+        text = (Path(folder) / LABEL_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text[:MAX_LABEL] or None
+
+
+def write_label(folder: Path | str, label: str) -> None:
+    """Rename a folder for display (an empty label goes back to the made-up name)."""
+    path = Path(folder) / LABEL_FILE
+    label = " ".join(label.split())[:MAX_LABEL]
+    if label:
+        path.write_text(label + "\n", encoding="utf-8")
+    else:
+        path.unlink(missing_ok=True)
+
+
+def set_label(dset: Any) -> str:
+    """A description set's name: the user's, else ``source · model · date``."""
+    given = read_label(dset.path)
+    if given:
+        return given
+    try:
+        meta = dset.meta
+    except (OSError, ValueError):
+        return dset.path.name
+    model = meta.get("settings", {}).get("model", "")
+    return " · ".join(x for x in (meta.get("source", "?"), model, str(meta.get("created", ""))[:16].replace("T", " ")) if x)
+
+
+def run_label(run: dict[str, Any]) -> str:
+    """A run's name (a ``list_runs`` entry): the user's, else ``dataset · shots · texts · protocol · date``."""
+    given = read_label(run["path"])
+    if given:
+        return given
+    config = run.get("config", {})
+    sweep = config.get("sweep", {})
+    shots, texts = sweep.get("shots") or [], sweep.get("text_counts") or []
+    grid = f"{min(shots)}-{max(shots)} shots" if shots else ""
+    grid += f", {min(texts)}-{max(texts)} texts" if texts else ""
+    parts = (config.get("dataset", "?"), grid, sweep.get("protocol", ""), str(config.get("created", ""))[:16].replace("T", " "))
+    return " · ".join(p for p in parts if p)
