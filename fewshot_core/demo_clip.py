@@ -48,7 +48,7 @@ class DemoClipConfig:
     wrong_attribute_p: float = 0.15  # chance that a caption names a wrong attribute
     full_caption_p: float = 0.2  # chance that a caption names all three attributes (never as "a photo of a ...")
     synonym_p: float = 0.3  # chance that a common attribute word is replaced by an everyday synonym
-    rare_term_p: float = 0.05  # chance that a rare class-name term ("striped", "hexagon") is used as such
+    rare_term_p: float = 0.0  # chance that a rare class-name term ("striped", "hexagon") is used as such
     image_seed_offset: int = 1000  # training images come from other seeds than the demo dataset
 
 
