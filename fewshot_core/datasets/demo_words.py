@@ -41,15 +41,15 @@ PATTERN_LOOKS = {
     "dotted": "small round spots all over it",
     "checkered": "a grid of small squares in two tones",
 }
-SHAPE_LOOKS = {
-    "circle": "perfectly round",
-    "square": "four equal sides and four corners",
-    "triangle": "three corners",
-    "diamond": "four corners, slightly squashed",
+SHAPE_LOOKS = {  # what each shape's outline has
+    "circle": "a perfectly round edge",
+    "square": "four equal sides and square corners",
+    "triangle": "three straight sides",
+    "diamond": "four slanted sides, taller than wide",
     "star": "five sharp points",
     "hexagon": "six equal sides",
-    "cross": "four equal arms like a plus sign",
-    "ring": "round with a hole in the middle",
+    "cross": "four equal arms, like a plus sign",
+    "ring": "a round hole in the middle",
 }
 # Neighbouring values a description can contrast with.
 SIMILAR = {
@@ -93,19 +93,19 @@ def class_descriptions(colour: str, pattern: str, shape: str, seed: int = 0) -> 
     attribute words are everyday synonyms as often as the class-name words.
     """
     rng = np.random.default_rng([seed, 17, *(ord(ch) for ch in f"{colour}{pattern}{shape}")])
-    c, p, s = (SYNONYMS[v][rng.integers(len(SYNONYMS[v]))] for v in (colour, pattern, shape))
-    c2, p2, s2 = (SYNONYMS[v][-1 - rng.integers(len(SYNONYMS[v]) - 1)] if len(SYNONYMS[v]) > 1 else SYNONYMS[v][0] for v in (colour, pattern, shape))
+    (c, c2), (p, p2), (s, s2) = [[SYNONYMS[v][i] for i in rng.permutation(len(SYNONYMS[v]))[:2]] for v in (colour, pattern, shape)]
+    look = SHAPE_LOOKS[shape]
     sentences = [
         f"A {c} {s} with {PATTERN_LOOKS[pattern]}.",
         f"A {p} {s}, coloured {colour}.",
-        f"This shape is {SHAPE_LOOKS[shape]} and its fill is {c2}.",
+        f"This shape has {look}, and its fill is {c2}.",
         f"Its surface is {p2}: {PATTERN_LOOKS[pattern]}.",
-        f"The outline is {SHAPE_LOOKS[shape]}; think of a {s2}.",
-        f"Mostly {colour}, {p}, on a pale noisy background.",
+        f"The outline has {look}; think of a {s2}.",
+        f"Mostly {colour} and {p}, on a pale noisy background.",
         f"Like the {SIMILAR[colour]} version, but {c} instead.",
-        f"Similar to a {p} {SIMILAR[shape]}, yet {SHAPE_LOOKS[shape]}.",
+        f"Similar to a {p} {SIMILAR[shape]}, but with {look}.",
         f"Not {SIMILAR[pattern]}: the pattern is {p2}.",
-        f"A {c2} thing that is {SHAPE_LOOKS[shape]}.",
+        f"A {c2} thing with {look}.",
         f"A small {s} drawn in {c}.",
         "A simple coloured shape, slightly blurred, somewhere in the picture.",
         f"Something {p} and {c2}.",
