@@ -291,19 +291,6 @@ def held_out_mask(display_names: list[str], weights: Path = DEMO_WEIGHTS) -> np.
     return np.array([n in held for n in display_names])
 
 
-def demo_zero_shot(device: str = "cpu", weights: Path = DEMO_WEIGHTS) -> float:
-    """Zero-shot accuracy of a demo CLIP on the demo test split ("a photo of a {class}.")."""
-    from .baselines import zero_shot_predict
-    from .features import encode_images, encode_texts
-
-    backbone = load_backbone(demo_backbone_config(device, weights))
-    ds = demo.load(None)
-    test = ds.split("test")
-    feats, _, _ = encode_images(backbone, test.paths, num_workers=0)
-    prompts = encode_texts(backbone, [f"a photo of a {n}." for n in ds.display_names])
-    return float((zero_shot_predict(feats, prompts) == test.labels).mean())
-
-
 def validation_report(device: str = "cpu", weights: Path = DEMO_WEIGHTS, image_seed: int = 1, held: list[str] | None = None) -> dict:
     """The demo figures on a validation copy of the demo: the same 48 classes, new images (``image_seed``).
 
