@@ -102,11 +102,11 @@ def training_pairs(
     picked = [combos[i] for i in rng.integers(len(combos), size=cfg.pool_images)]
     caption_rng = np.random.default_rng([cfg.seed, 5])
     captions = [_caption(*k, caption_rng, cfg, frozenset(held)) for k in picked]
+    if images is not None:
+        return images, captions, held
     chunk = 2000
     jobs = [(picked[s : s + chunk], cfg.seed + cfg.image_seed_offset, s, min(s + chunk, cfg.pool_images)) for s in range(0, cfg.pool_images, chunk)]
     workers = workers or max(1, min(16, (os.cpu_count() or 1)))
-    if images is not None:
-        return images, captions, held
     if workers == 1 or len(jobs) == 1:
         images = [_render_chunk(j) for j in jobs]
     else:
