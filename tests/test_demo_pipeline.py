@@ -1,11 +1,12 @@
 """The offline demo end to end with the committed demo CLIP: zero-shot, Q-Former, the whole pipeline."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 
-from fewshot_core.demo_clip import DEMO_WEIGHTS, demo_backbone_config, demo_report
+from fewshot_core.demo_clip import DEMO_WEIGHTS, DemoClipConfig, demo_backbone_config, demo_report, held_out_classes
 from fewshot_core.experiments import SweepConfig, qformer_alignment_report, run_sweep, table1
 from fewshot_core.plots import figure4
 from fewshot_core.qformer import QFormerTrainConfig, load_qformer_config
@@ -39,6 +40,9 @@ def test_committed_weights_are_small_and_described():
     record = json.loads(DEMO_WEIGHTS.with_suffix(".json").read_text())
     assert record["config"]["seed"] == 0 and len(record["held_out_classes"]) == 24 and not record.get("stopped_early")
     assert record["config"] == {**record["config"], "steps": record["steps_done"]}
+    # `demo train-clip` with no options re-creates them: the recorded config is DemoClipConfig's defaults
+    assert record["config"] == asdict(DemoClipConfig())
+    assert record["held_out_classes"] == [" ".join(k) for k in held_out_classes(DemoClipConfig())]
 
 
 def test_demo_zero_shot_is_imperfect_but_far_above_chance(report):
