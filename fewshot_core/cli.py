@@ -137,14 +137,19 @@ def cmd_features(args: argparse.Namespace) -> None:
     from .features import FeatureCache, image_features
     from .storage import default_cache_root
 
+    if args.export:
+        from .export import check_export_dir
+
+        check_export_dir(args.export)
     dataset = load_dataset(args.dataset, args.root, args.split_file)
     cfg = backbone_config(args)
     backbone = load_backbone(cfg)
     cache = FeatureCache(args.cache or default_cache_root())
     summary: dict[str, Any] = {"dataset": args.dataset, "model": cfg.model, "pretrained": cfg.pretrained, "device": str(backbone.device)}
+    computed = {}
     for split in args.splits or list(dataset.splits):
         start = time.perf_counter()
-        feats = image_features(cache, backbone, dataset, split, args.batch_size, args.workers, tqdm_progress(split))
+        feats = computed[split] = image_features(cache, backbone, dataset, split, args.batch_size, args.workers, tqdm_progress(split))
         summary[split] = {
             "images": len(feats.labels),
             "unreadable": len(feats.unreadable),
@@ -153,6 +158,11 @@ def cmd_features(args: argparse.Namespace) -> None:
             "seconds": round(time.perf_counter() - start, 2),
         }
     summary["cache"] = str(cache.root)
+    if args.export:
+        from .export import export_features
+
+        export_features(args.export, dataset, backbone, computed)
+        summary["exported"] = str(args.export)
     emit("result", **summary)
     print_json(summary)
 
@@ -278,8 +288,20 @@ def cmd_judge_descriptions(args: argparse.Namespace) -> None:
 def cmd_demo_train_clip(args: argparse.Namespace) -> None:
     from .demo_clip import DEMO_WEIGHTS, DemoClipConfig, train_demo_clip
 
-    record = train_demo_clip(DemoClipConfig(seed=args.seed, steps=args.steps), Path(args.out or DEMO_WEIGHTS), tqdm_progress("demo CLIP"))
+    cfg = DemoClipConfig(seed=args.seed, steps=args.steps or DemoClipConfig.steps)
+    record = train_demo_clip(cfg, Path(args.out or DEMO_WEIGHTS), tqdm_progress("demo CLIP"), device=args.device, workers=args.workers)
     print(json.dumps({k: v for k, v in record.items() if k != "held_out_classes"}))
+
+
+def cmd_demo_report(args: argparse.Namespace) -> None:
+    from .demo_clip import DEMO_WEIGHTS, demo_report
+
+    weights = Path(args.weights or DEMO_WEIGHTS)
+    if not weights.is_file():
+        raise FewShotError(f"No demo CLIP weights at {weights}; train them with `python -m fewshot_core demo train-clip`.")
+    root = args.root or (args.cache / "demo-data" if args.cache else None)
+    report = demo_report(args.device, weights, root, args.cache)
+    print_json({"weights": str(weights), **report})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -307,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", nargs="+", default=None, help="splits to encode (default: all the dataset has: train, test, and val if any)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=None, help="image decoding workers (default: cores - 1, max 4)")
+    p.add_argument("--export", type=Path, default=None, help="also write <split>.npz and provenance.json into this folder")
     p.set_defaults(func=cmd_features)
 
     from .descriptions.prompt import DEFAULT_PROMPT
@@ -350,9 +373,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo_sub = p.add_subparsers(dest="demo_command", required=True, metavar="DEMO_COMMAND")
     q = demo_sub.add_parser("train-clip", help="train the demo CLIP from scratch (CPU, minutes) into assets/")
     q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--steps", type=int, default=1500)
+    q.add_argument("--steps", type=int, default=None, help="training steps (default: the committed weights' 5000)")
+    q.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (a GPU takes minutes, a CPU hours)")
+    q.add_argument("--workers", type=int, default=None, help="processes rendering the training images (default: cores, max 16)")
     q.add_argument("--out", type=Path, default=None, help="weights file (default: assets/demo-clip.safetensors)")
     q.set_defaults(func=cmd_demo_train_clip)
+    q = demo_sub.add_parser("report", help="the demo CLIP's figures on the demo (zero-shot, probe, 15-shot; seen vs held-out classes)")
+    q.add_argument("--weights", type=Path, default=None, help="weights file (default: assets/demo-clip.safetensors)")
+    q.add_argument("--device", default="cpu")
+    q.add_argument("--root", type=Path, default=None, help="the demo folder (default: generated under the cache)")
+    q.add_argument("--cache", type=Path, default=None, help="cache root (default $FEWSHOT_CACHE or ~/.cache/fewshot-lab)")
+    q.set_defaults(func=cmd_demo_report)
 
     p = sub.add_parser("reproduce", help="features -> Q-Former -> sweep -> Table 1, printed")
     add_dataset_args(p, extra=("synthetic",))  # synthetic: features only, no --root
@@ -385,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     args, code = None, 2
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "dataset", None) == "demo" and getattr(args, "root", None) is None and getattr(args, "cache", None):
+            args.root = args.cache / "demo-data"  # --cache relocates the generated demo images too
         _setup_logging(args.verbose)
         _open_events(args)
         code = int(args.func(args) or 0)

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -112,18 +115,47 @@ def render(colour: str, pattern: str, shape: str, rng: np.random.Generator, size
     return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
 
 
+def render_class_images(c: int, count: int, seed: int = SEED, image_seed: int | None = None) -> list[Image.Image]:
+    """The first ``count`` images of class ``c``; ``image_seed`` other than ``seed`` gives new images of the same classes."""
+    colour, pattern, shape = class_list(seed)[c]
+    rng = np.random.default_rng([seed if image_seed is None else image_seed, 11, c])
+    return [render(colour, pattern, shape, rng) for _ in range(count)]
+
+
 def generate(root: Path | str, seed: int = SEED) -> Path:
-    """Write the demo dataset under ``root/fewshot-demo`` (about 3,000 small PNGs, a few seconds)."""
+    """Write the demo dataset under ``root/fewshot-demo`` (about 2,000 small PNGs, a few seconds).
+
+    Written into a temporary sibling folder and renamed into place, so a concurrent reader never sees
+    half-written images; if another process finished first, its copy is kept.
+    """
     base = Path(root).expanduser() / "fewshot-demo"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".fewshot-demo-", dir=base.parent))
+    try:
+        _write_demo(tmp, seed)
+        if base.exists():  # an older generator's copy (a finished copy of this version is never regenerated)
+            if _is_current(base):
+                return base
+            shutil.rmtree(base)
+        os.replace(tmp, base)
+    except OSError:
+        if not _is_current(base):
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return base
+
+
+def _write_demo(base: Path, seed: int) -> None:
+    """Every file of the demo dataset, under ``base``."""
     classes = class_list(seed)
     rows = {"train": [], "test": []}
     for c, (colour, pattern, shape) in enumerate(classes):
         folder = f"{c + 1:03d}.{colour}_{pattern}_{shape}"
         (base / "images" / folder).mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng([seed, 11, c])
-        for i in range(TRAIN_PER_CLASS + TEST_PER_CLASS):
+        for i, image in enumerate(render_class_images(c, TRAIN_PER_CLASS + TEST_PER_CLASS, seed)):
             rel = f"{folder}/{i:03d}.png"
-            render(colour, pattern, shape, rng).save(base / "images" / rel)
+            image.save(base / "images" / rel)
             rows["train" if i < TRAIN_PER_CLASS else "test"].append(f"{rel} {c}")
     (base / "classes.txt").write_text("".join(f"{c} {c + 1:03d}.{'_'.join(k)}\n" for c, k in enumerate(classes)))
     for split, lines in rows.items():
@@ -131,16 +163,30 @@ def generate(root: Path | str, seed: int = SEED) -> Path:
     names = [f"has_color::{c}" for c in COLOURS] + [f"has_pattern::{p}" for p in PATTERNS] + [f"has_shape::{s}" for s in SHAPES]
     values = np.array([[100.0 if n.split("::")[1] in k else 0.0 for n in names] for k in classes], np.float32)
     write_json(base / "attributes.json", {"names": names, "values": values.tolist()})
-    write_json(base / "VERSION.json", {"generator": GENERATOR_VERSION, "seed": seed})  # written last: marks completion
-    return base
+    write_json(base / "VERSION.json", {"generator": GENERATOR_VERSION, "seed": seed})
+
+
+def _is_current(base: Path) -> bool:
+    """True when ``base`` holds a complete demo made by this generator version."""
+    try:
+        return json.loads((base / "VERSION.json").read_text()).get("generator") == GENERATOR_VERSION
+    except (OSError, ValueError):
+        return False
 
 
 def load(root: Path | str | None = None) -> ImageDataset:
     """The demo dataset under ``root`` (default: the cache), generated first if it is not there."""
     root = Path(root).expanduser() if root else default_root()
+    if root.exists() and not root.is_dir():
+        raise FewShotError(f"{root} is a file; give a folder for the demo dataset (or no --root, to use the cache).")
     base = root if (root / "VERSION.json").is_file() else root / "fewshot-demo"
-    if not (base / "VERSION.json").is_file() or json.loads((base / "VERSION.json").read_text()).get("generator") != GENERATOR_VERSION:
-        if root.exists() and any(root.iterdir()) and not (root / "fewshot-demo").exists() and not (root / "VERSION.json").exists():
+    if not _is_current(base):
+        if (
+            root.exists()
+            and any(not p.name.startswith(".fewshot-demo-") for p in root.iterdir())
+            and not (root / "fewshot-demo").exists()
+            and not (root / "VERSION.json").exists()
+        ):
             raise FewShotError(f"{root} is not empty and holds no demo dataset; give an empty or new folder for the demo (or none).")
         base = generate(root)
     class_names = [f[1] for f in read_table(base / "classes.txt", 2)]

@@ -16,6 +16,7 @@ from ..redact import redact_url
 from .parsing import split_completion
 from .prompt import DEFAULT_PROMPT, render_prompt, validate_prompt
 from .sources import (
+    ATTRIBUTE_SENTENCES_VERSION,
     DATA_SOURCES,
     LLM_SOURCES,
     Completion,
@@ -23,7 +24,7 @@ from .sources import (
     GenerationSettings,
     LocalSource,
     OpenAISource,
-    attribute_sentences,
+    attribute_lines,
     caption_lines,
     estimate_cost,
 )
@@ -49,7 +50,7 @@ class DescribeRequest:
     def key_settings(self) -> dict[str, Any]:
         """What goes into the store key and meta.json (never an API key, nor credentials inside the URL)."""
         if self.source in DATA_SOURCES:
-            return {"captions_root": str(self.captions_root or "")} if self.source == "captions" else {}
+            return {"captions_root": str(self.captions_root or "")} if self.source == "captions" else {"sentences": ATTRIBUTE_SENTENCES_VERSION}
         return {"prompt": self.prompt, "base_url": redact_url(self.base_url), **asdict(self.settings or GenerationSettings())}
 
     def validate(self) -> None:
@@ -199,7 +200,7 @@ def _from_annotations(dataset: ImageDataset, request: DescribeRequest, dset: Des
         if dataset.attributes is None:
             raise FewShotError(f"{dataset.name} has no class attributes here; CUB needs attributes/ and attributes.txt from the official archive.")
         for c in todo:
-            lines = attribute_sentences(dataset.display_names[c], dataset.attributes.names, dataset.attributes.values[c])
+            lines = attribute_lines(dataset, c)
             dset.save_generated(c, dataset.display_names[c], lines, [])
         return
     if not request.captions_root or not Path(request.captions_root).expanduser().is_dir():

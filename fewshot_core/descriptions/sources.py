@@ -25,6 +25,7 @@ from ..redact import redact_url
 
 LLM_SOURCES = ("openai", "openai-compatible", "local")
 DATA_SOURCES = ("attributes", "captions")
+ATTRIBUTE_SENTENCES_VERSION = 2  # in the store key: 2 = the demo's varied sentences
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # USD per million tokens (input, output), for cost estimates only.
 PRICES = {"gpt-3.5-turbo": (0.50, 1.50), "gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00), "gpt-4.1-mini": (0.40, 1.60), "gpt-4.1": (2.00, 8.00)}
@@ -321,6 +322,16 @@ class LocalSource:
             generated = int((rows != tok.pad_token_id).sum())
             results.append(Completion(texts, {"prompt_tokens": int(prompt_tokens[i]), "completion_tokens": generated}))
         return results
+
+
+def attribute_lines(dataset, c: int) -> list[str]:
+    """The ``attributes`` source's sentences for class ``c``: the demo's varied ones, else one per strong attribute."""
+    if dataset.name == "demo":
+        from ..datasets.demo_words import class_descriptions
+
+        on = {n.partition("::")[0]: n.partition("::")[2] for n, v in zip(dataset.attributes.names, dataset.attributes.values[c]) if v >= 50}
+        return class_descriptions(on["has_color"], on["has_pattern"], on["has_shape"])
+    return attribute_sentences(dataset.display_names[c], dataset.attributes.names, dataset.attributes.values[c])
 
 
 def attribute_sentences(display_name: str, names: list[str], values: np.ndarray, threshold: float = 50.0, limit: int = 20) -> list[str]:
