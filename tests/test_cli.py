@@ -172,3 +172,34 @@ def test_import_descriptions_reports_matches(cub_root, tmp_path, capsys):
         "Black footed Albatross": ["dark", "big bird"],
         "Sooty Albatross": ["sooty"],
     }
+
+
+def test_judge_descriptions_prints_every_line_as_json(cub_root, tmp_path):
+    from fewshot_core.datasets import load_dataset
+    from fewshot_core.descriptions.generate import DescribeRequest, describe
+
+    cache = tmp_path / "cache"
+    summary = describe(load_dataset("cub", cub_root), DescribeRequest("attributes"), cache)
+    events = tmp_path / "events.jsonl"
+    backbone = ["--model", "fewshot-tiny", "--pretrained", "", "--device", "cpu", "--cache", str(cache)]
+    out = run_cli(
+        "--events", str(events), "judge-descriptions", "--dataset", "cub", "--root", str(cub_root), *backbone, "--descriptions", summary.store
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["descriptions"] == summary.descriptions == len(report["records"])
+    assert report["flagged"] == sum(r["flagged"] for r in report["records"])
+    first = report["records"][0]
+    assert {"class", "text", "cos_raw", "cos_translated", "rank", "nearest_other", "flagged"} <= set(first)
+    assert 1 <= first["rank"] <= 3 and first["nearest_other"] != first["class"]
+    kinds = [json.loads(line)["event"] for line in events.read_text().splitlines()]
+    assert kinds[0] == "start" and kinds[-2:] == ["result", "end"]
+
+
+def test_events_log_a_user_error_and_its_exit_code(tmp_path):
+    events = tmp_path / "events.jsonl"
+    out = run_cli("--events", str(events), "judge-descriptions", "--dataset", "cub", "--root", str(tmp_path), "--descriptions", str(tmp_path))
+    assert out.returncode == 2
+    logged = [json.loads(line) for line in events.read_text().splitlines()]
+    assert logged[-2]["event"] == "error" and "not a stored description set" in logged[-2]["message"]
+    assert logged[-1] == logged[-1] | {"event": "end", "exit_code": 2}

@@ -257,3 +257,36 @@ def test_a_damaged_class_file_is_generated_again_not_a_crash(cub_root, tmp_path,
     assert dset.done_classes() == {0, 2} and dset.lines(2) == dset.record(2)["generated"]
     again = describe(ds, DescribeRequest("attributes"), tmp_path)
     assert again.classes_done == 3 and dset.lines(1) and "0001.json is damaged" in caplog.text
+
+
+def test_progress_comes_per_class_with_tokens_per_second_and_a_loading_step(cub_root, tmp_path, monkeypatch):
+    """A local model: a "loading" report before the first class, then one report per class as it is saved
+    (even inside a batch), each with the measured completion tokens per second."""
+    from fewshot_core.descriptions.sources import Completion, LocalSource
+
+    loaded = []
+    monkeypatch.setattr(LocalSource, "load", lambda self: loaded.append(self.model_name))
+
+    def generate(self, prompts, settings):
+        return [Completion([f"- a bird {i}.\n- with wings {i}."], {"prompt_tokens": 5, "completion_tokens": 10}) for i in range(len(prompts))]
+
+    monkeypatch.setattr(LocalSource, "generate", generate)
+    events = []
+
+    def on_progress(done, total, message, step="", metrics=None):
+        events.append((step, done, total, dict(metrics or {})))
+
+    request = DescribeRequest("local", settings=GenerationSettings(model="smollm2", max_tokens=20), batch_size=2)
+    describe(load_dataset("cub", cub_root), request, tmp_path / "cache", on_progress=on_progress)
+    assert loaded == ["smollm2"]
+    steps = [e[0] for e in events]
+    assert steps.index("loading") < steps.index("classes")
+    per_class = [e for e in events if e[0] == "classes"]
+    assert [e[1] for e in per_class] == [1, 2, 3] and all(e[2] == 3 for e in per_class)  # per class, not per batch of 2
+    assert per_class[-1][3]["completion_tokens"] == 30 and per_class[-1][3]["tokens_per_s"] > 0
+
+
+def test_old_three_argument_callbacks_still_work(cub_root, tmp_path):
+    calls = []
+    describe(load_dataset("cub", cub_root), DescribeRequest("attributes"), tmp_path / "cache", on_progress=lambda d, t, m: calls.append((d, t, m)))
+    assert calls and calls[0][1] == 3
