@@ -96,11 +96,19 @@ def generate_first_class(cache: Path) -> tuple[float, dict]:
 
 
 def job_figures() -> dict:
+    import os
+
+    from fewshot_core.datasets import load_dataset
+
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["FEWSHOT_CACHE"] = tmp  # the jobs inherit it
+        load_dataset("demo", None)  # generated once beforehand, as in the app: the timing is the LLM's alone
         cancel = cancel_to_end(Path(tmp))
+        cold, _ = generate_first_class(Path(tmp))  # the first run also converts the embedded GGUF model (kept in the cache)
         first, metrics = generate_first_class(Path(tmp))
     return {
         "cancel_to_end_s": round(cancel, 2),
+        "generate_local_first_class_first_time_s": round(cold, 2),
         "generate_local_first_class_s": round(first, 2),
         "local_tokens_per_s": round(metrics.get("tokens_per_s", 0.0), 1),
         "job_targets": "cancel to end <= 5 s, generate (local) to first class <= 60 s",

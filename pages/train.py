@@ -119,6 +119,7 @@ def estimate_ui(s, cfg: SweepConfig, dataset: str, descriptions: str | None) -> 
         )
 
 
+@st.cache_data(show_spinner=False, ttl=60)
 def _data_size(s, dataset: str, descriptions: str | None) -> tuple[int, int, int]:
     """Classes, training images per class and descriptions per class of what will be trained (CUB sizes for synthetic)."""
     if dataset == "synthetic" or descriptions is None:

@@ -285,3 +285,57 @@ def test_data_page_shows_the_steps_and_whether_features_are_cached():
     app = _open("data")
     assert [link.proto.label for link in app.get("page_link")] == ["1 · Data", "2 · Descriptions", "3 · Train", "4 · Results"]
     assert any("Features not cached yet" in c.value for c in app.caption)
+
+
+def test_flagged_descriptions_are_removed_in_one_click_and_restored(cub_root):
+    """A finished judge job (its folder as the CLI leaves it): sorted and filtered table, removal kept as edits."""
+    import json
+    import time as clock
+
+    from fewshot_core.datasets import load_dataset
+    from fewshot_core.descriptions.generate import DescribeRequest, describe
+    from fewshot_core.descriptions.store import DescriptionSet
+    from fewshot_core.storage import default_cache_root
+
+    summary = describe(load_dataset("cub", cub_root), DescribeRequest("attributes"), default_cache_root())
+    dset = DescriptionSet(Path(summary.store))
+    bad, good = dset.lines(0)[0], dset.lines(1)[0]
+    records = [
+        {
+            "class": "Black footed Albatross",
+            "class_index": 0,
+            "text": bad,
+            "cos_raw": 0.1,
+            "cos_translated": 0.2,
+            "rank": 2,
+            "nearest_other": "x",
+            "flagged": True,
+        },
+        {
+            "class": "Laysan Albatross",
+            "class_index": 1,
+            "text": good,
+            "cos_raw": 0.3,
+            "cos_translated": 0.6,
+            "rank": 1,
+            "nearest_other": "y",
+            "flagged": False,
+        },
+    ]
+    folder = default_cache_root() / "jobs" / f"judge-{dset.path.name}"
+    folder.mkdir(parents=True)
+    (folder / "job.json").write_text(json.dumps({"kind": "judge", "params": {}, "started": clock.time()}))
+    events = [{"event": "result", "descriptions": 2, "flagged": 1, "records": records}, {"event": "end", "exit_code": 0}]
+    (folder / "events.jsonl").write_text("".join(json.dumps({"time": clock.time(), **e}) + "\n" for e in events))
+    save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root)))
+    app = _open("descriptions")
+    assert any("2 lines judged, 1 flagged" in c.value for c in app.caption)
+    shown = next(d.value for d in app.dataframe if "cos_translated" in d.value)
+    assert list(shown.text) == [bad]  # only the flagged line, by default
+    _by_label(app.toggle, "Only flagged").set_value(False).run()
+    shown = next(d.value for d in app.dataframe if "cos_translated" in d.value)
+    assert list(shown.text) == [bad, good]  # sorted by translated cosine, lowest first
+    _by_label(app.button, "Remove the 1 flagged lines").click().run()
+    assert bad not in dset.lines(0) and bad in dset.record(0)["generated"]  # an edit: the generated text is kept
+    _by_label(app.button, "Restore them").click().run()
+    assert bad in dset.lines(0)

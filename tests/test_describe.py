@@ -196,6 +196,16 @@ def test_local_smollm2_generates_real_text_offline(cub_root, tmp_path):
         raw = dset.record(c)["raw"][0]
         assert len(raw.split()) >= 10  # real generated text
         assert dset.lines(c), raw
+    # The de-quantised model was kept in the cache; a new process (cleared in-process cache) loads it from there,
+    # and greedy decoding gives the same text (one token shorter: a different set, the same prefix).
+    from fewshot_core.descriptions.sources import LocalSource
+
+    assert len(list((tmp_path / "models").glob("*/config.json"))) == 1
+    LocalSource._cache.clear()
+    shorter = DescribeRequest("local", settings=GenerationSettings(model="smollm2", temperature=0.0, max_tokens=47), batch_size=2)
+    describe(ds, shorter, tmp_path, classes=[0])
+    again = next(d for d in DescriptionStore(tmp_path).list("cub") if d.path != dset.path).record(0)["raw"][0]
+    assert dset.record(0)["raw"][0].startswith(again.strip()) and len(again.split()) >= 9
 
 
 def test_credentials_in_the_base_url_are_never_stored_or_logged(cub_root, tmp_path, capsys, caplog):

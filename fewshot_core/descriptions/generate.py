@@ -82,7 +82,7 @@ class DescribeSummary:
     estimated_cost_usd: float | None
 
 
-def make_source(request: DescribeRequest, api_key: str | None = None, device: str = "cpu"):
+def make_source(request: DescribeRequest, api_key: str | None = None, device: str = "cpu", cache_root: Path | str | None = None):
     """The LLM source a request names."""
     if request.source == "openai":
         return OpenAISource(api_key=api_key, timeout=request.timeout, max_retries=request.retries)
@@ -91,7 +91,7 @@ def make_source(request: DescribeRequest, api_key: str | None = None, device: st
             raise FewShotError("The openai-compatible source needs a base URL, e.g. http://localhost:11434/v1 for Ollama.")
         return OpenAISource(api_key=api_key, base_url=request.base_url, timeout=request.timeout, max_retries=request.retries)
     if request.source == "local":
-        return LocalSource((request.settings or GenerationSettings()).model, device, request.batch_size)
+        return LocalSource((request.settings or GenerationSettings()).model, device, request.batch_size, cache_root)
     raise FewShotError(f"Unknown description source {request.source!r}; choose one of {', '.join(LLM_SOURCES + DATA_SOURCES)}.")
 
 
@@ -123,7 +123,7 @@ def describe(
     if request.source in DATA_SOURCES:
         _from_annotations(dataset, request, dset, todo)
     elif todo:
-        source = source or make_source(request, api_key)
+        source = source or make_source(request, api_key, cache_root=cache_root)
         _load_model(source, on_progress, done, len(wanted))
         _generate(dataset, request, dset, todo, len(wanted), source, deadline, on_progress, should_cancel)
     return summarise(dset, wanted, request)

@@ -244,6 +244,18 @@ def embedded_model_path() -> Path:
     return Path(spec.origin).parent
 
 
+def local_dtype(device: str):
+    """The faster precision the hardware supports for the local LLM: bf16 on CPUs with native bf16
+    (AVX-512 BF16 or AMX), fp16 on a GPU, else fp32 (None: the model's own default)."""
+    import torch
+
+    if str(device).startswith("cuda"):
+        return torch.float16
+    from ..backbone import cpu_has_native_bf16
+
+    return torch.bfloat16 if str(device) == "cpu" and cpu_has_native_bf16() else None
+
+
 class LocalSource:
     """A Hugging Face causal LM run by transformers (CPU or GPU), batched with left padding.
 
@@ -254,11 +266,17 @@ class LocalSource:
     _cache: dict[tuple[str, str], tuple[Any, Any]] = {}
     _lock = threading.Lock()
 
-    def __init__(self, model: str = "smollm2", device: str = "cpu", batch_size: int = 8):
+    def __init__(self, model: str = "smollm2", device: str = "cpu", batch_size: int = 8, cache_root: Path | str | None = None):
         self.model_name, self.device, self.batch_size = model, device, batch_size
+        self.cache_root = Path(cache_root) if cache_root else None  # where the embedded model is kept converted (see load)
 
     def load(self) -> tuple[Any, Any]:
-        """(tokenizer, model), loaded once per process."""
+        """(tokenizer, model), loaded once per process.
+
+        The embedded GGUF file takes minutes to de-quantise on a small CPU; the result is saved once as a
+        plain transformers folder under ``<cache>/models/`` (keyed by the GGUF file's size and time), which
+        later processes (every app job is one) load in seconds.
+        """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         with self._lock:
@@ -266,18 +284,31 @@ class LocalSource:
             if key not in self._cache:
                 kwargs: dict[str, Any] = {}
                 path: str | Path = self.model_name
+                converted = None
                 if self.model_name in ("smollm2", "", None):
                     path, kwargs = embedded_model_path(), {"gguf_file": SMOLLM2_FILE}
+                    converted = self._converted_folder(path / SMOLLM2_FILE)
+                    if converted is not None and (converted / "config.json").is_file():
+                        path, kwargs = converted, {}
+                dtype = {"dtype": local_dtype(self.device)} if local_dtype(self.device) is not None else {}
                 try:
                     tok = AutoTokenizer.from_pretrained(path, **kwargs)
-                    model = AutoModelForCausalLM.from_pretrained(path, **kwargs).to(self.device).eval()
+                    model = AutoModelForCausalLM.from_pretrained(path, **kwargs, **dtype).to(self.device).eval()
                 except OSError as e:
                     raise FewShotError(f"Could not load the local model {self.model_name!r} ({e}). Give a local folder, or use 'smollm2'.") from e
+                if converted is not None and kwargs:
+                    _save_converted(tok, model, converted)
                 tok.padding_side = "left"  # generation continues from the right end of every row
                 if tok.pad_token is None:
                     tok.pad_token = tok.eos_token
                 self._cache[key] = (tok, model)
             return self._cache[key]
+
+    def _converted_folder(self, gguf: Path) -> Path | None:
+        if self.cache_root is None or not gguf.is_file():
+            return None
+        stat = gguf.stat()
+        return self.cache_root / "models" / f"{gguf.stem}-{stat.st_size}-{stat.st_mtime_ns}"
 
     def complete(
         self,
@@ -332,6 +363,23 @@ def attribute_lines(dataset, c: int) -> list[str]:
         on = {n.partition("::")[0]: n.partition("::")[2] for n, v in zip(dataset.attributes.names, dataset.attributes.values[c]) if v >= 50}
         return class_descriptions(on["has_color"], on["has_pattern"], on["has_shape"])
     return attribute_sentences(dataset.display_names[c], dataset.attributes.names, dataset.attributes.values[c])
+
+
+def _save_converted(tok: Any, model: Any, folder: Path) -> None:
+    """Save a de-quantised model as a transformers folder, atomically (a half-written folder is never used)."""
+    import shutil
+    import tempfile
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        tok.save_pretrained(tmp)
+        model.save_pretrained(tmp)
+        os.replace(tmp, folder)
+    except OSError as e:
+        log.warning("could not keep the converted local model in %s (%s); it is converted again next time", folder, e)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def attribute_sentences(display_name: str, names: list[str], values: np.ndarray, threshold: float = 50.0, limit: int = 20) -> list[str]:
