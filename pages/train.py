@@ -183,13 +183,16 @@ def progress_ui(registry) -> None:
             from fewshot_core.runs import RunFolder
             from fewshot_core.storage import read_json
 
-            run = RunFolder(job.result["run_dir"])
+            run = RunFolder(str(job.result.get("run_dir", "")))
             try:
                 results, config = run.results(), read_json(run.path / "config.json")
             except (OSError, ValueError) as e:
                 st.warning(f"The run folder cannot be read ({escape_markdown(str(e))}).")
                 return
-            st.success(f"Done: {len(results)} results in {escape_markdown(job.result['run_dir'])}. See them on the Results page.")
+            if results.empty:
+                st.warning(f"The job finished, but its run folder {escape_markdown(str(run.path))} holds no results.")
+                return
+            st.success(f"Done: {len(results)} results in {escape_markdown(str(run.path))}. See them on the Results page.")
             st.code(format_table1(table1(results), config.get("qformer_images_per_class")), language=None)
 
     progress()

@@ -8,6 +8,7 @@ environment or passed in memory, and never written anywhere.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import queue
@@ -373,10 +374,17 @@ def _save_converted(tok: Any, model: Any, folder: Path) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
+        from safetensors.torch import save_model
+
         tok.save_pretrained(tmp)
-        model.save_pretrained(tmp)
+        # transformers refuses save_pretrained on a model loaded from GGUF; its weights are plain tensors by now,
+        # so the config (without the GGUF note) and the weights are written directly.
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        (tmp / "config.json").write_text(json.dumps(config, indent=2))
+        save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         os.replace(tmp, folder)
-    except OSError as e:
+    except (OSError, ValueError, RuntimeError) as e:
         log.warning("could not keep the converted local model in %s (%s); it is converted again next time", folder, e)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
