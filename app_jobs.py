@@ -28,7 +28,7 @@ from typing import Any
 
 from fewshot_core import FewShotError
 from fewshot_core.progress import read_events
-from fewshot_core.storage import read_json, write_json
+from fewshot_core.storage import lock_for, read_json, write_json
 
 REPO = Path(__file__).resolve().parent
 CANCEL_GRACE_S = 3.0  # after SIGINT, seconds before the job's process group is killed outright (cancel ends within 5 s)
@@ -180,6 +180,10 @@ class JobRegistry:
             FewShotError: a job is already running in that slot (cancel it first).
         """
         folder = self.folder(kind, slot)
+        with lock_for(folder):  # two sessions clicking at once: one starts, the other is told it runs
+            return self._start(folder, kind, slot, argv, params, secrets)
+
+    def _start(self, folder: Path, kind: str, slot: str, argv: list[str], params: dict[str, Any] | None, secrets: dict[str, str] | None) -> Job:
         current = self.get(kind, slot)
         if current is not None and current.running:
             raise FewShotError(
@@ -189,7 +193,6 @@ class JobRegistry:
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         command = [sys.executable, "-m", "fewshot_core", "--events", str(folder / "events.jsonl"), *map(str, argv)]
-        write_json(folder / "job.json", {"kind": kind, "slot": slot, "argv": command, "params": params or {}, "started": time.time()})
         with open(folder / "stdout.log", "wb") as out, open(folder / "stderr.log", "wb") as err:
             env = {
                 **os.environ,
@@ -199,6 +202,8 @@ class JobRegistry:
             }
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=REPO, env=env, start_new_session=True)
         (folder / "pid").write_text(str(process.pid))
+        # job.json last: a watcher that finds it also finds the pid (a job is never seen half-started)
+        write_json(folder / "job.json", {"kind": kind, "slot": slot, "argv": command, "params": params or {}, "started": time.time()})
         _CHILDREN[process.pid] = process  # reaped by poll(), so an ended child never lingers as a zombie
         return Job(folder)
 

@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def _choose(page, label: str, option: str) -> None:
     """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
-    page.get_by_label(label).first.click()
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
     page.get_by_role("option", name=option, exact=True).click()
 
 
@@ -58,4 +58,9 @@ def test_generate_train_restart_and_see_results(cub_root, tmp_path):
             expect(chart).to_be_visible(timeout=300_000)  # appears by itself as units finish: no click
             page.screenshot(path=shots / "4-results.png", full_page=True)
         browser.close()
+    from app_jobs import JobRegistry
+
+    job = JobRegistry(cache).get("train")
+    assert job is not None and job.status in ("running", "finished"), job and job.error
+    job.cancel()  # leave no process behind
     assert sorted(p.name for p in shots.iterdir()) == ["1-data.png", "2-descriptions.png", "3-train.png", "4-results.png"]
