@@ -193,3 +193,13 @@ def test_text_lists_that_join_to_the_same_string_get_different_entries(tiny_back
     assert np.allclose(got, encode_texts(tiny_backbone, b), atol=1e-5)
     assert not np.allclose(got, encode_texts(tiny_backbone, a), atol=1e-3)
     assert len(list((tmp_path / "features" / "texts").glob("*.safetensors"))) == 2
+
+
+def test_cached_splits_says_what_is_encoded_without_a_model(tiny_backbone, cub_root, tmp_path):
+    from fewshot_core.features import FeatureCache, cached_splits, image_features
+
+    ds = load_dataset("cub", cub_root)
+    assert cached_splits(tmp_path, ds, "fewshot-tiny", "") == {"train": False, "test": False}
+    image_features(FeatureCache(tmp_path), tiny_backbone, ds, "train")
+    assert cached_splits(tmp_path, ds, "fewshot-tiny", "") == {"train": True, "test": False}
+    assert cached_splits(tmp_path, ds, "ViT-B-32", "openai") == {"train": False, "test": False}  # another CLIP
