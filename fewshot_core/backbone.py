@@ -14,11 +14,10 @@ from typing import Any
 import torch
 
 from .errors import FewShotError
-from .storage import sha256_file
+from .feature_status import RANDOM_INIT_SEED, weights_identity  # noqa: F401 - re-exported
 
 MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-RANDOM_INIT_SEED = 0  # seed of the weights when no pretrained weights are given
 
 
 @dataclass
@@ -107,19 +106,6 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if device.type in ("cuda", "mps"):
         return "fp16"
     return "bf16" if cpu_has_native_bf16() else "fp32"
-
-
-def weights_identity(pretrained: str) -> dict[str, str]:
-    """What identifies the weights: the tag, or a local file's name and SHA-256."""
-    if pretrained and Path(pretrained).expanduser().is_file():
-        path = Path(pretrained).expanduser().resolve()
-        return {"weights_file": path.name, "weights_sha256": _file_digest(str(path), path.stat().st_mtime_ns)}
-    return {"weights_tag": pretrained or f"random-init-seed{RANDOM_INIT_SEED}"}
-
-
-@lru_cache(maxsize=16)
-def _file_digest(path: str, mtime_ns: int) -> str:
-    return sha256_file(Path(path))
 
 
 def _wants_quick_gelu(cfg: BackboneConfig) -> bool:

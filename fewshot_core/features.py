@@ -19,10 +19,11 @@ from PIL import Image
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from .backbone import Backbone, weights_identity
+from .backbone import Backbone
 from .datasets.base import ImageDataset
 from .datasets.images import load_rgb
 from .errors import FewShotError
+from .feature_status import cached_splits, find_entries, split_fingerprint  # noqa: F401 - re-exported
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
 from .storage import atomic_path, content_key, lock_for
 
@@ -216,18 +217,7 @@ class FeatureCache:
 
     def find(self, kind: str, **match: Any) -> list[dict[str, Any]]:
         """Entries of ``kind`` whose recorded parts contain ``match`` (reads only file headers)."""
-        from safetensors import safe_open
-
-        found = []
-        for path in sorted((self.root / kind).glob("*.safetensors")):
-            try:
-                with safe_open(str(path), framework="numpy") as f:
-                    parts = json.loads((f.metadata() or {}).get("parts", "{}"))
-            except (SafetensorError, OSError, json.JSONDecodeError):
-                continue
-            if all(parts.get(k) == v for k, v in match.items()):
-                found.append({"path": str(path), **parts})
-        return found
+        return find_entries(self.root, kind, **match)
 
     def _load(self, path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
         """Load and verify an entry; None (and the entry removed) when missing or corrupt."""
@@ -255,29 +245,6 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
         h.update(f"{name}:{a.dtype}:{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()
-
-
-def split_fingerprint(dataset: ImageDataset, split: str) -> str:
-    """SHA-256 over the split's image paths (relative to the dataset root), labels, and each file's size and mtime.
-
-    Size and modification time stand in for the content: a repaired, replaced or deleted image changes
-    the fingerprint, so its features are recomputed instead of served stale from the cache.
-    """
-    s = dataset.split(split)
-    h = hashlib.sha256()
-    for path, label in zip(s.paths, s.labels):
-        rel = os.path.relpath(path, dataset.root)
-        h.update(f"{rel}\t{int(label)}\t{_file_stamp(path)}\n".encode())
-    return h.hexdigest()
-
-
-def _file_stamp(path: Path) -> str:
-    """``size:mtime_ns`` of a file, or ``missing``."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return "missing"
-    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 def check_loader_settings(batch_size: int, num_workers: int | None) -> None:
@@ -370,17 +337,3 @@ def text_features(cache: FeatureCache, backbone: Backbone, texts: Sequence[str],
     if "mask" in arrays:
         arrays["mask"] = arrays["mask"].astype(bool)
     return arrays
-
-
-def cached_splits(cache_root: Path | str, dataset: ImageDataset, model: str, pretrained: str) -> dict[str, bool]:
-    """Which splits of ``dataset`` already have image features for this CLIP in the cache (reads file headers
-    only, loads no model): the status the Data page shows before anything is encoded."""
-    cache = FeatureCache(cache_root)
-    root = str(Path(dataset.root).resolve())
-    weights = weights_identity(pretrained)
-    status = {}
-    for split in dataset.splits:
-        match = {"dataset": dataset.name, "root": root, "split": split, "model": model, **weights}
-        fingerprint = split_fingerprint(dataset, split)
-        status[split] = any(e.get("images") == fingerprint for e in cache.find(f"images/{dataset.name}", **match))
-    return status

@@ -59,7 +59,7 @@ def dataset_report_ui(report: dict) -> None:
 
 def features_ui(s, dataset) -> None:
     """Whether features are cached, and an encode job (a separate process: CLIP never loads in the server)."""
-    from fewshot_core.features import cached_splits
+    from fewshot_core.feature_status import cached_splits
 
     st.subheader("CLIP features")
     cached = cached_splits(s.cache_path(), dataset, s.model, s.pretrained)

@@ -167,6 +167,28 @@ def _start(registry, argv: list[str], params: dict) -> None:
         st.error(escape_markdown(str(e)))
 
 
+def _span(values: list) -> str:
+    return f"{values[0]}–{values[-1]}" if len(values) > 2 else ", ".join(map(str, values))
+
+
+def settings_summary(params: dict) -> str:
+    """One line from a job's recorded settings (its job folder), then the full record for reference."""
+    sweep = params.get("sweep") if isinstance(params.get("sweep"), dict) else {}
+    if not sweep:
+        return json.dumps(params)
+    q, a = sweep.get("qformer_train") or {}, sweep.get("adapter") or {}
+    parts = [
+        f"{params.get('dataset', '?')}",
+        f"shots {_span(sweep.get('shots') or [])}",
+        f"texts {_span(sweep.get('text_counts') or [])}",
+        f"{len(sweep.get('seeds') or [])} seeds",
+        f"{sweep.get('protocol', '')} protocol",
+        f"Q-Former {sweep.get('qformer_size', '')}, {q.get('loss', '')} loss, {q.get('epochs', '?')} epochs",
+        f"adapter lr {a.get('lr', '?')}, {a.get('steps', '?')} steps",
+    ]
+    return " · ".join(parts) + f". Full record: {json.dumps(sweep)}"
+
+
 def progress_ui(registry) -> None:
     @st.fragment(run_every=1.0)
     def progress() -> None:
@@ -174,7 +196,7 @@ def progress_ui(registry) -> None:
         if job is None:
             return
         params = job.params
-        st.caption(f"{'Running' if job.running else 'Last'} training job's settings: {escape_markdown(json.dumps(params.get('sweep', params)))}")
+        st.caption(f"{'Running' if job.running else 'Last'} training job's settings: {escape_markdown(settings_summary(params))}")
         show_job(job, "Training", eta_step="sweep")
         losses = job.metric_series("qformer_loss")
         if losses:

@@ -19,3 +19,10 @@ def test_importing_the_core_loads_no_ui_or_heavy_models():
     code = "import sys, fewshot_core.cli, fewshot_core.datasets; print(sorted(m for m in ('streamlit', 'open_clip', 'transformers') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_router_and_the_cache_status_load_no_torch():
+    """The first page must render fast: page modules load when shown, and the Data page's cache status needs no model."""
+    code = "import sys, pages, app_sidebar, fewshot_core.feature_status; print('torch' in sys.modules, 'pages.train' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=CORE.parent)
+    assert out.stdout.strip() == "False False"

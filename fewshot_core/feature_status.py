@@ -1,0 +1,83 @@
+"""What is in the feature cache, answered without torch or a model (the app's Data page asks on every render).
+
+Also the parts of a cache key that need no model: the split fingerprint and the weights identity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .datasets.base import ImageDataset
+from .storage import sha256_file
+
+RANDOM_INIT_SEED = 0  # seed of the weights when no pretrained weights are given
+
+
+def weights_identity(pretrained: str) -> dict[str, str]:
+    """What identifies the weights: the tag, or a local file's name and SHA-256."""
+    if pretrained and Path(pretrained).expanduser().is_file():
+        path = Path(pretrained).expanduser().resolve()
+        return {"weights_file": path.name, "weights_sha256": _file_digest(str(path), path.stat().st_mtime_ns)}
+    return {"weights_tag": pretrained or f"random-init-seed{RANDOM_INIT_SEED}"}
+
+
+@lru_cache(maxsize=16)
+def _file_digest(path: str, mtime_ns: int) -> str:
+    return sha256_file(Path(path))
+
+
+def split_fingerprint(dataset: ImageDataset, split: str) -> str:
+    """SHA-256 over the split's image paths (relative to the dataset root), labels, and each file's size and mtime.
+
+    Size and modification time stand in for the content: a repaired, replaced or deleted image changes
+    the fingerprint, so its features are recomputed instead of served stale from the cache.
+    """
+    s = dataset.split(split)
+    h = hashlib.sha256()
+    for path, label in zip(s.paths, s.labels):
+        rel = os.path.relpath(path, dataset.root)
+        h.update(f"{rel}\t{int(label)}\t{_file_stamp(path)}\n".encode())
+    return h.hexdigest()
+
+
+def _file_stamp(path: Path) -> str:
+    """``size:mtime_ns`` of a file, or ``missing``."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def find_entries(features_root: Path, kind: str, **match: Any) -> list[dict[str, Any]]:
+    """Cache entries of ``kind`` whose recorded parts contain ``match`` (reads only safetensors headers)."""
+    from safetensors import SafetensorError, safe_open
+
+    found = []
+    for path in sorted((Path(features_root) / kind).glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                parts = json.loads((f.metadata() or {}).get("parts", "{}"))
+        except (SafetensorError, OSError, json.JSONDecodeError):
+            continue
+        if all(parts.get(k) == v for k, v in match.items()):
+            found.append({"path": str(path), **parts})
+    return found
+
+
+def cached_splits(cache_root: Path | str, dataset: ImageDataset, model: str, pretrained: str) -> dict[str, bool]:
+    """Which splits of ``dataset`` already have image features for this CLIP in the cache (reads file headers
+    only, loads no model): the status the Data page shows before anything is encoded."""
+    root = str(Path(dataset.root).resolve())
+    weights = weights_identity(pretrained)
+    status = {}
+    for split in dataset.splits:
+        match = {"dataset": dataset.name, "root": root, "split": split, "model": model, **weights}
+        fingerprint = split_fingerprint(dataset, split)
+        status[split] = any(e.get("images") == fingerprint for e in find_entries(Path(cache_root) / "features", f"images/{dataset.name}", **match))
+    return status
