@@ -64,6 +64,7 @@ def test_forward_pooled_and_tokens():
     pooled = TextToImageQFormer(load_qformer_config("tiny"), 16, 24).eval()
     assert pooled(torch.randn(5, 16)).shape == (5, 24)
     tok = TextToImageQFormer(load_qformer_config("tiny", text_input="tokens"), 16, 24).eval()
+    torch.nn.init.normal_(tok.out.weight)  # as after training: the zero-initialised output now reads the tokens
     tokens, mask = torch.randn(2, 6, 16), torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]], dtype=torch.bool)
     out = tok(torch.randn(2, 16), tokens, mask)
     changed = tokens.clone()
