@@ -110,7 +110,7 @@ def test_reproduce_end_to_end_on_a_tiny_dataset(cub_root, tmp_path, capsys):
     args += ["--qformer-input", "tokens"]  # the per-token path, end to end
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "Table 1 · cub · fewshot-tiny · protocol train-split" in out and "zero-shot CLIP" in out
+    assert "Table 1 · cub · fewshot-tiny · protocol support" in out and "zero-shot CLIP" in out
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["features"]["descriptions_matched"] == 3
     assert config["features"]["description_keys_unmatched"] == ["Northern Cardinal"]
