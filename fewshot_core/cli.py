@@ -119,11 +119,10 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     cache = args.cache or default_cache_root()
     if args.seeds is not None and args.seeds < 1:
         raise FewShotError(f"--seeds must be at least 1 (got {args.seeds}); it is the number of seeds, run as 0..N-1.")
-    default_seeds = list(range(5)) if args.dataset == "demo" else SweepConfig().seeds  # the demo is small enough for 5
     cfg = SweepConfig(
         shots=args.shots,
         text_counts=args.texts,
-        seeds=list(range(args.seeds)) if args.seeds is not None else default_seeds,
+        seeds=list(range(args.seeds)) if args.seeds is not None else SweepConfig().seeds,
         methods=args.methods,
         translations=args.translations,
         protocol=args.protocol,
@@ -263,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_defaults, train_defaults = SweepConfig(), QFormerTrainConfig()
     p.add_argument("--shots", type=int, nargs="+", default=sweep_defaults.shots)
     p.add_argument("--texts", type=int, nargs="+", default=sweep_defaults.text_counts, help="descriptions per class (0 = image only)")
-    p.add_argument("--seeds", type=int, default=None, help=f"number of seeds (0..N-1; default {len(sweep_defaults.seeds)}, the demo 5)")
+    p.add_argument("--seeds", type=int, default=None, help=f"number of seeds (0..N-1; default {len(sweep_defaults.seeds)})")
     p.add_argument("--methods", nargs="+", default=sweep_defaults.methods, choices=METHODS)
     p.add_argument(
         "--translations", nargs="+", default=sweep_defaults.translations, choices=TRANSLATIONS, help="how texts become image features (default: all)"
