@@ -14,10 +14,12 @@ from fewshot_core.bundle import build_bundle, default_run_dir
 from fewshot_core.descriptions.store import DescriptionStore
 from fewshot_core.qformer import LOSSES, QFormerTrainConfig, list_qformer_configs
 from fewshot_core.report import format_table1, table1
-from fewshot_core.sweep import SweepConfig, run_sweep
+from fewshot_core.sweep import PROTOCOLS, SweepConfig, run_sweep
+from fewshot_core.translations import TRANSLATIONS
 
-SHOTS = [1, 2, 3, 4, 5, 10, 15]
-TEXTS = [0, 1, 2, 3, 4, 5, 10, 20, 30]
+DEFAULTS, TRAIN_DEFAULTS, ADAPTER_DEFAULTS = SweepConfig(), QFormerTrainConfig(), AdapterConfig()
+SHOTS = DEFAULTS.shots
+TEXTS = DEFAULTS.text_counts
 
 s = page_settings()
 st.title("Train")
@@ -45,26 +47,35 @@ c1, c2 = st.columns(2)
 shots = c1.multiselect("Shots per class", SHOTS, default=SHOTS)
 texts = c2.multiselect("Texts per class (0 = image only)", TEXTS, default=TEXTS)
 protocol = st.radio(
-    "Q-Former training images",
-    ["train-split", "support"],
+    "Translator training images",
+    PROTOCOLS,
+    index=PROTOCOLS.index(DEFAULTS.protocol),
     horizontal=True,
-    help="train-split: every training image except validation (as the paper); support: only the k-shot images.",
+    help="support: only the k-shot images of each shot count and seed (strict few-shot, the default); "
+    "train-split: every training image except validation (as the paper).",
 )
+if protocol == "train-split":
+    st.caption(
+        "train-split: the Q-Former is trained on N labelled images per class (every training image but validation, "
+        "at every shot count; N is shown when the run finishes and kept in its config.json): not a few-shot result."
+    )
+translations = st.multiselect("Translations (texts into image features)", TRANSLATIONS, default=DEFAULTS.translations)
 with st.expander("Q-Former and adapter settings"):
     q1, q2, q3 = st.columns(3)
-    q_size = q1.selectbox("Q-Former size", list_qformer_configs(), index=list_qformer_configs().index("small"))
-    q_loss = q2.selectbox("Q-Former loss", LOSSES, index=LOSSES.index("balanced"))
-    q_epochs = q3.number_input("Q-Former epochs", 1, 200, 20)
+    q_size = q1.selectbox("Q-Former size", list_qformer_configs(), index=list_qformer_configs().index(DEFAULTS.qformer_size))
+    q_loss = q2.selectbox("Q-Former loss", LOSSES, index=LOSSES.index(TRAIN_DEFAULTS.loss))
+    q_epochs = q3.number_input("Q-Former epochs", 1, 200, TRAIN_DEFAULTS.epochs)
     a1, a2, a3, a4 = st.columns(4)
-    a_lr = a1.number_input("Adapter lr", 1e-5, 1.0, 5e-3, format="%.4f")
-    a_steps = a2.number_input("Adapter steps", 1, 5000, 150)
-    a_wd = a3.number_input("Decay toward zero-shot", 0.0, 1000.0, 10.0)
-    a_bs = a4.number_input("Batch size", 8, 4096, 64)
+    a_lr = a1.number_input("Adapter lr", 1e-5, 1.0, ADAPTER_DEFAULTS.lr, format="%.4f")
+    a_steps = a2.number_input("Adapter steps", 1, 5000, ADAPTER_DEFAULTS.steps)
+    a_wd = a3.number_input("Decay toward zero-shot", 0.0, 1000.0, ADAPTER_DEFAULTS.weight_decay)
+    a_bs = a4.number_input("Batch size", 8, 4096, ADAPTER_DEFAULTS.batch_size)
 
 cfg = SweepConfig(
     shots=sorted(shots),
     text_counts=sorted(texts),
     seeds=list(range(s.seeds)),
+    translations=list(translations),
     protocol=protocol,
     qformer_size=q_size,
     qformer_train=QFormerTrainConfig(loss=q_loss, epochs=int(q_epochs)),
