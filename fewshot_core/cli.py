@@ -293,11 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", type=Path, default=None, help="also write <split>.npz and provenance.json into this folder")
     p.set_defaults(func=cmd_features)
 
+    from .config import LOSSES, METHODS, PROTOCOLS, QFORMER_INPUTS, TRANSLATIONS, QFormerTrainConfig, SweepConfig
     from .descriptions.prompt import DEFAULT_PROMPT
     from .descriptions.sources import DATA_SOURCES, LLM_SOURCES
-    from .qformer import LOSSES, QFormerTrainConfig
-    from .sweep import METHODS, PROTOCOLS, SweepConfig
-    from .translations import TRANSLATIONS
 
     p = sub.add_parser("describe", help="generate class descriptions into the store (resumable)")
     add_dataset_args(p)
@@ -365,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--qformer-size", default=sweep_defaults.qformer_size)
     p.add_argument("--qformer-loss", default=train_defaults.loss, choices=LOSSES)
     p.add_argument(
-        "--qformer-input", default=sweep_defaults.qformer_text_input, choices=["pooled", "tokens"], help="pooled text embedding or per-token states"
+        "--qformer-input", default=sweep_defaults.qformer_text_input, choices=QFORMER_INPUTS, help="pooled text embedding or per-token states"
     )
     p.add_argument("--qformer-epochs", type=positive_int, default=train_defaults.epochs)
     p.add_argument("--run-dir", type=Path, default=None, help="where results go (default: <cache>/runs/<dataset>-<key>)")

@@ -23,57 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import LOSSES, QFormerConfig, QFormerTrainConfig  # noqa: F401 (re-exported)
 from .errors import FewShotError
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
 from .storage import atomic_path
+from .vectors import unit
 
 if TYPE_CHECKING:
     from .bundle import FeatureBundle
 
 log = logging.getLogger(__name__)
 CONFIG_DIR = Path(__file__).parent / "qformer_configs"
-LOSSES = ("paper", "paper-literal", "balanced", "infonce")
-
-
-@dataclass
-class QFormerConfig:
-    """Architecture of the translator (named sizes live in ``qformer_configs/*.json``)."""
-
-    hidden_size: int = 256  # width of queries and of the projected text tokens
-    num_layers: int = 2  # Q-Former layers, each with self- and cross-attention
-    num_heads: int = 4
-    intermediate_size: int = 512  # feed-forward width
-    num_queries: int = 4  # learned query tokens
-    dropout: float = 0.1
-    text_input: str = "pooled"  # "pooled": one token per text; "tokens": CLIP's per-token states
-    skip: bool = True  # add a linear path from the pooled text, initialised to the identity (see README)
-
-
-@dataclass
-class QFormerTrainConfig:
-    """How the translator is trained (recorded with every result)."""
-
-    loss: str = "balanced"  # paper | paper-literal | balanced | infonce  (default chosen on evidence: README)
-    mask_same_class: bool = False  # drop off-diagonal pairs of the same class from the negatives
-    epochs: int = 20  # passes over max(#images, #descriptions) pairs
-    max_steps: int = 120  # cap on optimizer steps (0: none); keeps the per-(shots, seed) Q-Formers cheap (bench_sweep.py)
-    batch_size: int = 256
-    lr: float = 5e-4  # chosen on validation over both synthetic modes (bench_qformer_losses.py)
-    weight_decay: float = 0.01
-    temperature: float = 0.05  # infonce only
-    seed: int = 0  # initialisation and pairing; the sweep adds the unit's seed
-
-    def validate(self) -> None:
-        """Raise FewShotError on settings that cannot train."""
-        if self.loss not in LOSSES:
-            raise FewShotError(f"Unknown Q-Former loss {self.loss!r}; choose one of {', '.join(LOSSES)}.")
-        if self.epochs < 1 or self.max_steps < 0 or self.batch_size < 1:
-            raise FewShotError(f"Q-Former epochs must be >= 1 (got {self.epochs}), max_steps >= 0 and batch_size >= 1.")
-
-    def total_steps(self, pairs_per_epoch: int) -> int:
-        """Optimizer steps for ``pairs_per_epoch`` pairs: ``epochs`` passes, capped at ``max_steps``."""
-        steps = self.epochs * math.ceil(pairs_per_epoch / self.batch_size)
-        return min(steps, self.max_steps) if self.max_steps else steps
 
 
 def list_qformer_configs() -> list[str]:
@@ -301,7 +261,6 @@ def alignment(translated: np.ndarray, text_labels: np.ndarray, image_features: n
         retrieval_acc: share of texts whose nearest class centroid (mean normalised image) is their class;
         cosine_error: 1 - mean_cosine.
     """
-    unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True).clip(1e-12)  # noqa: E731
     t, x = unit(translated), unit(image_features)
     classes = np.unique(image_labels)
     centroids = np.stack([x[image_labels == c].mean(0) for c in classes])  # mean of unit vectors

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,65 +27,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .adapter import AdapterConfig, train_adapters
+from .adapter import train_adapters
 from .backbone import resolve_device
 from .baselines import accuracy, description_class_embeddings, linear_probe, tip_adapter, zero_shot_predict
 from .bundle import FeatureBundle, bundle_fingerprint
+from .config import METHODS, PROTOCOLS, TRANSLATIONS, AdapterConfig, QFormerTrainConfig, SweepConfig  # noqa: F401 (re-exported)
 from .datasets.sampling import FewShotSplit, sample_few_shot, validation_indices
 from .errors import FewShotError
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
-from .qformer import QFormerTrainConfig, TextSide, load_qformer, load_qformer_config, save_qformer, train_qformer, translate
+from .qformer import TextSide, load_qformer, load_qformer_config, save_qformer, train_qformer, translate
 from .runs import ResultRow, RunFolder, library_versions
-from .storage import content_key
-from .translations import NONE, TRANSLATIONS, mean_shift
-
-METHODS = ("adapter", "zeroshot", "description-zeroshot", "linear-probe", "tip-adapter")
-PROTOCOLS = ("support", "train-split")
-
-
-@dataclass
-class SweepConfig:
-    """One sweep: what to vary, how to select, and the settings of each part."""
-
-    shots: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 10, 15])
-    text_counts: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 10, 20, 30])  # per class; 0 = image only
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  # 5: the default support sweep fits 600 s on a 2-core CPU (bench_sweep.py)
-    methods: list[str] = field(default_factory=lambda: list(METHODS))
-    translations: list[str] = field(default_factory=lambda: list(TRANSLATIONS))  # how texts become image features (translations.py)
-    protocol: str = "support"  # which images the translators learn from: "support" (k-shot only) or "train-split" (paper)
-    val_per_class: int = 4  # validation images per class, drawn once from the training split
-    qformer_size: str = "tiny"  # a name from qformer_configs/; tiny: as good as small on validation, 5x faster (README)
-    qformer_text_input: str = "pooled"  # "pooled" text embedding or CLIP's per-token "tokens" (bundle must have them)
-    qformer_train: QFormerTrainConfig = field(default_factory=QFormerTrainConfig)
-    adapter: AdapterConfig = field(default_factory=AdapterConfig)
-    device: str = "auto"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SweepConfig:
-        data = dict(data)
-        data["qformer_train"] = QFormerTrainConfig(**data.get("qformer_train", {}))
-        data["adapter"] = AdapterConfig(**data.get("adapter", {}))
-        return cls(**data)
-
-    def validate(self) -> None:
-        """Raise FewShotError on settings that cannot run."""
-        if self.protocol not in PROTOCOLS:
-            raise FewShotError(f"Unknown protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}.")
-        unknown = set(self.methods) - set(METHODS)
-        if unknown:
-            raise FewShotError(f"Unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}.")
-        unknown = set(self.translations) - set(TRANSLATIONS)
-        if unknown:
-            raise FewShotError(f"Unknown translations {sorted(unknown)}; choose from {', '.join(TRANSLATIONS)}.")
-        if self.qformer_text_input not in ("pooled", "tokens"):
-            raise FewShotError(f"qformer_text_input must be 'pooled' or 'tokens', not {self.qformer_text_input!r}.")
-        if not self.shots or min(self.shots) < 1 or not self.seeds or min(self.text_counts, default=0) < 0:
-            raise FewShotError("Shots must be >= 1, text counts >= 0, and at least one seed is needed.")
-        if self.val_per_class < 1:
-            raise FewShotError(f"val_per_class must be >= 1 (got {self.val_per_class}): text counts are chosen on validation images.")
-        if max(self.text_counts, default=0) > 0 and "adapter" in self.methods and not self.translations:
-            raise FewShotError("Text counts above 0 need at least one translation (raw, mean-shift, qformer).")
-        self.qformer_train.validate()
+from .storage import content_key, timestamp
+from .translations import NONE, mean_shift
 
 
 def select_descriptions(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -124,7 +77,7 @@ def run_sweep(
         "versions": library_versions(),
     }
     config["key"] = content_key({"sweep": config["sweep"], "features": fingerprint})
-    run.start({**config, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    run.start({**config, "created": timestamp()})
     run.drop_damaged_units()
     units = [(k, s) for s in cfg.seeds for k in cfg.shots]
     translator = _Translator(bundle, cfg, device, qformer_cache, val_idx, should_cancel, on_progress)

@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-TRANSLATIONS = ("raw", "mean-shift", "qformer")
-NONE = "none"  # the translation label of image-only adapter rows
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True).clip(1e-12)
+from .config import NONE, TRANSLATIONS  # noqa: F401 (re-exported: the names of this module's translations)
+from .vectors import unit
 
 
 def mean_shift(text_features: np.ndarray, image_features: np.ndarray) -> np.ndarray:
@@ -31,5 +27,5 @@ def mean_shift(text_features: np.ndarray, image_features: np.ndarray) -> np.ndar
         text_features: (M, D) every description feature (their mean is the text centre).
         image_features: (N, D) the images the protocol allows (support set, or train split minus validation).
     """
-    t, x = _unit(np.asarray(text_features, np.float32)), _unit(np.asarray(image_features, np.float32))
-    return _unit(t - t.mean(axis=0) + x.mean(axis=0)).astype(np.float32)
+    t, x = unit(np.asarray(text_features, np.float32)), unit(np.asarray(image_features, np.float32))
+    return unit(t - t.mean(axis=0) + x.mean(axis=0)).astype(np.float32)

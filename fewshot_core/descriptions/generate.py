@@ -13,7 +13,7 @@ from ..datasets.base import ImageDataset
 from ..errors import FewShotError
 from ..progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
 from ..redact import redact_url
-from .parsing import split_completion
+from .parsing import dedupe_lines, split_completion
 from .prompt import DEFAULT_PROMPT, render_prompt, validate_prompt
 from .sources import (
     ATTRIBUTE_SENTENCES_VERSION,
@@ -134,7 +134,7 @@ def describe(
             def save(i: int, completion: Completion, chunk: list[int] = chunk) -> None:
                 c = chunk[i]
                 lines = [line for text in completion.texts for line in split_completion(text)]
-                dset.save_generated(c, dataset.display_names[c], _dedupe(lines), completion.texts, completion.usage)
+                dset.save_generated(c, dataset.display_names[c], dedupe_lines(lines), completion.texts, completion.usage)
 
             try:
                 source.complete(prompts, settings, save, on_notice=_notice(on_progress, done, len(wanted)), deadline=deadline)
@@ -163,15 +163,6 @@ def _check_deadline(deadline: float | None, request: DescribeRequest, done: int,
             f"Stopped at the deadline of {request.deadline:g} s with {done} of {total} classes done (kept). "
             "Run the same command again to continue, or allow more time."
         )
-
-
-def _dedupe(lines: list[str]) -> list[str]:
-    seen, out = set(), []
-    for line in lines:
-        if line.lower() not in seen:
-            seen.add(line.lower())
-            out.append(line)
-    return out
 
 
 def _from_annotations(dataset: ImageDataset, request: DescribeRequest, dset: DescriptionSet, todo: list[int]) -> None:
