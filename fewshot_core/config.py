@@ -95,7 +95,7 @@ class SweepConfig:
     translations: list[str] = field(default_factory=lambda: list(TRANSLATIONS))  # how texts become image features (translations.py)
     protocol: str = "support"  # which images the translators learn from: "support" (k-shot only) or "train-split" (paper)
     val_per_class: int = 4  # validation images per class, drawn once from the training split
-    qformer_size: str = "tiny"  # a name from qformer_configs/; tiny: as good as small on validation, 5x faster (README)
+    qformer_size: str = "tiny"  # a name from qformer_configs/; tiny: within 0.4 validation points of small (1 and 5 shots, seed 0), ~4x faster
     qformer_text_input: str = "pooled"  # "pooled" text embedding or CLIP's per-token "tokens" (bundle must have them)
     qformer_train: QFormerTrainConfig = field(default_factory=QFormerTrainConfig)
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
