@@ -40,7 +40,7 @@ class DemoClipConfig:
     """How the demo CLIP is trained (stored beside the weights)."""
 
     seed: int = 0
-    steps: int = 5000
+    steps: int = 200  # v3: chosen on validation for few-shot headroom (benchmarks/train_demo_clip_gpu.py)
     batch_size: int = 512
     lr: float = 1e-3  # AdamW, one-cycle schedule
     weight_decay: float = 0.1
