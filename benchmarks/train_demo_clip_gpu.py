@@ -2,7 +2,7 @@
 
 How the committed demo CLIP (assets/demo-clip.safetensors, v3) was made, in one bounded run on a lent H200:
 
-    python benchmarks/train_demo_clip_gpu.py --out OUT_DIR [--max-seconds 150] [--deadline 240]
+    OMP_NUM_THREADS=2 python benchmarks/train_demo_clip_gpu.py --out OUT_DIR --max-seconds 160 --deadline 235
 
 1. renders the training image pool once (all candidates share it: they differ only in step count);
 2. trains one candidate per step count in parallel processes on the same GPU, each with its OWN full
