@@ -327,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_sub = p.add_subparsers(dest="demo_command", required=True, metavar="DEMO_COMMAND")
     q = demo_sub.add_parser("train-clip", help="train the demo CLIP from scratch (CPU, minutes) into assets/")
     q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--steps", type=int, default=None, help="training steps (default: the committed weights' 5000)")
+    q.add_argument("--steps", type=int, default=None, help="training steps (default: the committed weights' 200)")
     q.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (a GPU takes minutes, a CPU hours)")
     q.add_argument("--workers", type=int, default=None, help="processes rendering the training images (default: cores, max 16)")
     q.add_argument("--out", type=Path, default=None, help="weights file (default: assets/demo-clip.safetensors)")
