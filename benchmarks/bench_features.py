@@ -37,11 +37,11 @@ def make_images(folder: Path, n: int, size: int = 224) -> list[Path]:
 
 def reference(model, preprocess, paths: list[Path], batch: int = 64) -> np.ndarray:
     """The plain way: decode in the main process, fp32, batch 64."""
-    out = []
+    out, device = [], next(model.parameters()).device
     with torch.no_grad():
         for start in range(0, len(paths), batch):
             x = torch.stack([preprocess(Image.open(p).convert("RGB")) for p in paths[start : start + batch]])
-            out.append(model.encode_image(x).numpy())
+            out.append(model.encode_image(x.to(device)).float().cpu().numpy())
     return np.concatenate(out)
 
 

@@ -7,38 +7,17 @@ Its training set is the k-shot image features plus m translated descriptions per
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .config import AdapterConfig
 from .errors import FewShotError
 from .progress import CancelFn, check_cancel, never_cancel
 
 INITS = ("zeroshot", "zeros")
-
-
-@dataclass
-class AdapterConfig:
-    """Adapter hyper-parameters (the paper's are "as in Hirano", unpublished; these were tuned on
-    synthetic CUB-sized features, see README)."""
-
-    lr: float = 5e-3  # AdamW, cosine-annealed to 0
-    steps: int = 150  # optimizer steps (the same for every head trained together)
-    epochs: float | None = None  # if set, steps = ceil(epochs * largest training set / batch_size)
-    batch_size: int = 64  # samples per head per step, drawn with replacement
-    weight_decay: float = 10.0  # decoupled decay of (W - W_init): pulls the head toward its initialisation
-    normalize: bool = True  # L2-normalise every feature (real and translated) before the head
-    init: str = "zeroshot"  # "zeroshot": class-prompt text embeddings; "zeros": all-zero weights
-    logit_scale: float = 30.0  # logits = scale * <w_c, x> + b_c
-    seed: int = 0
-
-    def num_steps(self, largest_set: int) -> int:
-        if self.epochs is None:
-            return self.steps
-        return max(1, math.ceil(self.epochs * largest_set / self.batch_size))
 
 
 @dataclass

@@ -6,7 +6,7 @@ import logging
 import os
 import platform
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -190,11 +190,6 @@ def _weights_error(cfg: BackboneConfig, error: Exception) -> str:
         tags = open_clip.list_pretrained_tags_by_model(cfg.model)
         return f"{cfg.pretrained!r} is neither a pretrained tag of {cfg.model} nor an existing file. Tags: {', '.join(tags) or 'none'}."
     return f"Could not load CLIP {cfg.model} with weights {cfg.pretrained!r}: {text}"
-
-
-def config_dict(cfg: BackboneConfig) -> dict[str, Any]:
-    """The config as a plain dict (for run records)."""
-    return asdict(cfg)
 
 
 def weights_status(cfg: BackboneConfig) -> tuple[bool, str]:

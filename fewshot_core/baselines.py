@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .vectors import unit
+
 # Class-name prompt templates for zero-shot CLIP (the CLIP paper's dataset-specific ones).
 PROMPT_TEMPLATES: dict[str, list[str]] = {
     "cub": ["a photo of a {}, a type of bird."],
@@ -27,12 +29,6 @@ TIP_BETAS = (1.0, 3.0, 5.5, 8.0)  # Tip-Adapter affinity sharpness
 def templates_for(dataset: str) -> list[str]:
     """The zero-shot prompt templates for a dataset."""
     return PROMPT_TEMPLATES.get(dataset, PROMPT_TEMPLATES["default"])
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length."""
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.linalg.norm(x, axis=-1, keepdims=True).clip(1e-12)
 
 
 def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:

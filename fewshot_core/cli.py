@@ -168,20 +168,24 @@ def cmd_features(args: argparse.Namespace) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
-    from .adapter import AdapterConfig
     from .bundle import build_bundle, default_run_dir
+    from .config import AdapterConfig
     from .qformer import QFormerTrainConfig
     from .report import TRANSLATIONS, format_table1, summary_json, table1, text_helped
     from .storage import default_cache_root, read_json
     from .sweep import SweepConfig, run_sweep
 
     cache = args.cache or default_cache_root()
+    if args.seeds is not None and args.seeds < 1:
+        raise FewShotError(f"--seeds must be at least 1 (got {args.seeds}); it is the number of seeds, run as 0..N-1.")
     cfg = SweepConfig(
         shots=args.shots,
         text_counts=args.texts,
-        seeds=list(range(args.seeds or (5 if args.dataset == "demo" else 3))),
+        seeds=list(range(args.seeds)) if args.seeds is not None else SweepConfig().seeds,
         methods=args.methods,
+        translations=args.translations,
         protocol=args.protocol,
+        val_per_class=args.val_per_class,
         qformer_size=args.qformer_size,
         qformer_text_input=args.qformer_input,
         qformer_train=QFormerTrainConfig(loss=args.qformer_loss, epochs=args.qformer_epochs),
@@ -190,6 +194,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         ),
         device=args.device,
     )
+    cfg.validate()
     backbone_cfg = backbone_config(args)
     bundle = build_bundle(
         args.dataset,
@@ -332,10 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", type=Path, default=None, help="also write <split>.npz and provenance.json into this folder")
     p.set_defaults(func=cmd_features)
 
+    from .config import LOSSES, METHODS, PROTOCOLS, QFORMER_INPUTS, TRANSLATIONS, AdapterConfig, QFormerTrainConfig, SweepConfig
     from .descriptions.prompt import DEFAULT_PROMPT
     from .descriptions.sources import DATA_SOURCES, LLM_SOURCES
-    from .qformer import LOSSES
-    from .sweep import METHODS, PROTOCOLS
 
     p = sub.add_parser("describe", help="generate class descriptions into the store (resumable)")
     add_dataset_args(p)
@@ -373,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_sub = p.add_subparsers(dest="demo_command", required=True, metavar="DEMO_COMMAND")
     q = demo_sub.add_parser("train-clip", help="train the demo CLIP from scratch (CPU, minutes) into assets/")
     q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--steps", type=int, default=None, help="training steps (default: the committed weights' 5000)")
+    q.add_argument("--steps", type=int, default=None, help="training steps (default: the committed weights' 200)")
     q.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (a GPU takes minutes, a CPU hours)")
     q.add_argument("--workers", type=int, default=None, help="processes rendering the training images (default: cores, max 16)")
     q.add_argument("--out", type=Path, default=None, help="weights file (default: assets/demo-clip.safetensors)")
@@ -389,17 +393,29 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataset_args(p, extra=("synthetic",))  # synthetic: features only, no --root
     add_backbone_args(p)
     p.add_argument("--descriptions", type=Path, default=None, help='JSON file {"class name": ["sentence", ...]} or a stored description set folder')
-    p.add_argument("--shots", type=int, nargs="+", default=[1, 2, 3, 4, 5, 10, 15])
-    p.add_argument("--texts", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5, 10, 20, 30], help="descriptions per class (0 = image only)")
-    p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds (0..N-1; default 3, the demo 5)")
-    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    p.add_argument("--protocol", default="train-split", choices=PROTOCOLS, help="images that train the Q-Former")
-    p.add_argument("--qformer-size", default="small")
-    p.add_argument("--qformer-loss", default="balanced", choices=LOSSES)
-    p.add_argument("--qformer-input", default="pooled", choices=["pooled", "tokens"], help="pooled text embedding or per-token states")
-    p.add_argument("--qformer-epochs", type=positive_int, default=20)
-    from .adapter import AdapterConfig
-
+    sweep_defaults, train_defaults = SweepConfig(), QFormerTrainConfig()
+    p.add_argument("--shots", type=int, nargs="+", default=sweep_defaults.shots)
+    p.add_argument("--texts", type=int, nargs="+", default=sweep_defaults.text_counts, help="descriptions per class (0 = image only)")
+    p.add_argument("--seeds", type=positive_int, default=None, help=f"number of seeds (0..N-1; default {len(sweep_defaults.seeds)})")
+    p.add_argument("--methods", nargs="+", default=sweep_defaults.methods, choices=METHODS)
+    p.add_argument(
+        "--translations", nargs="+", default=sweep_defaults.translations, choices=TRANSLATIONS, help="how texts become image features (default: all)"
+    )
+    p.add_argument(
+        "--protocol",
+        default=sweep_defaults.protocol,
+        choices=PROTOCOLS,
+        help="images the translators learn from: support (the k shots only, default) or train-split (every training image but validation)",
+    )
+    p.add_argument(
+        "--val-per-class", type=positive_int, default=sweep_defaults.val_per_class, help="validation images per class (select text counts)"
+    )
+    p.add_argument("--qformer-size", default=sweep_defaults.qformer_size)
+    p.add_argument("--qformer-loss", default=train_defaults.loss, choices=LOSSES)
+    p.add_argument(
+        "--qformer-input", default=sweep_defaults.qformer_text_input, choices=QFORMER_INPUTS, help="pooled text embedding or per-token states"
+    )
+    p.add_argument("--qformer-epochs", type=positive_int, default=train_defaults.epochs)
     adapter = AdapterConfig()
     p.add_argument("--adapter-lr", type=float, default=adapter.lr, help="adapter learning rate (AdamW, cosine to 0)")
     p.add_argument("--adapter-steps", type=positive_int, default=adapter.steps, help="adapter optimizer steps")

@@ -30,6 +30,7 @@ from .storage import atomic_path, write_json
 DEMO_MODEL = demo.CLIP_MODEL
 DEMO_WEIGHTS = demo.CLIP_WEIGHTS
 EVAL_SHOTS = 15  # the few-shot figure recorded beside the weights (image-only adapter, default settings)
+CURVE_SHOTS = (1, 4, EVAL_SHOTS)  # shot counts reported (1-shot: the headroom the demo leaves for text to help)
 EVAL_SEEDS = (0, 1, 2, 3, 4)
 PROBE_C = 10.0  # inverse L2 strength of the all-train logistic-regression probe (unit-norm features)
 
@@ -39,7 +40,7 @@ class DemoClipConfig:
     """How the demo CLIP is trained (stored beside the weights)."""
 
     seed: int = 0
-    steps: int = 5000
+    steps: int = 200  # v3: chosen on validation for few-shot headroom (benchmarks/train_demo_clip_gpu.py)
     batch_size: int = 512
     lr: float = 1e-3  # AdamW, one-cycle schedule
     weight_decay: float = 0.1
@@ -222,19 +223,18 @@ def evaluate_features(
     held_out: np.ndarray,
     device: str = "cpu",
 ) -> dict:
-    """The demo figures from features: zero-shot, all-train logistic regression, 15-shot image-only adapter.
+    """The demo figures from features: zero-shot, all-train logistic regression, 1/4/15-shot image-only adapter.
 
     Each overall and separately for the classes seen in the CLIP's training and the held-out ones
     (``held_out``: (C,) bool).
 
     Returns:
-        ``{"zero_shot": {"all", "seen", "held_out"}, "probe_all_train": {...}, "adapter_15_shot": {...}, ...}``
+        ``{"zero_shot": {"all", "seen", "held_out"}, "probe_all_train": {...}, "adapter_1_shot": {...},
+        "adapter_4_shot": {...}, "adapter_15_shot": {...}, "how": str}``
     """
     from sklearn.linear_model import LogisticRegression
 
-    from .adapter import AdapterConfig, train_adapters
     from .baselines import unit, zero_shot_predict
-    from .datasets.sampling import sample_few_shot
 
     def split(pred: np.ndarray) -> dict:
         ok = pred == test_y
@@ -244,21 +244,29 @@ def evaluate_features(
     zs = split(zero_shot_predict(test_x, class_text))
     probe = LogisticRegression(C=PROBE_C, max_iter=1000).fit(unit(train_x), train_y)
     lr = split(probe.predict(unit(test_x)))
-    runs = []
-    for seed in EVAL_SEEDS:
-        few = sample_few_shot(train_y, EVAL_SHOTS, seed)
-        heads = train_adapters([(train_x[few.support], train_y[few.support])], len(class_text), AdapterConfig(seed=seed), class_text, device)
-        runs.append(split(heads.predict(test_x)[0]))
-    adapter = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+    adapters = {f"adapter_{shots}_shot": _adapter_figures(train_x, train_y, test_x, class_text, shots, split, device) for shots in CURVE_SHOTS}
     return {
         "zero_shot": zs,
         "probe_all_train": lr,
-        f"adapter_{EVAL_SHOTS}_shot": adapter,
+        **adapters,
         "how": (
             f"zero-shot: prompt 'a photo of a {{class}}.'; probe: logistic regression (C={PROBE_C:g}) on all train features; "
-            f"adapter: image-only, default AdapterConfig, {EVAL_SHOTS} shots, mean of seeds {list(EVAL_SEEDS)}"
+            f"adapter: image-only, default AdapterConfig, {'/'.join(map(str, CURVE_SHOTS))} shots, mean of seeds {list(EVAL_SEEDS)}"
         ),
     }
+
+
+def _adapter_figures(train_x, train_y, test_x, class_text, shots: int, split, device) -> dict:
+    """Image-only adapter (default settings) on ``shots`` labelled images per class, mean over ``EVAL_SEEDS``."""
+    from .adapter import AdapterConfig, train_adapters
+    from .datasets.sampling import sample_few_shot
+
+    runs = []
+    for seed in EVAL_SEEDS:
+        few = sample_few_shot(train_y, shots, seed)
+        heads = train_adapters([(train_x[few.support], train_y[few.support])], len(class_text), AdapterConfig(seed=seed), class_text, device)
+        runs.append(split(heads.predict(test_x)[0]))
+    return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
 
 
 def demo_report(

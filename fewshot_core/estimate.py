@@ -50,5 +50,6 @@ def estimate_seconds(cfg: SweepConfig, calibration: Calibration) -> float:
     """Seconds the full sweep ``cfg`` should take: Q-Former trainings (one for train-split, one per unit for
     support) times epochs, plus every unit. Units already in a run folder or a cached Q-Former make it faster."""
     units = len(cfg.shots) * len(cfg.seeds)
-    qformers = 0 if max(cfg.text_counts, default=0) == 0 else (1 if cfg.protocol == "train-split" else units)
+    uses_qformer = "qformer" in cfg.translations and max(cfg.text_counts, default=0) > 0
+    qformers = 0 if not uses_qformer else (1 if cfg.protocol == "train-split" else units)
     return qformers * cfg.qformer_train.epochs * calibration.seconds_per_qformer_epoch + units * calibration.seconds_per_unit

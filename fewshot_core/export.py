@@ -7,7 +7,6 @@ Each npz holds ``features`` (N, D) float32 (not normalised), ``labels`` (N,) int
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from .backbone import Backbone
 from .datasets.base import ImageDataset
 from .errors import FewShotError
 from .features import ImageFeatures, split_fingerprint
-from .storage import atomic_path, write_json
+from .storage import atomic_path, timestamp, write_json
 
 
 def check_export_dir(out_dir: Path | str) -> Path:
@@ -68,7 +67,7 @@ def export_features(out_dir: Path | str, dataset: ImageDataset, backbone: Backbo
         },
         "normalised": False,
         "fewshot_lab": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created": timestamp(),
     }
     write_json(out / "provenance.json", provenance)
     return provenance

@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from .datasets.images import load_rgb
 from .errors import FewShotError
 from .feature_status import cached_splits, find_entries, split_fingerprint  # noqa: F401 - re-exported
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
-from .storage import atomic_path, content_key, lock_for
+from .storage import atomic_path, content_key, lock_for, timestamp
 
 FORMAT_VERSION = 1  # bump when what is stored, or how it is computed, changes
 MIN_COSINE = 0.999  # reduced precision is kept only if it stays this close to fp32
@@ -210,7 +209,7 @@ class FeatureCache:
             arrays, info = compute()
             meta = {"key": key, "parts": json.dumps(parts, sort_keys=True, default=str), "info": json.dumps(info, default=str)}
             meta["sha256"] = _digest(arrays)
-            meta["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            meta["created"] = timestamp()
             with atomic_path(path) as tmp:
                 save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp), metadata=meta)
             return arrays, info, False

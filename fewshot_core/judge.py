@@ -6,7 +6,8 @@ of the training images (mean of L2-normalised image features per class, re-norma
 - ``cos_raw``: cosine of ``t`` to the centroid of class ``y``. Raw text-to-image cosines are small for
   every class (CLIP's modality gap), so compare them within a dataset, not with image-image cosines;
 - ``cos_translated``: the same after the mean-shift translation ``t - mean(text) + mean(image)``,
-  re-normalised (the "mean-shift" pseudo image feature the sweep trains on);
+  re-normalised (``translations.mean_shift``, the pseudo image feature the sweep trains on; here the
+  image mean is over the whole training split);
 - ``rank``: the rank of class ``y`` among all classes by translated cosine (1 = its own class is nearest);
 - ``nearest``: the nearest class other than ``y``, and ``flagged``: the description is nearer some
   other class's images than its own (rank > 1).
@@ -18,25 +19,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    x = np.asarray(x, dtype=np.float64)
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.where(norm > 0, norm, 1.0)
+from .translations import mean_shift
+from .vectors import unit
 
 
 def class_centroids(features: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
     """(C, D) unit centroids of the L2-normalised features of each class (a class without images: zeros)."""
-    x = l2_normalise(features)
+    x = unit(np.asarray(features, dtype=np.float64))
     sums = np.zeros((num_classes, x.shape[1]))
     np.add.at(sums, np.asarray(labels, dtype=np.int64), x)
-    return l2_normalise(sums)
-
-
-def mean_shift(text_features: np.ndarray, image_mean: np.ndarray, text_mean: np.ndarray) -> np.ndarray:
-    """(M, D) text features moved across the modality gap: ``t - mean(text) + mean(image)``, re-normalised."""
-    return l2_normalise(l2_normalise(text_features) - text_mean + image_mean)
+    return unit(sums)
 
 
 @dataclass
@@ -56,8 +48,8 @@ def judge_descriptions(
     """Judge every description against the class centroids of the (training) images; see the module docstring."""
     text_labels = np.asarray(text_labels, dtype=np.int64)
     centroids = class_centroids(image_features, image_labels, num_classes)  # (C, D)
-    texts = l2_normalise(text_features)  # (M, D)
-    shifted = mean_shift(texts, l2_normalise(image_features).mean(0), texts.mean(0))
+    texts = unit(np.asarray(text_features, dtype=np.float64))  # (M, D)
+    shifted = mean_shift(texts, image_features).astype(np.float64)  # the sweep's own mean-shift translation
     rows = np.arange(len(text_labels))
     raw, translated = texts @ centroids.T, shifted @ centroids.T  # (M, C)
     own = translated[rows, text_labels]

@@ -3,12 +3,15 @@
 A BLIP-2-style Q-Former (transformers' ``Blip2QFormerModel``, randomly initialised): learned query
 tokens self-attend and cross-attend into the text side, either the pooled text embedding (one token)
 or the per-token states of CLIP's text tower (masked to real tokens); the mean of the query outputs is
-projected to the CLIP image embedding size.
+projected to the CLIP image embedding size, plus a linear skip from the pooled text that starts as the
+identity. The output projection starts at zero, so an untrained Q-Former returns the raw text feature.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,43 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import LOSSES, QFormerConfig, QFormerTrainConfig  # noqa: F401 (re-exported)
 from .errors import FewShotError
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress, report
 from .storage import atomic_path
+from .vectors import unit
 
 if TYPE_CHECKING:
     from .bundle import FeatureBundle
 
+log = logging.getLogger(__name__)
 CONFIG_DIR = Path(__file__).parent / "qformer_configs"
-LOSSES = ("paper", "paper-literal", "balanced", "infonce")
-
-
-@dataclass
-class QFormerConfig:
-    """Architecture of the translator (named sizes live in ``qformer_configs/*.json``)."""
-
-    hidden_size: int = 256  # width of queries and of the projected text tokens
-    num_layers: int = 2  # Q-Former layers, each with self- and cross-attention
-    num_heads: int = 4
-    intermediate_size: int = 512  # feed-forward width
-    num_queries: int = 4  # learned query tokens
-    dropout: float = 0.1
-    text_input: str = "pooled"  # "pooled": one token per text; "tokens": CLIP's per-token states
-    skip: bool = True  # add a linear path from the pooled text, initialised to the identity (see README)
-
-
-@dataclass
-class QFormerTrainConfig:
-    """How the translator is trained (recorded with every result)."""
-
-    loss: str = "balanced"  # paper | paper-literal | balanced | infonce  (default chosen on evidence: README)
-    mask_same_class: bool = False  # drop off-diagonal pairs of the same class from the negatives
-    epochs: int = 20  # passes over max(#images, #descriptions) pairs
-    batch_size: int = 256
-    lr: float = 5e-4
-    weight_decay: float = 0.01
-    temperature: float = 0.05  # infonce only
-    seed: int = 0
 
 
 def list_qformer_configs() -> list[str]:
@@ -99,6 +76,10 @@ class TextToImageQFormer(nn.Module):
         if self.skip is not None:  # start as "text feature = image feature" (CLIP's own assumption)
             nn.init.eye_(self.skip.weight)
             nn.init.zeros_(self.skip.bias)
+            # A zero output projection makes the untrained translator exactly its skip: raw text in,
+            # raw text out. Training starts from "no translation" and learns only the correction.
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     def forward(self, pooled: torch.Tensor, tokens: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
         """pooled (B, D_t); tokens (B, L, D_t) and mask (B, L) when ``text_input == "tokens"``."""
@@ -186,8 +167,10 @@ def _pair_indices(image_labels: np.ndarray, text_labels: np.ndarray, rng: np.ran
     walk_images = len(image_labels) >= len(text_labels)
     walked, drawn = (image_labels, text_labels) if walk_images else (text_labels, image_labels)
     order = rng.permutation(len(walked))
-    by_class = {c: np.flatnonzero(drawn == c) for c in np.unique(walked)}
-    partner = np.array([rng.choice(by_class[walked[i]]) for i in order], dtype=np.int64)
+    by_class = np.argsort(drawn, kind="stable")  # drawn indices grouped by class
+    classes, first, count = np.unique(drawn[by_class], return_index=True, return_counts=True)
+    slot = np.searchsorted(classes, walked[order])  # every walked class has partners (checked by the caller)
+    partner = by_class[first[slot] + (rng.random(len(order)) * count[slot]).astype(np.int64)]
     return (order, partner) if walk_images else (partner, order)
 
 
@@ -209,13 +192,13 @@ def train_qformer(
         text: descriptions to pair with them; every image class needs at least one description.
     """
     arch, train = arch or QFormerConfig(), train or QFormerTrainConfig()
-    if train.loss not in LOSSES:
-        raise FewShotError(f"Unknown Q-Former loss {train.loss!r}; choose one of {', '.join(LOSSES)}.")
+    train.validate()
     missing = set(np.unique(image_labels)) - set(np.unique(text.labels))
     if missing:
         raise FewShotError(
             f"{len(missing)} classes have images but no descriptions (e.g. class {min(missing)}); generate or import descriptions for them."
         )
+    text = text.subset(np.flatnonzero(np.isin(text.labels, np.unique(image_labels))))  # a class without images has no partner
     torch.manual_seed(train.seed)
     rng = np.random.default_rng(train.seed)
     device = torch.device(device)
@@ -225,14 +208,17 @@ def train_qformer(
     ilab = torch.as_tensor(image_labels, device=device)
     txt = _text_tensors(text, device)
     per_epoch = max(len(image_labels), len(text.labels))
-    steps_per_epoch = math.ceil(per_epoch / train.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=train.lr, total_steps=train.epochs * steps_per_epoch, pct_start=0.1)
-    result, start = TrainedQFormer(model), time.perf_counter()
+    total_steps = train.total_steps(per_epoch)
+    epochs = math.ceil(total_steps / math.ceil(per_epoch / train.batch_size))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=train.lr, total_steps=total_steps, pct_start=0.1)
+    result, start, step = TrainedQFormer(model), time.perf_counter(), 0
     model.train()
-    for epoch in range(train.epochs):
+    for epoch in range(epochs):
         ii, tt = _pair_indices(image_labels, text.labels, rng)
-        total = 0.0
+        total, seen = 0.0, 0
         for s in range(0, per_epoch, train.batch_size):
+            if step == total_steps:
+                break
             check_cancel(should_cancel, "Q-Former training")
             bi, bt = torch.as_tensor(ii[s : s + train.batch_size], device=device), torch.as_tensor(tt[s : s + train.batch_size], device=device)
             pred = model(*(t[bt] if t is not None else None for t in txt))
@@ -241,12 +227,13 @@ def train_qformer(
             loss.backward()
             opt.step()
             sched.step()
-            total += loss.item() * len(bi)
-        result.losses.append(total / per_epoch)
-        message = f"Q-Former epoch {epoch + 1}/{train.epochs}, loss {result.losses[-1]:.4f}"
-        report(on_progress, epoch + 1, train.epochs, message, step="qformer", metrics={"qformer_loss": result.losses[-1]})
+            total, seen, step = total + loss.item() * len(bi), seen + len(bi), step + 1
+        result.losses.append(total / max(seen, 1))
+        result.pairs_seen += seen
+        message = f"Q-Former epoch {epoch + 1}/{epochs}, loss {result.losses[-1]:.4f}"
+        report(on_progress, epoch + 1, epochs, message, step="qformer", metrics={"qformer_loss": result.losses[-1]})
     model.eval()
-    result.pairs_seen, result.seconds = per_epoch * train.epochs, time.perf_counter() - start
+    result.seconds = time.perf_counter() - start
     return result
 
 
@@ -275,7 +262,6 @@ def alignment(translated: np.ndarray, text_labels: np.ndarray, image_features: n
         retrieval_acc: share of texts whose nearest class centroid (mean normalised image) is their class;
         cosine_error: 1 - mean_cosine.
     """
-    unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True).clip(1e-12)  # noqa: E731
     t, x = unit(translated), unit(image_features)
     classes = np.unique(image_labels)
     centroids = np.stack([x[image_labels == c].mean(0) for c in classes])  # mean of unit vectors
@@ -286,28 +272,49 @@ def alignment(translated: np.ndarray, text_labels: np.ndarray, image_features: n
     return {"mean_cosine": mean_cos, "retrieval_acc": retrieval, "cosine_error": 1 - mean_cos}
 
 
+def state_checksum(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes (sorted by name)."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
 def save_qformer(path: Path, model: torch.nn.Module, arch: QFormerConfig, train: QFormerTrainConfig) -> None:
-    """Store a trained translator with its configs (safetensors, written atomically)."""
+    """Store a trained translator with its configs and a SHA-256 of its weights (safetensors, atomic)."""
     from safetensors.torch import save_file
 
-    meta = {"arch": json.dumps(asdict(arch)), "train": json.dumps(asdict(train))}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"arch": json.dumps(asdict(arch)), "train": json.dumps(asdict(train)), "sha256": state_checksum(state)}
     with atomic_path(path) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata=meta)
+        save_file(state, str(tmp), metadata=meta)
 
 
 def load_qformer(path: Path, arch: QFormerConfig, text_dim: int, image_dim: int) -> TextToImageQFormer | None:
-    """A stored translator, or None when there is none or it is damaged (then it is deleted: retrain)."""
-    from safetensors import SafetensorError
+    """A stored translator, or None when there is none or it is damaged (then it is deleted: retrain).
+
+    Damaged means: unreadable, wrong shapes, no checksum, or weights whose SHA-256 differs from the one
+    stored beside them; such a file is never loaded.
+    """
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     if not path.is_file():
         return None
     try:
+        with safe_open(str(path), framework="pt") as f:
+            stored = (f.metadata() or {}).get("sha256")
+        state = load_file(str(path))
+        if stored is None or stored != state_checksum(state):
+            raise ValueError("checksum mismatch")
         model = TextToImageQFormer(arch, text_dim, image_dim)
-        model.load_state_dict(load_file(str(path)))
+        model.load_state_dict(state)
         return model.eval()
-    except (SafetensorError, RuntimeError, OSError):
-        path.unlink(missing_ok=True)  # damaged: retrain
+    except (SafetensorError, RuntimeError, OSError, ValueError) as e:
+        log.warning("Cached Q-Former %s is damaged (%s); deleting it and training again.", path, e)
+        path.unlink(missing_ok=True)
         return None
 
 

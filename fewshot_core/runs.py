@@ -1,9 +1,16 @@
 """Resumable, self-describing run folders and the rows they hold.
 
 A run folder holds ``config.json`` (every setting, the feature provenance, library versions),
-``units/<shots>-<seed>.json`` (one file per finished unit of work, written atomically) and the tidy
-``results.csv`` / ``results.jsonl`` rebuilt from them. Re-running a finished run does nothing; an
-interrupted one resumes at the first missing unit.
+``units/<shots>-<seed>.json`` (one file per finished unit of work, written atomically) with its test
+predictions in ``units/<shots>-<seed>.npz`` (keys ``adapter-0`` for image only,
+``adapter-<translation>-<texts>``, ``linear-probe``, ``tip-adapter``; ``zeroshot`` in ``zeroshot.npz``),
+and the tidy ``results.csv`` / ``results.jsonl`` rebuilt from them. Re-running a finished run does
+nothing; an interrupted one resumes at the first missing unit; a damaged unit (unreadable JSON, or its
+predictions file gone) is recomputed.
+
+``config.json`` also records ``qformer_images_per_class``: for the ``train-split`` protocol the median
+number of labelled images per class the translators learned from; ``null`` for ``support``, where it
+is the shot count k of each row (the support set).
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ from .storage import atomic_path, read_json, write_json
 if TYPE_CHECKING:
     from .bundle import FeatureBundle
 
-RESULT_COLUMNS = ["dataset", "method", "protocol", "shots", "texts", "seed", "val_acc", "test_acc", "chosen"]
+log = logging.getLogger(__name__)
+
+RESULT_COLUMNS = ["dataset", "method", "protocol", "translation", "shots", "texts", "seed", "val_acc", "test_acc", "chosen"]
 
 
 @dataclass
@@ -38,7 +47,8 @@ class ResultRow:
     seed: int
     val_acc: float  # on the validation images (drawn from the training split)
     test_acc: float
-    protocol: str = ""  # which images trained the Q-Former (adapter rows only)
+    protocol: str = ""  # which images trained the translators (adapter rows only)
+    translation: str = ""  # adapter rows: "none" (texts == 0), "raw", "mean-shift" or "qformer"; "" for other methods
     chosen: dict[str, Any] = field(default_factory=dict)  # hyper-parameters a baseline chose on validation
 
     def record(self) -> dict[str, Any]:
@@ -76,14 +86,41 @@ class RunFolder:
         """Write config.json, or check that an existing one describes the same run."""
         target = self.path / "config.json"
         if target.is_file():
-            old = read_json(target)
+            try:
+                old = read_json(target)
+            except (OSError, ValueError) as e:
+                raise FewShotError(f"{target} is damaged ({e}); delete the run folder {self.path} to start over, or choose another one.") from e
             if old.get("key") != config["key"]:
                 raise FewShotError(f"{self.path} holds a run with other settings or features; choose a new run folder (or delete it to start over).")
             return
         write_json(target, config)
 
+    def unit_record(self, unit: str) -> dict[str, Any] | None:
+        """The stored record of a finished unit; None if missing or damaged (unreadable, or predictions gone)."""
+        path = self.units / f"{unit}.json"
+        try:
+            record = read_json(path)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or not isinstance(record.get("rows"), list):
+            return None
+        keys = record.get("predictions")
+        needs_npz = bool(keys) if keys is not None else unit != "zeroshot"  # older runs do not list their keys
+        if needs_npz and not (self.units / f"{unit}.npz").is_file():
+            return None
+        return record
+
     def done(self, unit: str) -> bool:
-        return (self.units / f"{unit}.json").is_file()
+        return self.unit_record(unit) is not None
+
+    def drop_damaged_units(self) -> list[str]:
+        """Delete unit files that cannot be used (so the sweep recomputes them); returns their names."""
+        dropped = [p.stem for p in sorted(self.units.glob("*.json")) if self.unit_record(p.stem) is None]
+        for unit in dropped:
+            log.warning("Run unit %s in %s is damaged or incomplete; it will be recomputed.", unit, self.path)
+            (self.units / f"{unit}.json").unlink(missing_ok=True)
+            (self.units / f"{unit}.npz").unlink(missing_ok=True)
+        return dropped
 
     def save_unit(
         self, unit: str, rows: list[dict[str, Any]], extra: dict[str, Any] | None = None, predictions: dict[str, np.ndarray] | None = None
@@ -93,7 +130,7 @@ class RunFolder:
             with atomic_path(self.units / f"{unit}.npz") as tmp:
                 with open(tmp, "wb") as f:
                     np.savez_compressed(f, **{k: v.astype(np.int16) for k, v in predictions.items()})
-        write_json(self.units / f"{unit}.json", {"rows": rows, **(extra or {})})
+        write_json(self.units / f"{unit}.json", {"rows": rows, **(extra or {}), "predictions": sorted(predictions or {})})
 
     def save_test_index(self, bundle: FeatureBundle) -> None:
         """Test labels, class names and (when known) image paths, for per-class views."""
@@ -111,15 +148,24 @@ class RunFolder:
             return {k: data[k] for k in data.files}
 
     def results(self) -> pd.DataFrame:
-        """All finished rows as a tidy table (a damaged unit file is skipped with a warning, never fatal)."""
+        """All finished rows as a tidy table (runs made before translations: adapter rows with texts are "qformer").
+
+        A damaged unit (unreadable, or its predictions gone) is skipped with a warning, so a page can still
+        show the rest; the sweep re-runs it (``done`` is false for it).
+        """
         rows = []
-        for p in sorted(self.units.glob("*.json")):
-            try:
-                unit = read_json(p)["rows"]
-                rows += [r for r in unit if isinstance(r, dict)]
-            except (OSError, ValueError, KeyError, TypeError) as e:
-                logging.getLogger(__name__).warning("%s is damaged (%s); it is skipped", p, e)
-        return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+        for path in sorted(self.units.glob("*.json")):
+            record = self.unit_record(path.stem)
+            if record is None:
+                log.warning("run unit %s is damaged or its predictions are missing; it is skipped", path)
+                continue
+            rows.extend(r for r in record["rows"] if isinstance(r, dict))
+        df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+        missing = df.translation.isna()
+        if missing.any():
+            adapter = df.method == "adapter"
+            df.loc[missing, "translation"] = np.where(adapter[missing], np.where(df.texts[missing] == 0, "none", "qformer"), "")
+        return df
 
     def write_tables(self) -> pd.DataFrame:
         """Rebuild results.csv and results.jsonl from the unit files (atomically)."""

@@ -20,7 +20,7 @@ class LabSettings:
     pretrained: str = str(demo.CLIP_WEIGHTS)  # open_clip tag (e.g. openai) or local checkpoint file
     device: str = "auto"  # auto | cpu | cuda | mps
     cache_root: str = ""  # empty = the default cache root
-    seeds: int = 3  # number of seeds for few-shot runs
+    seeds: int = 5  # number of seeds for few-shot runs (as SweepConfig: the default sweep fits its time budget with 5)
 
     def split_path(self) -> str | None:
         """The split file to use, or None."""

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,11 @@ def default_cache_root() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "fewshot-lab"
+
+
+def timestamp() -> str:
+    """Local time with its UTC offset, as every record of the cache writes it (2026-11-27T14:05:00+0000)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def content_key(parts: dict[str, Any], length: int = 20) -> str:

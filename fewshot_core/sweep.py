@@ -1,10 +1,25 @@
-"""Sweeps over shots x text counts x seeds x methods into a resumable run folder."""
+"""Sweeps over shots x text counts x seeds x translations x methods into a resumable run folder.
+
+Protocols (which labelled images the text side may learn from):
+
+- ``support`` (default): only the k-shot support images of that (shots, seed). A Q-Former is trained
+  per (shots, seed), and the mean shift uses the support images' mean. The run's config.json records
+  ``"qformer_images_per_class": null``: the translator saw k images per class, the shot count itself.
+- ``train-split``: every training image except the validation images (the paper's set-up). A Q-Former
+  is trained per seed and shared by every shot count of that seed; config.json records
+  ``qformer_images_per_class`` as the median number of labelled images per class it was trained on,
+  so every number made this way can say "Q-Former trained on N labelled images per class".
+
+Every adapter run with m > 0 texts is trained once per translation (``translations.py``: raw,
+mean-shift, qformer); m = 0 is image only (translation ``none``). Stored test predictions per unit:
+``adapter-0`` (image only) and ``adapter-<translation>-<texts>``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,55 +27,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .adapter import AdapterConfig, train_adapters
+from .adapter import train_adapters
 from .backbone import resolve_device
 from .baselines import accuracy, description_class_embeddings, linear_probe, tip_adapter, zero_shot_predict
 from .bundle import FeatureBundle, bundle_fingerprint
+from .config import METHODS, PROTOCOLS, TRANSLATIONS, AdapterConfig, QFormerTrainConfig, SweepConfig  # noqa: F401 (re-exported)
 from .datasets.sampling import FewShotSplit, sample_few_shot, validation_indices
 from .errors import FewShotError
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
-from .qformer import QFormerTrainConfig, TextSide, load_qformer, load_qformer_config, save_qformer, train_qformer, translate
+from .qformer import TextSide, load_qformer, load_qformer_config, save_qformer, train_qformer, translate
 from .runs import ResultRow, RunFolder, library_versions
-from .storage import content_key
-
-METHODS = ("adapter", "zeroshot", "description-zeroshot", "linear-probe", "tip-adapter")
-PROTOCOLS = ("train-split", "support")
-
-
-@dataclass
-class SweepConfig:
-    """One sweep: what to vary, how to select, and the settings of each part."""
-
-    shots: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 10, 15])
-    text_counts: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 10, 20, 30])  # per class; 0 = image only
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    methods: list[str] = field(default_factory=lambda: list(METHODS))
-    protocol: str = "train-split"  # which images train the Q-Former: "train-split" (paper) or "support" (k-shot only)
-    val_per_class: int = 4  # validation images per class, drawn once from the training split
-    qformer_size: str = "small"  # a name from qformer_configs/
-    qformer_text_input: str = "pooled"  # "pooled" text embedding or CLIP's per-token "tokens" (bundle must have them)
-    qformer_train: QFormerTrainConfig = field(default_factory=QFormerTrainConfig)
-    adapter: AdapterConfig = field(default_factory=AdapterConfig)
-    device: str = "auto"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SweepConfig:
-        data = dict(data)
-        data["qformer_train"] = QFormerTrainConfig(**data.get("qformer_train", {}))
-        data["adapter"] = AdapterConfig(**data.get("adapter", {}))
-        return cls(**data)
-
-    def validate(self) -> None:
-        """Raise FewShotError on settings that cannot run."""
-        if self.protocol not in PROTOCOLS:
-            raise FewShotError(f"Unknown protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}.")
-        unknown = set(self.methods) - set(METHODS)
-        if unknown:
-            raise FewShotError(f"Unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}.")
-        if self.qformer_text_input not in ("pooled", "tokens"):
-            raise FewShotError(f"qformer_text_input must be 'pooled' or 'tokens', not {self.qformer_text_input!r}.")
-        if not self.shots or min(self.shots) < 1 or not self.seeds or min(self.text_counts, default=0) < 0:
-            raise FewShotError("Shots must be >= 1, text counts >= 0, and at least one seed is needed.")
+from .storage import content_key, timestamp
+from .translations import NONE, mean_shift
 
 
 def select_descriptions(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -80,22 +58,28 @@ def run_sweep(
     on_progress: ProgressFn = no_progress,
     should_cancel: CancelFn = never_cancel,
 ) -> pd.DataFrame:
-    """Run (or resume) a sweep into ``run_dir`` and return its results table."""
+    """Run (or resume) a sweep into ``run_dir`` and return its results table.
+
+    Units are (shots, seed) pairs, seed-major, so under ``train-split`` each seed's Q-Former is trained
+    once and reused by its shot counts. A damaged or incomplete unit file is recomputed.
+    """
     cfg.validate()
     device = resolve_device(cfg.device)
     run = RunFolder(run_dir)
     fingerprint = bundle_fingerprint(bundle)
+    val_idx = validation_indices(bundle.train_labels, cfg.val_per_class, fixed_val=bundle.val_indices)
     config = {
         "dataset": bundle.dataset,
         "sweep": asdict(cfg),
+        "qformer_images_per_class": qformer_images_per_class(bundle.train_labels, val_idx, cfg.protocol),
         "features": bundle.provenance,
         "features_sha256": fingerprint,
         "versions": library_versions(),
     }
     config["key"] = content_key({"sweep": config["sweep"], "features": fingerprint})
-    run.start({**config, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-    val_idx = validation_indices(bundle.train_labels, cfg.val_per_class, fixed_val=bundle.val_indices)
-    units = [(k, s) for k in cfg.shots for s in cfg.seeds]
+    run.start({**config, "created": timestamp()})
+    run.drop_damaged_units()
+    units = [(k, s) for s in cfg.seeds for k in cfg.shots]
     translator = _Translator(bundle, cfg, device, qformer_cache, val_idx, should_cancel, on_progress)
     total = len(units) + 1
     run.save_test_index(bundle)
@@ -116,6 +100,15 @@ def run_sweep(
     return run.write_tables()
 
 
+def qformer_images_per_class(train_labels: np.ndarray, val_idx: np.ndarray, protocol: str) -> float | None:
+    """Labelled images per class the translators learn from: the median over classes for
+    ``train-split``; None for ``support``, where it is the shot count k of each row."""
+    if protocol != "train-split":
+        return None
+    keep = np.setdiff1d(np.arange(len(train_labels)), val_idx)
+    return float(np.median(np.unique(train_labels[keep], return_counts=True)[1]))
+
+
 def _zero_shot_rows(bundle: FeatureBundle, cfg: SweepConfig, val_idx: np.ndarray) -> list[dict[str, Any]]:
     """Zero-shot CLIP (seed- and shot-free) and description zero-shot per (text count, seed)."""
     rows = []
@@ -134,6 +127,21 @@ def _zero_shot_rows(bundle: FeatureBundle, cfg: SweepConfig, val_idx: np.ndarray
     return rows
 
 
+def _training_sets(
+    bundle: FeatureBundle, cfg: SweepConfig, split: FewShotSplit, translator: _Translator
+) -> list[tuple[str, int, np.ndarray, np.ndarray]]:
+    """(translation, texts, features, labels) of every adapter head of one unit: image only first."""
+    sx, sy = bundle.train_features[split.support], bundle.train_labels[split.support]
+    sets = [(NONE, 0, sx, sy)] if 0 in cfg.text_counts else []
+    counts = [m for m in cfg.text_counts if m > 0]
+    for name in cfg.translations if counts else []:
+        pseudo = translator.pseudo_features(name, split)  # (M, D)
+        for m in counts:
+            pick = select_descriptions(bundle.description_labels, m, split.seed)
+            sets.append((name, m, np.concatenate([sx, pseudo[pick]]), np.concatenate([sy, bundle.description_labels[pick]])))
+    return sets
+
+
 def _unit_rows(
     bundle: FeatureBundle, cfg: SweepConfig, split: FewShotSplit, translator: _Translator, device: torch.device, should_cancel: CancelFn
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
@@ -142,20 +150,16 @@ def _unit_rows(
     sx, sy, vx, vy = x[split.support], y[split.support], x[split.val], y[split.val]
     rows, preds = [], {}
     if "adapter" in cfg.methods:
-        pseudo = translator.pseudo_features(split) if max(cfg.text_counts) > 0 else None
-        sets = []
-        for m in cfg.text_counts:
-            pick = select_descriptions(bundle.description_labels, m, split.seed) if m else np.zeros(0, np.int64)
-            feats = sx if not m else np.concatenate([sx, pseudo[pick]])
-            sets.append((feats, np.concatenate([sy, bundle.description_labels[pick]])))
+        sets = _training_sets(bundle, cfg, split, translator)
         adapter_cfg = replace(cfg.adapter, seed=cfg.adapter.seed + split.seed)
-        heads = train_adapters(sets, bundle.num_classes, adapter_cfg, bundle.class_text_features, device, should_cancel)
+        heads = train_adapters(
+            [(f, lab) for _, _, f, lab in sets], bundle.num_classes, adapter_cfg, bundle.class_text_features, device, should_cancel
+        )
         test_pred = heads.predict(bundle.test_features)  # (H, N_test)
-        for m, va, pred in zip(cfg.text_counts, heads.accuracy(vx, vy), test_pred):
-            rows.append(
-                ResultRow(bundle.dataset, "adapter", split.shots, m, split.seed, va, accuracy(pred, bundle.test_labels), cfg.protocol).record()
-            )
-            preds[f"adapter-{m}"] = pred
+        for (name, m, _, _), va, pred in zip(sets, heads.accuracy(vx, vy), test_pred):
+            test = accuracy(pred, bundle.test_labels)
+            rows.append(ResultRow(bundle.dataset, "adapter", split.shots, m, split.seed, va, test, cfg.protocol, translation=name).record())
+            preds["adapter-0" if m == 0 else f"adapter-{name}-{m}"] = pred
     if "linear-probe" in cfg.methods:
         lp = linear_probe(sx, sy, vx, vy, bundle.test_features)
         test = accuracy(lp.test_pred, bundle.test_labels)
@@ -170,7 +174,13 @@ def _unit_rows(
 
 
 class _Translator:
-    """Trains (or loads) the Q-Former a protocol calls for and translates every description once."""
+    """Turns every description into pseudo image features, each way, from the images a protocol allows.
+
+    ``support``: the support set of the (shots, seed) being run; a Q-Former per (shots, seed).
+    ``train-split``: the training split minus validation; a Q-Former per seed, reused across shots.
+    Q-Formers are seeded with ``qformer_train.seed + seed`` and cached on disk under a key of
+    everything they depend on (the images used included).
+    """
 
     def __init__(
         self,
@@ -186,43 +196,56 @@ class _Translator:
         self.should_cancel, self.on_progress = should_cancel, on_progress
         self.cache = Path(cache) if cache else None
         self.text = TextSide(bundle.description_features, bundle.description_labels, bundle.description_tokens, bundle.description_mask)
-        self._shared: np.ndarray | None = None
+        self._per_seed: dict[int, np.ndarray] = {}  # train-split: seed -> Q-Former translations
 
-    def pseudo_features(self, split: FewShotSplit) -> np.ndarray:
-        """(M, D) translated descriptions for this split's protocol."""
+    def allowed_images(self, split: FewShotSplit) -> np.ndarray:
+        """Indices into the training split that the protocol lets the translators see."""
         if self.cfg.protocol == "train-split":
-            if self._shared is None:
-                train_idx = np.setdiff1d(np.arange(len(self.bundle.train_labels)), self.val_idx)  # never the validation images
-                self._shared = self._train_and_translate(train_idx)
-            return self._shared
-        return self._train_and_translate(split.support)
+            return np.setdiff1d(np.arange(len(self.bundle.train_labels)), self.val_idx)  # never the validation images
+        return np.asarray(split.support)
 
-    def _train_and_translate(self, image_idx: np.ndarray) -> np.ndarray:
+    def pseudo_features(self, name: str, split: FewShotSplit) -> np.ndarray:
+        """(M, D) descriptions translated by ``name`` (raw, mean-shift or qformer) for this split."""
+        if name == "raw":
+            return self.bundle.description_features
+        if name == "mean-shift":
+            return mean_shift(self.bundle.description_features, self.bundle.train_features[self.allowed_images(split)])
+        if self.cfg.protocol == "train-split":
+            if split.seed not in self._per_seed:
+                self._per_seed[split.seed] = self._train_and_translate(self.allowed_images(split), split.seed)
+            return self._per_seed[split.seed]
+        return self._train_and_translate(self.allowed_images(split), split.seed)
+
+    def _train_and_translate(self, image_idx: np.ndarray, seed: int) -> np.ndarray:
         arch = load_qformer_config(self.cfg.qformer_size, text_input=self.cfg.qformer_text_input)
         if arch.text_input == "tokens" and self.text.tokens is None:
             raise FewShotError("The tokens Q-Former input needs per-token description features; build the features with tokens.")
+        train = replace(self.cfg.qformer_train, seed=self.cfg.qformer_train.seed + seed)
         key = content_key(
             {
                 "bundle": bundle_fingerprint(self.bundle),
                 "images": hashlib.sha256(np.sort(image_idx).tobytes()).hexdigest(),
                 "arch": asdict(arch),
-                "train": asdict(self.cfg.qformer_train),
+                "train": asdict(train),
             }
         )
         path = self.cache / "qformers" / f"{key}.safetensors" if self.cache else None
         model = load_qformer(path, arch, self.bundle.description_features.shape[1], self.bundle.dim) if path else None
         if model is None:
-            result = train_qformer(
-                self.bundle.train_features[image_idx],
-                self.bundle.train_labels[image_idx],
-                self.text,
-                arch,
-                self.cfg.qformer_train,
-                self.device,
-                on_progress=self.on_progress,
-                should_cancel=self.should_cancel,
-            )
-            model = result.model
+            model = self._train(image_idx, arch, train)
             if path:
-                save_qformer(path, model, arch, self.cfg.qformer_train)
+                save_qformer(path, model, arch, train)
         return translate(model, self.text)
+
+    def _train(self, image_idx: np.ndarray, arch, train: QFormerTrainConfig):
+        result = train_qformer(
+            self.bundle.train_features[image_idx],
+            self.bundle.train_labels[image_idx],
+            self.text,
+            arch,
+            train,
+            self.device,
+            on_progress=self.on_progress,
+            should_cancel=self.should_cancel,
+        )
+        return result.model

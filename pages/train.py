@@ -15,6 +15,7 @@ from fewshot_core.descriptions.store import DescriptionStore
 from fewshot_core.qformer import LOSSES, QFormerTrainConfig, list_qformer_configs
 from fewshot_core.report import format_table1, table1
 from fewshot_core.sweep import PROTOCOLS, SweepConfig
+from fewshot_core.translations import TRANSLATIONS
 
 GRID = SweepConfig()  # the paper's grid and every default come from the config dataclasses
 SYNTHETIC = "synthetic (CUB-sized, no download)"
@@ -46,12 +47,19 @@ def sweep_ui(s) -> tuple[SweepConfig, str, str | None]:
     shots = grid_slider("Shots per class", GRID.shots, "Labelled images per class: every value of the paper's grid in the range is trained.")
     texts = grid_slider("Texts per class (0 = image only)", GRID.text_counts, "Descriptions per class added as translated image features.")
     protocol = st.radio(
-        "Q-Former training images",
+        "Translator training images",
         PROTOCOLS,
         index=list(PROTOCOLS).index(GRID.protocol),
         horizontal=True,
-        help="train-split: every training image except validation (as the paper); support: only the k-shot images.",
+        help="support: only the k-shot images of each shot count and seed (strict few-shot, the default); "
+        "train-split: every training image except validation (as the paper).",
     )
+    if protocol == "train-split":
+        st.caption(
+            "train-split: the Q-Former is trained on N labelled images per class (every training image but validation, "
+            "at every shot count; N is shown when the run finishes and kept in its config.json): not a few-shot result."
+        )
+    translations = st.multiselect("Translations (texts into image features)", TRANSLATIONS, default=GRID.translations)
     q_default, a_default = QFormerTrainConfig(), AdapterConfig()
     with st.expander("Q-Former and adapter settings"):
         q1, q2, q3 = st.columns(3)
@@ -68,6 +76,7 @@ def sweep_ui(s) -> tuple[SweepConfig, str, str | None]:
         shots=shots,
         text_counts=texts,
         seeds=list(range(s.seeds)),
+        translations=list(translations),
         protocol=protocol,
         qformer_size=q_size,
         qformer_train=QFormerTrainConfig(loss=q_loss, epochs=int(q_epochs)),
@@ -84,6 +93,7 @@ def train_argv(s, cfg: SweepConfig, dataset: str, descriptions: str | None) -> l
     else:
         argv = ["reproduce", *dataset_args(s, dataset), *backbone_args(s)]
     argv += ["--shots", *map(str, cfg.shots), "--texts", *map(str, cfg.text_counts), "--seeds", str(len(cfg.seeds))]
+    argv += ["--translations", *cfg.translations] if cfg.translations else []
     argv += ["--protocol", cfg.protocol, "--qformer-size", cfg.qformer_size, "--qformer-loss", cfg.qformer_train.loss]
     argv += ["--qformer-epochs", str(cfg.qformer_train.epochs), "--adapter-lr", str(cfg.adapter.lr), "--adapter-steps", str(cfg.adapter.steps)]
     argv += ["--adapter-weight-decay", str(cfg.adapter.weight_decay), "--adapter-batch-size", str(cfg.adapter.batch_size)]

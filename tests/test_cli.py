@@ -112,7 +112,7 @@ def test_reproduce_end_to_end_on_a_tiny_dataset(cub_root, tmp_path, capsys):
     args += ["--qformer-input", "tokens", "--json"]  # the per-token path, end to end
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "Table 1 · cub · fewshot-tiny · protocol train-split" in out and "zero-shot CLIP" in out
+    assert "Table 1 · cub · fewshot-tiny · protocol support" in out and "zero-shot CLIP" in out
     summary = json.loads(out.strip().splitlines()[-1])  # --json: the last line is Table 1 as one object
     assert summary["dataset"] == "cub" and summary["num_classes"] == 3 and summary["seeds"] == 2 and 0 <= summary["zero_shot"] <= 100
     assert [r["shots"] for r in summary["rows"]] == [1, 2] and all(len(r["image_only"]) == 2 for r in summary["rows"])

@@ -46,6 +46,19 @@ def test_committed_weights_are_small_and_described():
     assert record["held_out_classes"] == [" ".join(k) for k in held_out_classes(DemoClipConfig())]
 
 
+def test_committed_weights_are_the_candidate_the_validation_rule_picks():
+    record = json.loads(DEMO_WEIGHTS.with_suffix(".json").read_text())
+    chosen = record["chosen_on_validation"]
+    table, rule = chosen["candidates"], chosen["rule"]
+    assert "validation" in rule and "test not used" in rule and len(table) >= 2
+    # the rule as recorded: meet every target by >= 2 points; prefer 15-shot >= 1-shot + 8 points; lowest 1-shot
+    ok = {n: r for n, r in table.items() if r["margin"] >= 0.02}
+    roomy = {n: r for n, r in ok.items() if r["adapter_15_shot"] - r["adapter_1_shot"] >= 0.08} or ok
+    assert chosen["chosen"] == min(roomy, key=lambda n: (roomy[n]["adapter_1_shot"], roomy[n]["steps"]))
+    assert table[chosen["chosen"]]["steps"] == record["config"]["steps"]
+    assert chosen["validation"]["adapter_1_shot"]["all"] == pytest.approx(table[chosen["chosen"]]["adapter_1_shot"], abs=1e-4)
+
+
 def test_demo_zero_shot_is_imperfect_but_far_above_chance(report):
     zs = report["zero_shot"]
     assert 3 / 48 <= zs["all"] <= 0.70, f"zero-shot {_seen_held(zs)} is outside [6.25 %, 70 %]"
@@ -66,13 +79,22 @@ def test_demo_few_shot_beats_zero_shot(report):
     assert adapter["held_out"] >= zs["held_out"] + 0.10, message
 
 
+def test_demo_leaves_few_shot_headroom(report):
+    """v3's point: one labelled image per class does not already saturate the demo (v2: 97.7 % at 1 shot), so
+    the curve over shots rises and text has room to help at 1-4 shots (measured on CPU: 74.8 / 82.4 / 86.4 %)."""
+    zs, one, four, fifteen = (report[k]["all"] for k in ("zero_shot", "adapter_1_shot", "adapter_4_shot", "adapter_15_shot"))
+    message = f"image-only adapter 1/4/15 shots {one:.1%} / {four:.1%} / {fifteen:.1%}, zero-shot {zs:.1%}"
+    assert zs < one <= 0.85, message
+    assert one < four < fifteen and fifteen >= one + 0.08, message
+
+
 def test_demo_report_command_shows_seen_and_held_out(report, demo_cache, capsys):
     from fewshot_core.cli import main
 
     assert main(["demo", "report", "--cache", str(demo_cache)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["weights"].endswith("demo-clip.safetensors") and "how" in out
-    for key in ("zero_shot", "probe_all_train", "adapter_15_shot"):
+    for key in ("zero_shot", "probe_all_train", "adapter_1_shot", "adapter_4_shot", "adapter_15_shot"):
         assert out[key] == pytest.approx(report[key]) and set(out[key]) == {"all", "seen", "held_out"}
 
 
@@ -87,7 +109,7 @@ def test_full_pipeline_on_the_demo(demo_bundle, tmp_path):
     results = run_sweep(demo_bundle, cfg, tmp_path / "run")
     t = table1(results)
     assert t.shots.tolist() == [1, 2, 4] and np.isfinite(t.image_only).all() and np.isfinite(t.qformer).all()
-    # The adapter starts from the zero-shot classifier; 4 labelled shots must not make it worse (measured: 67.6 vs 66.5).
+    # The adapter starts from the zero-shot classifier; 4 labelled shots must not make it worse.
     assert t.image_only.iloc[-1] >= t.zero_shot.iloc[0]
     fig = figure4(results, "demo")
     assert len(fig.data) >= 2 and list(fig.data[0].x) == [1, 2, 4]

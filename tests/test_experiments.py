@@ -28,19 +28,23 @@ def finished(small_bundle, tmp_path_factory, qcache):
 def test_results_table_is_complete_and_self_describing(finished):
     run_dir, df = finished
     adapter = df[df.method == "adapter"]
-    assert len(adapter) == 2 * 3 * 3 and set(adapter.protocol) == {"train-split"}
+    assert len(adapter) == 2 * 3 * (1 + 2 * 3) and set(adapter.protocol) == {"support"}  # image only + 2 text counts x 3 translations
+    assert set(adapter.translation) == {"none", "raw", "mean-shift", "qformer"}
+    assert (adapter.translation == "none").eq(adapter.texts == 0).all()
+    assert set(df[df.method != "adapter"].translation) == {""}
     assert len(df[df.method == "linear-probe"]) == len(df[df.method == "tip-adapter"]) == 6
     assert len(df[df.method == "zeroshot"]) == 1 and len(df[df.method == "description-zeroshot"]) == 2 * 3
     config = json.loads((run_dir / "config.json").read_text())
     assert config["sweep"]["adapter"]["lr"] == 5e-3 and "torch" in config["versions"]
+    assert config["sweep"]["translations"] == ["raw", "mean-shift", "qformer"] and config["qformer_images_per_class"] is None
     assert (run_dir / "results.csv").is_file() and (run_dir / "results.jsonl").is_file()
 
 
 def test_text_helps_at_one_shot_and_shots_never_hurt(finished):
     _, df = finished
-    adapter = df[df.method == "adapter"].groupby(["shots", "texts"]).test_acc.mean()
-    assert adapter[(1, 8)] > adapter[(1, 0)]  # image+text beats image-only at 1 shot, on average over seeds
-    assert adapter[(4, 0)] >= adapter[(1, 0)]  # more shots never hurt image-only
+    adapter = df[df.method == "adapter"].groupby(["shots", "translation", "texts"]).test_acc.mean()
+    assert adapter[(1, "mean-shift", 8)] > adapter[(1, "none", 0)]  # mean-shifted text beats image-only at 1 shot, on average over seeds
+    assert adapter[(4, "none", 0)] >= adapter[(1, "none", 0)]  # more shots never hurt image-only
 
 
 def test_table1_selects_on_validation_and_oracle(finished):

@@ -64,6 +64,7 @@ def test_forward_pooled_and_tokens():
     pooled = TextToImageQFormer(load_qformer_config("tiny"), 16, 24).eval()
     assert pooled(torch.randn(5, 16)).shape == (5, 24)
     tok = TextToImageQFormer(load_qformer_config("tiny", text_input="tokens"), 16, 24).eval()
+    torch.nn.init.normal_(tok.out.weight)  # as after training: the zero-initialised output now reads the tokens
     tokens, mask = torch.randn(2, 6, 16), torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]], dtype=torch.bool)
     out = tok(torch.randn(2, 16), tokens, mask)
     changed = tokens.clone()
@@ -100,3 +101,31 @@ def test_classes_without_descriptions_are_a_clear_error(small_bundle):
     text = TextSide(small_bundle.description_features[:12], small_bundle.description_labels[:12])  # class 0 only
     with pytest.raises(FewShotError, match="no descriptions"):
         train_qformer(small_bundle.train_features, small_bundle.train_labels, text, QFormerConfig(), QFormerTrainConfig(epochs=1))
+
+
+@pytest.mark.parametrize("text_input", ["pooled", "tokens"])
+def test_untrained_qformer_returns_the_raw_text(text_input):
+    torch.manual_seed(3)
+    model = TextToImageQFormer(load_qformer_config("small", text_input=text_input), 32, 32).eval()
+    pooled, tokens, mask = torch.randn(7, 32), torch.randn(7, 5, 32), torch.ones(7, 5, dtype=torch.bool)
+    with torch.no_grad():
+        out = model(pooled, tokens, mask)
+    assert torch.allclose(out, pooled, atol=1e-6)
+
+
+def test_damaged_cached_qformer_is_retrained_never_loaded(small_bundle, tmp_path):
+    from fewshot_core.qformer import load_qformer, save_qformer
+
+    arch, cfg = load_qformer_config("tiny"), QFormerTrainConfig(epochs=2)
+    text = TextSide(small_bundle.description_features, small_bundle.description_labels)
+    model = train_qformer(small_bundle.train_features, small_bundle.train_labels, text, arch, cfg).model
+    path = tmp_path / "q.safetensors"
+    save_qformer(path, model, arch, cfg)
+    loaded = load_qformer(path, arch, 64, 64)
+    assert loaded is not None and np.array_equal(translate(loaded, text), translate(model, text))
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 0xFF  # flip bits inside the last tensor's data: still a valid safetensors file
+    path.write_bytes(bytes(raw))
+    assert load_qformer(path, arch, 64, 64) is None and not path.exists()  # checksum mismatch: deleted, to be retrained
+    path.write_bytes(b"not a safetensors file")
+    assert load_qformer(path, arch, 64, 64) is None and not path.exists()

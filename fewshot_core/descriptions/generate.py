@@ -13,7 +13,7 @@ from ..datasets.base import ImageDataset
 from ..errors import FewShotError
 from ..progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress, report
 from ..redact import redact_url
-from .parsing import split_completion
+from .parsing import dedupe_lines, split_completion
 from .prompt import DEFAULT_PROMPT, render_prompt, validate_prompt
 from .sources import (
     ATTRIBUTE_SENTENCES_VERSION,
@@ -151,7 +151,7 @@ def _generate(dataset, request, dset, todo, total, source, deadline, on_progress
         def save(i: int, completion: Completion, chunk: list[int] = chunk) -> None:
             c = chunk[i]
             lines = [line for text in completion.texts for line in split_completion(text)]
-            dset.save_generated(c, dataset.display_names[c], _dedupe(lines), completion.texts, completion.usage)
+            dset.save_generated(c, dataset.display_names[c], dedupe_lines(lines), completion.texts, completion.usage)
             finished[0] += 1
             tokens[0] += int(completion.usage.get("completion_tokens", 0))
             elapsed = max(time.monotonic() - start_time, 1e-9)
@@ -183,15 +183,6 @@ def _check_deadline(deadline: float | None, request: DescribeRequest, done: int,
             f"Stopped at the deadline of {request.deadline:g} s with {done} of {total} classes done (kept). "
             "Run the same command again to continue, or allow more time."
         )
-
-
-def _dedupe(lines: list[str]) -> list[str]:
-    seen, out = set(), []
-    for line in lines:
-        if line.lower() not in seen:
-            seen.add(line.lower())
-            out.append(line)
-    return out
 
 
 def _from_annotations(dataset: ImageDataset, request: DescribeRequest, dset: DescriptionSet, todo: list[int]) -> None:

@@ -17,17 +17,25 @@ def clean_line(line: str) -> str:
     return _MARKUP.sub("", line).strip().strip('"').strip()
 
 
+def dedupe_lines(lines: list[str]) -> list[str]:
+    """Lines in order, without repeats that differ only in case, punctuation or spacing."""
+    out, seen = [], set()
+    for line in lines:
+        key = " ".join(re.sub(r"[^\w\s]", "", line.lower()).split())
+        if key not in seen:
+            seen.add(key)
+            out.append(line)
+    return out
+
+
 def split_completion(text: str, min_words: int = 3) -> list[str]:
     """Descriptions from a completion: one per line, cleaned, de-duplicated, refusals and headings dropped."""
-    out, seen = [], set()
+    lines = []
     for raw in (text or "").splitlines():
         if not raw.strip() or _HEADING.match(raw.strip()):
             continue
         line = clean_line(raw)
         if len(line.split()) < min_words or _REFUSAL.match(line) or _FILLER.match(line) and line.endswith(":"):
             continue
-        key = " ".join(re.sub(r"[^\w\s]", "", line.lower()).split())
-        if key not in seen:
-            seen.add(key)
-            out.append(line)
-    return out
+        lines.append(line)
+    return dedupe_lines(lines)

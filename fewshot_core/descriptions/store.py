@@ -10,12 +10,11 @@ regenerating one class never touches another class's edits.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..storage import content_key, read_json, write_json
+from ..storage import content_key, read_json, timestamp, write_json
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ class DescriptionSet:
             "generated": lines,
             "raw": raw,
             "usage": usage or {},
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "created": timestamp(),
         }
         write_json(self._class_file("classes", c), record)
 
@@ -144,9 +143,7 @@ class DescriptionStore:
         key = content_key({"dataset": dataset, "source": source, **settings}, 16)
         path = self.root / dataset / f"{source}-{key}"
         if _read_checked(path / "meta.json", ("source", "settings")) is None:
-            write_json(
-                path / "meta.json", {"dataset": dataset, "source": source, "settings": settings, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            )
+            write_json(path / "meta.json", {"dataset": dataset, "source": source, "settings": settings, "created": timestamp()})
         return DescriptionSet(path)
 
     def list(self, dataset: str) -> list[DescriptionSet]:

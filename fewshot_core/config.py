@@ -1,0 +1,129 @@
+"""Every setting of an experiment, with its default, in one place: the CLI and the app read theirs here.
+
+Plain dataclasses and names only (no torch), so ``python -m fewshot_core --help`` answers at once.
+The modules that use them re-export them: ``from fewshot_core.sweep import SweepConfig`` still works.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import FewShotError
+
+TRANSLATIONS = ("raw", "mean-shift", "qformer")  # how descriptions become pseudo image features (translations.py)
+NONE = "none"  # the translation label of image-only adapter rows
+QFORMER_INPUTS = ("pooled", "tokens")  # the pooled text embedding, or CLIP's per-token states
+LOSSES = ("paper", "paper-literal", "balanced", "infonce")
+
+
+@dataclass
+class QFormerConfig:
+    """Architecture of the translator (named sizes live in ``qformer_configs/*.json``)."""
+
+    hidden_size: int = 256  # width of queries and of the projected text tokens
+    num_layers: int = 2  # Q-Former layers, each with self- and cross-attention
+    num_heads: int = 4
+    intermediate_size: int = 512  # feed-forward width
+    num_queries: int = 4  # learned query tokens
+    dropout: float = 0.1
+    text_input: str = "pooled"  # "pooled": one token per text; "tokens": CLIP's per-token states
+    skip: bool = True  # add a linear path from the pooled text, initialised to the identity (see README)
+
+
+@dataclass
+class QFormerTrainConfig:
+    """How the translator is trained (recorded with every result)."""
+
+    loss: str = "balanced"  # paper | paper-literal | balanced | infonce  (default chosen on evidence: README)
+    mask_same_class: bool = False  # drop off-diagonal pairs of the same class from the negatives
+    epochs: int = 20  # passes over max(#images, #descriptions) pairs
+    max_steps: int = 120  # cap on optimizer steps (0: none); keeps the per-(shots, seed) Q-Formers cheap (bench_sweep.py)
+    batch_size: int = 256
+    lr: float = 5e-4  # chosen on validation over both synthetic modes (bench_qformer_losses.py)
+    weight_decay: float = 0.01
+    temperature: float = 0.05  # infonce only
+    seed: int = 0  # initialisation and pairing; the sweep adds the unit's seed
+
+    def validate(self) -> None:
+        """Raise FewShotError on settings that cannot train."""
+        if self.loss not in LOSSES:
+            raise FewShotError(f"Unknown Q-Former loss {self.loss!r}; choose one of {', '.join(LOSSES)}.")
+        if self.epochs < 1 or self.max_steps < 0 or self.batch_size < 1:
+            raise FewShotError(f"Q-Former epochs must be >= 1 (got {self.epochs}), max_steps >= 0 and batch_size >= 1.")
+
+    def total_steps(self, pairs_per_epoch: int) -> int:
+        """Optimizer steps for ``pairs_per_epoch`` pairs: ``epochs`` passes, capped at ``max_steps``."""
+        steps = self.epochs * math.ceil(pairs_per_epoch / self.batch_size)
+        return min(steps, self.max_steps) if self.max_steps else steps
+
+
+@dataclass
+class AdapterConfig:
+    """Adapter hyper-parameters (the paper's are "as in Hirano", unpublished; these were tuned on
+    synthetic CUB-sized features, see README)."""
+
+    lr: float = 5e-3  # AdamW, cosine-annealed to 0
+    steps: int = 150  # optimizer steps (the same for every head trained together)
+    epochs: float | None = None  # if set, steps = ceil(epochs * largest training set / batch_size)
+    batch_size: int = 64  # samples per head per step, drawn with replacement
+    weight_decay: float = 10.0  # decoupled decay of (W - W_init): pulls the head toward its initialisation
+    normalize: bool = True  # L2-normalise every feature (real and translated) before the head
+    init: str = "zeroshot"  # "zeroshot": class-prompt text embeddings; "zeros": all-zero weights
+    logit_scale: float = 30.0  # logits = scale * <w_c, x> + b_c
+    seed: int = 0
+
+    def num_steps(self, largest_set: int) -> int:
+        if self.epochs is None:
+            return self.steps
+        return max(1, math.ceil(self.epochs * largest_set / self.batch_size))
+
+
+METHODS = ("adapter", "zeroshot", "description-zeroshot", "linear-probe", "tip-adapter")
+PROTOCOLS = ("support", "train-split")
+
+
+@dataclass
+class SweepConfig:
+    """One sweep: what to vary, how to select, and the settings of each part."""
+
+    shots: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 10, 15])
+    text_counts: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 10, 20, 30])  # per class; 0 = image only
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  # 5: the default support sweep fits 600 s on a 2-core CPU (bench_sweep.py)
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    translations: list[str] = field(default_factory=lambda: list(TRANSLATIONS))  # how texts become image features (translations.py)
+    protocol: str = "support"  # which images the translators learn from: "support" (k-shot only) or "train-split" (paper)
+    val_per_class: int = 4  # validation images per class, drawn once from the training split
+    qformer_size: str = "tiny"  # a name from qformer_configs/; tiny: within 0.4 validation points of small (1 and 5 shots, seed 0), ~4x faster
+    qformer_text_input: str = "pooled"  # "pooled" text embedding or CLIP's per-token "tokens" (bundle must have them)
+    qformer_train: QFormerTrainConfig = field(default_factory=QFormerTrainConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    device: str = "auto"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SweepConfig:
+        data = dict(data)
+        data["qformer_train"] = QFormerTrainConfig(**data.get("qformer_train", {}))
+        data["adapter"] = AdapterConfig(**data.get("adapter", {}))
+        return cls(**data)
+
+    def validate(self) -> None:
+        """Raise FewShotError on settings that cannot run."""
+        if self.protocol not in PROTOCOLS:
+            raise FewShotError(f"Unknown protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}.")
+        unknown = set(self.methods) - set(METHODS)
+        if unknown:
+            raise FewShotError(f"Unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}.")
+        unknown = set(self.translations) - set(TRANSLATIONS)
+        if unknown:
+            raise FewShotError(f"Unknown translations {sorted(unknown)}; choose from {', '.join(TRANSLATIONS)}.")
+        if self.qformer_text_input not in QFORMER_INPUTS:
+            raise FewShotError(f"qformer_text_input must be 'pooled' or 'tokens', not {self.qformer_text_input!r}.")
+        if not self.shots or min(self.shots) < 1 or not self.seeds or min(self.text_counts, default=0) < 0:
+            raise FewShotError("Shots must be >= 1, text counts >= 0, and at least one seed is needed.")
+        if self.val_per_class < 1:
+            raise FewShotError(f"val_per_class must be >= 1 (got {self.val_per_class}): text counts are chosen on validation images.")
+        if max(self.text_counts, default=0) > 0 and "adapter" in self.methods and not self.translations:
+            raise FewShotError("Text counts above 0 need at least one translation (raw, mean-shift, qformer).")
+        self.qformer_train.validate()
