@@ -148,18 +148,13 @@ class RunFolder:
             return {k: data[k] for k in data.files}
 
     def results(self) -> pd.DataFrame:
-        """All finished rows as a tidy table (runs made before translations: adapter rows with texts are "qformer").
-
-        A damaged unit (unreadable, or its predictions gone) is skipped with a warning, so a page can still
-        show the rest; the sweep re-runs it (``done`` is false for it).
-        """
+        """All finished rows as a tidy table (runs made before translations: adapter rows with texts are "qformer")."""
         rows = []
         for path in sorted(self.units.glob("*.json")):
             record = self.unit_record(path.stem)
             if record is None:
-                log.warning("run unit %s is damaged or its predictions are missing; it is skipped", path)
-                continue
-            rows.extend(r for r in record["rows"] if isinstance(r, dict))
+                raise FewShotError(f"Run unit {path} is damaged or its predictions are missing; run the sweep again to recompute it.")
+            rows.extend(record["rows"])
         df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
         missing = df.translation.isna()
         if missing.any():

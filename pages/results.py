@@ -158,8 +158,8 @@ def page() -> None:
     live_ui(s.cache_path(), runs, chosen["path"])
     try:
         results, table = _load(chosen["path"], chosen["units"])
-    except (OSError, ValueError, KeyError) as e:
-        st.warning(f"This run folder is damaged ({escape_markdown(str(e))}); choose another run.")
+    except (FewShotError, OSError, ValueError, KeyError) as e:
+        st.warning(f"This run folder cannot be shown: {escape_markdown(str(e))} Or choose another run.")
         return
     if results.empty:
         st.warning(

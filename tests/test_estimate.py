@@ -10,10 +10,11 @@ from fewshot_core.synthetic import SyntheticSpec
 
 def test_the_estimate_scales_units_and_qformer_epochs_by_hand():
     cal = Calibration(seconds_per_qformer_epoch=2.0, seconds_per_unit=3.0, seconds_measured=0.0)
-    cfg = SweepConfig(shots=[1, 2], seeds=[0, 1, 2], text_counts=[0, 5], qformer_train=QFormerTrainConfig(epochs=10))
+    cfg = SweepConfig(shots=[1, 2], seeds=[0, 1, 2], text_counts=[0, 5], protocol="train-split", qformer_train=QFormerTrainConfig(epochs=10))
     assert estimate_seconds(cfg, cal) == 1 * 10 * 2.0 + 6 * 3.0  # train-split: one Q-Former for the whole sweep
     assert estimate_seconds(replace(cfg, protocol="support"), cal) == 6 * 10 * 2.0 + 6 * 3.0  # support: one per unit
     assert estimate_seconds(replace(cfg, text_counts=[0]), cal) == 6 * 3.0  # image only: no Q-Former
+    assert estimate_seconds(replace(cfg, translations=["raw", "mean-shift"]), cal) == 6 * 3.0  # no Q-Former translation
 
 
 def test_calibration_measures_this_machine():
