@@ -57,3 +57,41 @@ def test_a_failing_job_says_why(tmp_path):
     job = registry.start("describe", ["describe", "--dataset", "cub", "--root", tmp_path / "nothing", "--source", "attributes"], slot="attributes")
     _until(lambda: not job.running)
     assert job.status == "failed" and "CUB" in job.error
+
+
+def test_eta_from_the_rate_of_a_step(tmp_path):
+    import json
+
+    from app_jobs import Job
+
+    now = time.time()
+    events = [
+        {"event": "progress", "step": "sweep", "done": 1, "total": 5, "time": now - 10},
+        {"event": "progress", "step": "qformer", "done": 7, "total": 20, "time": now - 6},
+        {"event": "progress", "step": "sweep", "done": 3, "total": 5, "time": now},
+    ]
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events) + '{"event": "progr')  # a line still being written
+    eta = Job(tmp_path).eta_seconds("sweep")
+    assert eta is not None and abs(eta - 10.0) < 0.5  # 2 units in 10 s: 5 s a unit, 2 left
+    assert Job(tmp_path).eta_seconds("classes") is None
+
+
+def test_a_job_killed_without_a_report_is_failed_and_a_cancelled_one_cancelled(tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from app_jobs import Job
+
+    folder = tmp_path / "jobs" / "train"
+    folder.mkdir(parents=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(folder)], start_new_session=True)
+    (folder / "pid").write_text(str(sleeper.pid))
+    (folder / "job.json").write_text(json.dumps({"started": time.time()}))
+    job = Job(folder)
+    assert job.status == "running"
+    sleeper.send_signal(signal.SIGKILL)
+    sleeper.wait()
+    assert job.status == "failed" and "without a report" in job.error
+    assert job.cancel() and job.status == "cancelled"  # asked to stop: a missing report then means cancelled
