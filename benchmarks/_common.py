@@ -38,3 +38,11 @@ def synthetic_modes() -> dict[str, Any]:
     from fewshot_core.synthetic import SyntheticSpec
 
     return {"rotation": SyntheticSpec(), "shift": SyntheticSpec(mode="shift", gap=1.0, text_noise=4.0)}
+
+
+def validation_and_test(results) -> tuple[float, dict[str, float]]:
+    """A setting's score for choosing (mean validation accuracy of its Q-Former-translated adapters, %)
+    and its test accuracies by translation/shots/texts (%), reported only for the chosen setting."""
+    val = round(float(results[results.translation == "qformer"].val_acc.mean()) * 100, 2)
+    by = results.groupby(["translation", "shots", "texts"]).test_acc.mean().mul(100).round(2)
+    return val, {f"{t}/{k}-shot/{m}": float(v) for (t, k, m), v in by.items()}

@@ -18,7 +18,7 @@ import argparse
 import tempfile
 import time
 
-from _common import emit, machine
+from _common import emit, machine, validation_and_test
 from fewshot_core.bundle import build_bundle
 from fewshot_core.demo_clip import demo_backbone_config
 from fewshot_core.qformer import QFormerTrainConfig
@@ -49,9 +49,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 df = run_sweep(bundle, cfg, tmp)
             name = f"{text_input}{'+mask' if mask else ''}"
-            val[name] = round(float(df[df.translation == "qformer"].val_acc.mean()) * 100, 2)
-            by = df.groupby(["translation", "shots", "texts"]).test_acc.mean().mul(100).round(2)
-            test[name] = {f"{t}/{k}-shot/{m}": float(v) for (t, k, m), v in by.items()}
+            val[name], test[name] = validation_and_test(df)
             print(name, "val", val[name], flush=True)
     chosen = max(val, key=val.get)
     emit(

@@ -20,7 +20,7 @@ import argparse
 import tempfile
 import time
 
-from _common import emit, machine, synthetic_modes
+from _common import emit, machine, synthetic_modes, validation_and_test
 from fewshot_core.qformer import QFormerTrainConfig
 from fewshot_core.sweep import SweepConfig, run_sweep
 from fewshot_core.synthetic import make_synthetic
@@ -61,10 +61,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 df = run_sweep(bundle, cfg, tmp)
             name = name_of(loss, mask, lr)
-            q = df[df.translation == "qformer"]
-            val.setdefault(name, {})[mode] = round(float(q.val_acc.mean()) * 100, 2)
-            by = df.groupby(["translation", "shots", "texts"]).test_acc.mean().mul(100).round(2)
-            test.setdefault(name, {})[mode] = {f"{t}/{k}-shot/{m}": float(v) for (t, k, m), v in by.items()}
+            val.setdefault(name, {})[mode], test.setdefault(name, {})[mode] = validation_and_test(df)
             print(mode, name, "val", val[name][mode], flush=True)
     chosen = max(val, key=lambda n: sum(val[n].values()) / len(val[n]))
     emit(

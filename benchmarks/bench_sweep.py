@@ -21,80 +21,38 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-from scipy import stats
-
 from _common import emit, machine, synthetic_modes
 from fewshot_core.datasets.sampling import sample_few_shot
 from fewshot_core.qformer import TextSide, load_qformer_config, train_qformer
+from fewshot_core.report import format_table1, summary_json, table1
+from fewshot_core.storage import read_json
 from fewshot_core.sweep import SweepConfig, run_sweep
 from fewshot_core.synthetic import make_synthetic
-
-
-def paired_gain(gains: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95 % t-interval of per-seed gains, in points."""
-    n, mean = len(gains), float(np.mean(gains))
-    if n < 2:
-        return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.975, n - 1) * np.std(gains, ddof=1) / np.sqrt(n))
-    return mean, mean - half, mean + half
-
-
-def table_per_translation(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per shot count: image only and each translation at its validation-chosen text count (%)."""
-    adapter = df[df.method == "adapter"]
-    rows = []
-    for shots, at in adapter.groupby("shots"):
-        base = at[at.texts == 0].set_index("seed").test_acc * 100
-        row: dict[str, Any] = {"shots": int(shots), "image_only": [round(base.mean(), 2), round(base.std(ddof=0), 2)]}
-        for name, part in at[at.texts > 0].groupby("translation"):
-            m = int(part.groupby("texts").val_acc.mean().idxmax())
-            acc = part[part.texts == m].set_index("seed").test_acc * 100
-            mean, low, high = paired_gain((acc - base.loc[acc.index]).to_numpy())
-            row[name] = {
-                "mean": round(acc.mean(), 2),
-                "std": round(acc.std(ddof=0), 2),
-                "texts": m,
-                "gain": round(mean, 2),
-                "gain_ci95": [round(low, 2), round(high, 2)],
-            }
-        rows.append(row)
-    return rows
-
-
-def format_rows(rows: list[dict[str, Any]]) -> str:
-    names = ["raw", "mean-shift", "qformer"]
-    lines = [f"{'shots':>5}  {'image only':>13}  " + "  ".join(f"{n + ' (m) gain [CI95]':>34}" for n in names)]
-    for r in rows:
-        cells = []
-        for n in names:
-            c = r.get(n)
-            cells.append(f"{c['mean']:.2f} ({c['texts']}) {c['gain']:+.2f} [{c['gain_ci95'][0]:+.2f},{c['gain_ci95'][1]:+.2f}]" if c else "-")
-        lines.append(f"{r['shots']:>5}  {r['image_only'][0]:6.2f} ± {r['image_only'][1]:4.2f}  " + "  ".join(f"{c:>34}" for c in cells))
-    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--mode", default="rotation", choices=list(synthetic_modes()))
+    parser.add_argument("--seeds", type=int, default=len(SweepConfig().seeds), help="a smaller sweep for a smoke run (default: the default)")
+    parser.add_argument("--shots", type=int, nargs="+", default=SweepConfig().shots)
     args = parser.parse_args()
     bundle = make_synthetic(synthetic_modes()[args.mode])
     result: dict[str, Any] = {"benchmark": "sweep", "mode": args.mode}
     tables = {}
     for protocol in ("support", "train-split"):
-        cfg = SweepConfig(protocol=protocol, device=args.device)
+        cfg = SweepConfig(protocol=protocol, device=args.device, seeds=list(range(args.seeds)), shots=args.shots)
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             df = run_sweep(bundle, cfg, f"{tmp}/run", qformer_cache=tmp)
             seconds = time.perf_counter() - start
             qformers = len(list(Path(tmp).glob("qformers/*.safetensors")))
+            config = read_json(Path(tmp) / "run" / "config.json")
         key = protocol.replace("-", "_")
         result[f"seconds_{key}"], result[f"runs_{key}"], result[f"qformers_{key}"] = round(seconds, 1), int(len(df)), qformers
-        tables[protocol] = table_per_translation(df)
+        tables[protocol] = summary_json(df, config, bundle.num_classes)["rows"]
         print(f"{protocol}: {seconds:.1f} s, {len(df)} results, {qformers} Q-Formers, seeds {cfg.seeds}", flush=True)
-        print(format_rows(tables[protocol]), flush=True)
+        print(format_table1(table1(df), config.get("qformer_images_per_class")), flush=True)
     cfg = SweepConfig()
     split = sample_few_shot(bundle.train_labels, 1, 0, cfg.val_per_class)
     text = TextSide(bundle.description_features, bundle.description_labels)

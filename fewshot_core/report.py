@@ -37,7 +37,7 @@ def with_translation(results: pd.DataFrame) -> pd.DataFrame:
     "qformer" for adapter rows with texts (the only translation there was); other methods get "".
     """
     df = results.reindex(columns=list(dict.fromkeys([*RESULT_COLUMNS, *results.columns])))  # an empty frame gets the columns
-    given = df["translation"].fillna("").astype(str) if "translation" in df else pd.Series("", index=df.index)
+    given = df["translation"].astype(object).fillna("").astype(str) if "translation" in df else pd.Series("", index=df.index)
     adapter = (df["method"] == "adapter").to_numpy()
     fallback = np.where(df["texts"].to_numpy() > 0, "qformer", "none") if len(df) else np.array([], dtype=object)
     filled = np.where(given.to_numpy() == "", fallback, given.to_numpy())
