@@ -13,8 +13,9 @@ import argparse
 import time
 
 from _common import emit, machine
+from fewshot_core.descriptions.local_llm import LocalSource
 from fewshot_core.descriptions.prompt import DEFAULT_PROMPT, render_prompt
-from fewshot_core.descriptions.sources import GenerationSettings, LocalSource
+from fewshot_core.descriptions.sources import GenerationSettings
 
 CLASSES = [
     "Black footed Albatross",

@@ -4,83 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .cli_io import (
+    Parser,
+    close_events,
+    close_progress_bars,
+    emit,
+    open_events,
+    positive_float,
+    positive_int,
+    print_json,
+    setup_logging,
+    tqdm_progress,
+)
 from .errors import FewShotError
-from .progress import EventLog, ProgressFn
-
-Handler = Callable[[argparse.Namespace], Any]
-
-_events: list[EventLog] = []  # the --events log of this run, if any (set once by main)
-
-
-def tqdm_progress(desc: str = "") -> ProgressFn:
-    """A progress callback drawing a tqdm bar on stderr (one bar per message prefix); with ``--events FILE``
-    it also appends each report, with its step and metrics, to that file as a JSON line."""
-    from tqdm import tqdm
-
-    bars: dict[str, Any] = {}
-    log = _events[0].progress(desc) if _events else None
-
-    def update(done: int, total: int, message: str, step: str = "", metrics: dict[str, float] | None = None) -> None:
-        if log is not None:
-            log(done, total, message, step=step, metrics=metrics)
-        label = message.split(" ")[0] if message else desc
-        bar = bars.get(label)
-        if bar is None:
-            bar = bars[label] = tqdm(total=total or None, desc=desc or label, file=sys.stderr, leave=False, dynamic_ncols=True)
-        if total and bar.total != total:
-            bar.total = total
-        bar.n = done
-        bar.set_postfix_str(message[-40:], refresh=False)
-        bar.refresh()
-
-    return update
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with the CLI's error style: one ``error:`` line saying what to do, exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number above 0 (seconds)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
-
-
-def emit(kind: str, **data: Any) -> None:
-    """With ``--events FILE``: append a ``kind`` event (e.g. ``result``, ``run_dir``) for the app to read."""
-    if _events:
-        _events[0].write(kind, **data)
-
-
-def print_json(data: Any) -> None:
-    """Print a result as one JSON object on stdout."""
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def add_dataset_args(p: argparse.ArgumentParser, extra: tuple[str, ...] = ()) -> None:
@@ -311,7 +252,7 @@ def cmd_demo_report(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = _Parser(prog="python -m fewshot_core", description="Few-shot Lab: CLIP + Q-Former + LLM text few-shot classification.")
+    parser = Parser(prog="python -m fewshot_core", description="Few-shot Lab: CLIP + Q-Former + LLM text few-shot classification.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and show tracebacks)")
     parser.add_argument("--events", type=Path, default=None, help="also append progress as JSON lines (step, done, total, message, metrics) to FILE")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -434,8 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if getattr(args, "dataset", None) == "demo" and getattr(args, "root", None) is None and getattr(args, "cache", None):
             args.root = args.cache / "demo-data"  # --cache relocates the generated demo images too
-        _setup_logging(args.verbose)
-        _open_events(args)
+        setup_logging(args.verbose)
+        open_events(args)
         code = int(args.func(args) or 0)
         return code
     except SystemExit as e:  # argparse: --help (0) or a bad argument (2, message already printed)
@@ -443,13 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     except FewShotError as e:
         if args is not None and args.verbose:
             raise
-        _close_progress_bars()
+        close_progress_bars()
         print(f"error: {e}", file=sys.stderr)
         emit("error", message=str(e))
         return 2
     except KeyboardInterrupt:
         code = 130
-        _close_progress_bars()
+        close_progress_bars()
         print("interrupted; finished work is kept in the cache", file=sys.stderr)
         return 130
     except BaseException as e:
@@ -458,51 +399,4 @@ def main(argv: list[str] | None = None) -> int:
         raise
     finally:
         emit("end", exit_code=code)
-        _events.clear()
-
-
-def _open_events(args: argparse.Namespace) -> None:
-    """``--events FILE``: log progress there, and let SIGTERM stop the run like Ctrl-C (exit 130, work kept)."""
-    if args.events is None:
-        return
-    import os
-    import signal
-
-    _events[:] = [EventLog(args.events)]
-    emit("start", pid=os.getpid(), command=args.command)
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-
-
-class _TqdmLogHandler(logging.StreamHandler):
-    """Log lines on stderr printed above the progress bars (through tqdm.write) instead of into them."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from tqdm import tqdm
-
-        try:
-            tqdm.write(self.format(record), file=sys.stderr)
-        except Exception:  # noqa: BLE001 - logging must never break the command
-            self.handleError(record)
-
-
-def _close_progress_bars() -> None:
-    """Clear unfinished progress bars, so that the last message starts a line of its own."""
-    tqdm_module = sys.modules.get("tqdm")
-    for bar in list(getattr(getattr(tqdm_module, "tqdm", None), "_instances", ())):
-        bar.close()
-
-
-def _setup_logging(verbose: bool) -> None:
-    """Warnings (or everything with -v) on stderr, with credentials removed from any URL in them."""
-    from .redact import RedactingFilter
-
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[_TqdmLogHandler()]
-    )
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+        close_events()

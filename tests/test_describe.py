@@ -198,10 +198,10 @@ def test_local_smollm2_generates_real_text_offline(cub_root, tmp_path):
         assert dset.lines(c), raw
     # The de-quantised model was kept in the cache; a new process (cleared in-process cache) loads it from there,
     # and greedy decoding gives the same text (one token shorter: a different set, the same prefix).
-    from fewshot_core.descriptions.sources import LocalSource
+    from fewshot_core.descriptions.local_llm import load_model
 
     assert len(list((tmp_path / "models").glob("*/config.json"))) == 1
-    LocalSource._cache.clear()
+    load_model.cache_clear()
     shorter = DescribeRequest("local", settings=GenerationSettings(model="smollm2", temperature=0.0, max_tokens=47), batch_size=2)
     describe(ds, shorter, tmp_path, classes=[0])
     again = next(d for d in DescriptionStore(tmp_path).list("cub") if d.path != dset.path).record(0)["raw"][0]
@@ -272,7 +272,8 @@ def test_a_damaged_class_file_is_generated_again_not_a_crash(cub_root, tmp_path,
 def test_progress_comes_per_class_with_tokens_per_second_and_a_loading_step(cub_root, tmp_path, monkeypatch):
     """A local model: a "loading" report before the first class, then one report per class as it is saved
     (even inside a batch), each with the measured completion tokens per second."""
-    from fewshot_core.descriptions.sources import Completion, LocalSource
+    from fewshot_core.descriptions.local_llm import LocalSource
+    from fewshot_core.descriptions.sources import Completion
 
     loaded = []
     monkeypatch.setattr(LocalSource, "load", lambda self: loaded.append(self.model_name))

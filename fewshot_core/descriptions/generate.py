@@ -13,6 +13,7 @@ from ..datasets.base import ImageDataset
 from ..errors import FewShotError
 from ..progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress, report
 from ..redact import redact_url
+from .local_llm import LocalSource
 from .parsing import dedupe_lines, split_completion
 from .prompt import DEFAULT_PROMPT, render_prompt, validate_prompt
 from .sources import (
@@ -22,7 +23,6 @@ from .sources import (
     Completion,
     DeadlineExceeded,
     GenerationSettings,
-    LocalSource,
     OpenAISource,
     attribute_lines,
     caption_lines,
