@@ -11,6 +11,8 @@ from typing import Any
 
 from .cli_io import (
     Parser,
+    add_backbone_args,
+    add_dataset_args,
     close_events,
     close_progress_bars,
     emit,
@@ -22,25 +24,6 @@ from .cli_io import (
     tqdm_progress,
 )
 from .errors import FewShotError
-
-
-def add_dataset_args(p: argparse.ArgumentParser, extra: tuple[str, ...] = ()) -> None:
-    """--dataset (choices from the dataset registry, plus ``extra``), --root and --split-file."""
-    from .datasets import list_datasets
-
-    names = list_datasets() + list(extra)
-    p.add_argument("--dataset", required=True, help=f"one of {', '.join(names)} (demo: generated offline)")  # checked by the registry: one-line error
-    p.add_argument("--root", type=Path, default=None, help="the dataset folder or its parent; folder: your tree of class folders (demo: optional)")
-    p.add_argument("--split-file", type=Path, default=None, help="CoOp-format JSON {train, val, test}: replaces the splits and the validation draw")
-
-
-def add_backbone_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="open_clip model name (default ViT-B-32; the demo: its own CLIP)")
-    p.add_argument("--pretrained", default=None, help="open_clip tag or local checkpoint file ('' = random; default openai)")
-    p.add_argument("--quick-gelu", default=None, action=argparse.BooleanOptionalAction, help="force QuickGELU on/off (default: from the weights)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
-    p.add_argument("--cache", type=Path, default=None, help="cache root (default $FEWSHOT_CACHE or ~/.cache/fewshot-lab)")
 
 
 def backbone_config(args: argparse.Namespace):
