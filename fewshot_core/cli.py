@@ -93,6 +93,7 @@ def cmd_features(args: argparse.Namespace) -> None:
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
     from .bundle import build_bundle, default_run_dir
+    from .class_groups import demo_held_out, format_group_accuracy, group_accuracy
     from .config import AdapterConfig
     from .qformer import QFormerTrainConfig
     from .report import TRANSLATIONS, format_table1, summary_json, table1, text_helped
@@ -140,6 +141,9 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         helped = text_helped(table, translation=translation)
         if helped:
             print(f"text helped ({translation}: 95% interval of the paired gain over image only above 0) at shots 1-4: {helped}")
+    held_out = demo_held_out(config, bundle.class_names)
+    if held_out is not None:  # the demo: the classes its CLIP saw behave differently from the held-out ones
+        print(format_group_accuracy(group_accuracy(run_dir, results, held_out)))
     print(f"run folder: {run_dir}")
     emit("result", run_dir=str(run_dir), rows=len(results))
     if args.json:

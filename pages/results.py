@@ -8,11 +8,13 @@ import streamlit as st
 
 from app_sidebar import escape_markdown, job_registry, settings
 from fewshot_core import FewShotError
+from fewshot_core.class_groups import demo_held_out, group_accuracy
 from fewshot_core.datasets.images import load_rgb
 from fewshot_core.names import run_label, write_label
 from fewshot_core.plots import compare_runs, describe_run, figure4, worst_classes, zero_vs_few
 from fewshot_core.report import GAIN_LEGEND, TRANSLATION_LABELS, TRANSLATIONS, column, per_class_report, protocol_note, table1, table1_display
 from fewshot_core.runs import RunFolder, list_runs
+from fewshot_core.storage import read_json
 
 SETTINGS = {
     **{t: f"image + {TRANSLATION_LABELS[t]} text (val-selected texts)" for t in TRANSLATIONS},
@@ -111,6 +113,25 @@ def per_class_ui(results, table, chosen: dict, how: str) -> None:
         st.warning(f"The per-class view cannot be drawn from this run folder ({escape_markdown(type(e).__name__)}: {escape_markdown(str(e))}).")
 
 
+def groups_ui(results, chosen: dict) -> None:
+    """The demo's classes seen in its CLIP's training vs held out (shown only for demo runs of the committed demo CLIP)."""
+    try:
+        names = read_json(f"{chosen['path']}/test_index.json")["class_names"]
+        held_out = demo_held_out(chosen["config"], names)
+        if held_out is None:
+            return
+        groups = group_accuracy(chosen["path"], results, held_out)
+    except (FewShotError, OSError, ValueError, KeyError):
+        return  # a partial or damaged run: the sections above already say so
+    st.subheader("Seen vs held-out classes (demo)")
+    view = groups.assign(setting=groups.setting.map(lambda k: SETTINGS.get(k, k))).round(2)
+    st.dataframe(view.rename(columns={"held_out": "held-out"}), width="stretch", hide_index=True)
+    st.caption(
+        f"Test accuracy %, mean over seeds. Seen: the {int((~held_out).sum())} classes whose attribute combinations the demo CLIP saw in "
+        f"training; held-out: the other {int(held_out.sum())}. Translations use the text count chosen on validation."
+    )
+
+
 def history_ui(runs: list[dict]) -> None:
     st.subheader("Run history")
     history = [
@@ -178,6 +199,7 @@ def page() -> None:
     st.plotly_chart(fig, width="stretch", key="figure4")
     st.caption(f"Mean ± std over seeds on the whole test split. {how}. Text count chosen on validation unless marked oracle.")
     table_ui(table, chosen, how)
+    groups_ui(results, chosen)
     st.subheader("Zero-shot vs few-shot")
     st.plotly_chart(zero_vs_few(results), width="stretch", key="zero_vs_few")
     per_class_ui(results, table, chosen, how)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from fewshot_core.bundle import build_bundle
+from fewshot_core.class_groups import demo_held_out, group_accuracy
 from fewshot_core.demo_clip import DEMO_WEIGHTS, DemoClipConfig, demo_backbone_config, demo_report, held_out_classes
 from fewshot_core.plots import figure4
 from fewshot_core.qformer import QFormerTrainConfig, load_qformer_config, qformer_alignment_report
@@ -114,3 +115,10 @@ def test_full_pipeline_on_the_demo(demo_bundle, tmp_path):
     fig = figure4(results, "demo")
     assert len(fig.data) >= 2 and list(fig.data[0].x) == [1, 2, 4]
     assert (t.qformer_gain_low <= t.qformer_gain).all() and (t.qformer_texts.isin([1, 3])).all()  # 2 seeds: intervals exist
+    # Seen vs held-out classes: the committed demo CLIP's 24 held-out classes, and the groups add up to Table 1.
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    held = demo_held_out(config, demo_bundle.class_names)
+    assert held is not None and held.sum() == 24
+    groups = group_accuracy(tmp_path / "run", results, held).set_index(["shots", "setting"])
+    assert groups.loc[(1, "image_only"), "all"] == pytest.approx(t.image_only.iloc[0], abs=0.01)
+    assert groups.loc[(0, "zeroshot"), "all"] == pytest.approx(t.zero_shot.iloc[0], abs=0.01)
