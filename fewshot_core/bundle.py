@@ -37,7 +37,6 @@ class FeatureBundle:
     class_text_features: np.ndarray  # (C, D) zero-shot class-name prompt features (templates averaged)
     description_features: np.ndarray  # (M, D) pooled text features of the class descriptions
     description_labels: np.ndarray  # (M,) class of each description
-    description_texts: list[str] = field(default_factory=list)
     description_tokens: np.ndarray | None = None  # (M, L, D) per-token text states, if computed
     description_mask: np.ndarray | None = None  # (M, L) True on real tokens
     provenance: dict[str, Any] = field(default_factory=dict)  # model, weights, description source, ...
@@ -110,7 +109,6 @@ def bundle_from_dataset(
         class_text_features=class_prompt_features(cache, backbone, dataset.name, dataset.display_names),
         description_features=desc["pooled"],
         description_labels=labels,
-        description_texts=texts,
         description_tokens=desc.get("tokens"),
         description_mask=desc.get("mask"),
         provenance={

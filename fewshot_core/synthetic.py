@@ -118,6 +118,5 @@ def _bundle(s: SyntheticSpec, train_x, train_y, test_x, test_y, prompts, desc, d
         class_text_features=prompts,
         description_features=desc,
         description_labels=desc_y,
-        description_texts=[f"description {i} of {names[c]}" for i, c in enumerate(desc_y)],
         provenance={"source": "synthetic", **{k: v for k, v in vars(s).items()}},
     )
