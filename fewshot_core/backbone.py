@@ -144,7 +144,10 @@ def load_backbone(cfg: BackboneConfig | None = None) -> Backbone:
         raise
     except Exception as e:  # noqa: BLE001 - a damaged checkpoint fails in many ways (pickle, EOF, IndexError, KeyError, ...)
         raise FewShotError(_weights_error(cfg, e)) from e
-    model.eval().requires_grad_(False)
+    # eval() only: encoding runs under torch.inference_mode(), so no graph is built; requires_grad_(False)
+    # would also turn off autocast's weight-cast cache (it caches casts of leaf weights that require grad),
+    # which measured 21 vs 35-37 img/s for ViT-B/32 under bf16 autocast on a bf16 CPU.
+    model.eval()
     identity = {
         "model": cfg.model,
         **weights_identity(cfg.pretrained),
