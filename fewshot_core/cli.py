@@ -266,22 +266,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_features)
 
     from .config import LOSSES, METHODS, PROTOCOLS, QFORMER_INPUTS, TRANSLATIONS, AdapterConfig, QFormerTrainConfig, SweepConfig
-    from .descriptions.prompt import DEFAULT_PROMPT
-    from .descriptions.sources import DATA_SOURCES, LLM_SOURCES
+    from .descriptions.generate import DescribeRequest
+    from .descriptions.sources import DATA_SOURCES, LLM_SOURCES, GenerationSettings
 
+    request, sampling = DescribeRequest(), GenerationSettings()  # the defaults, from the dataclasses
     p = sub.add_parser("describe", help="generate class descriptions into the store (resumable)")
     add_dataset_args(p)
-    p.add_argument("--source", default="local", choices=LLM_SOURCES + DATA_SOURCES)
+    p.add_argument("--source", default=request.source, choices=LLM_SOURCES + DATA_SOURCES)
     p.add_argument("--base-url", default=None, help="OpenAI-compatible server, e.g. http://localhost:11434/v1")
     p.add_argument("--model", default=None, help="LLM name (default: gpt-3.5-turbo; local: smollm2, the embedded model)")
-    p.add_argument("--prompt", default=DEFAULT_PROMPT, help="must contain {class_name}")
+    p.add_argument("--prompt", default=request.prompt, help="must contain {class_name}")
     p.add_argument("--classes", default=None, help="a number (the first N classes) or comma-separated class names")
-    p.add_argument("--samples", type=int, default=1, help="completions per class")
-    p.add_argument("--temperature", type=float, default=0.7)
-    p.add_argument("--max-tokens", type=int, default=400)
-    p.add_argument("--batch-size", type=int, default=8, help="classes per round (local: one batched generate call)")
-    p.add_argument("--timeout", type=positive_float, default=60.0, help="seconds one request to the LLM server may take (each try)")
-    p.add_argument("--retries", type=int, default=2, help="further tries after a timeout, connection error, 429 or 5xx (each one announced)")
+    p.add_argument("--samples", type=int, default=sampling.samples, help="completions per class")
+    p.add_argument("--temperature", type=float, default=sampling.temperature)
+    p.add_argument("--max-tokens", type=int, default=sampling.max_tokens)
+    p.add_argument("--batch-size", type=int, default=request.batch_size, help="classes per round (local: one batched generate call)")
+    p.add_argument("--timeout", type=positive_float, default=request.timeout, help="seconds one request to the LLM server may take (each try)")
+    p.add_argument(
+        "--retries", type=int, default=request.retries, help="further tries after a timeout, connection error, 429 or 5xx (each one announced)"
+    )
     p.add_argument(
         "--deadline", type=positive_float, default=None, help="seconds the whole run may take (default: no limit); finished classes are kept"
     )
