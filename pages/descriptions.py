@@ -48,10 +48,11 @@ def llm_ui(source: str, dataset) -> list[str] | None:
     """Prompt and sampling settings of an LLM source, as CLI arguments (None while the prompt is invalid)."""
     prompt = st.text_area("Prompt", DEFAULT_PROMPT, help="{class_name} is replaced by each class's name; {dataset} by bird/pet.")
     c1, c2, c3, c4 = st.columns(4)
-    model = c1.text_input("Model", "smollm2" if source == "local" else "gpt-3.5-turbo")
-    temperature = c2.slider("Temperature", 0.0, 1.5, 0.7)
-    max_tokens = c3.number_input("Max tokens", 16, 4000, 400 if source != "local" else 160)
-    samples = c4.number_input("Samples per class", 1, 10, 1)
+    defaults = GenerationSettings()  # the paper's settings; the local model gets shorter completions (it is slow)
+    model = c1.text_input("Model", "smollm2" if source == "local" else defaults.model)
+    temperature = c2.slider("Temperature", 0.0, 1.5, defaults.temperature)
+    max_tokens = c3.number_input("Max tokens", 16, 4000, defaults.max_tokens if source != "local" else 160)
+    samples = c4.number_input("Samples per class", 1, 10, defaults.samples)
     args = [f"--prompt={prompt}", "--model", model, "--temperature", str(temperature), "--max-tokens", str(max_tokens), "--samples", str(samples)]
     if source == "openai-compatible":
         args += ["--base-url", st.text_input("Server URL", "http://localhost:11434/v1")]
