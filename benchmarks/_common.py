@@ -46,3 +46,20 @@ def validation_and_test(results) -> tuple[float, dict[str, float]]:
     val = round(float(results[results.translation == "qformer"].val_acc.mean()) * 100, 2)
     by = results.groupby(["translation", "shots", "texts"]).test_acc.mean().mul(100).round(2)
     return val, {f"{t}/{k}-shot/{m}": float(v) for (t, k, m), v in by.items()}
+
+
+def emit_choice(benchmark: str, selection: str, val: dict, test: dict, chosen: str, seconds: float, **extra: Any) -> None:
+    """The last line of a default-choosing benchmark: every setting's validation score, the chosen one,
+    and the test accuracies of the chosen setting only."""
+    emit(
+        {
+            "benchmark": benchmark,
+            **extra,
+            "selection": selection,
+            "val_acc": val,
+            "chosen": chosen,
+            "test_acc_of_chosen": test[chosen],
+            "seconds": round(seconds, 1),
+            **machine(),
+        }
+    )

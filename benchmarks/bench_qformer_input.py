@@ -18,7 +18,7 @@ import argparse
 import tempfile
 import time
 
-from _common import emit, machine, validation_and_test
+from _common import emit_choice, validation_and_test
 from fewshot_core.bundle import build_bundle
 from fewshot_core.demo_clip import demo_backbone_config
 from fewshot_core.qformer import QFormerTrainConfig
@@ -52,17 +52,14 @@ def main() -> None:
             val[name], test[name] = validation_and_test(df)
             print(name, "val", val[name], flush=True)
     chosen = max(val, key=val.get)
-    emit(
-        {
-            "benchmark": "qformer_input",
-            "dataset": f"demo ({bundle.num_classes} classes, {len(bundle.description_labels)} descriptions)",
-            "selection": "mean validation accuracy of the Q-Former-translated adapters, shots 1/2/4, texts 2 and 5",
-            "val_acc": val,
-            "chosen": chosen,
-            "test_acc_of_chosen": test[chosen],
-            "seconds": round(time.perf_counter() - start, 1),
-            **machine(),
-        }
+    emit_choice(
+        "qformer_input",
+        "mean validation accuracy of the Q-Former-translated adapters, shots 1/2/4, texts 2 and 5",
+        val,
+        test,
+        chosen,
+        time.perf_counter() - start,
+        dataset=f"demo ({bundle.num_classes} classes, {len(bundle.description_labels)} descriptions)",
     )
 
 

@@ -20,7 +20,7 @@ import argparse
 import tempfile
 import time
 
-from _common import emit, machine, synthetic_modes, validation_and_test
+from _common import emit_choice, synthetic_modes, validation_and_test
 from fewshot_core.qformer import QFormerTrainConfig
 from fewshot_core.sweep import SweepConfig, run_sweep
 from fewshot_core.synthetic import make_synthetic
@@ -64,17 +64,14 @@ def main() -> None:
             val.setdefault(name, {})[mode], test.setdefault(name, {})[mode] = validation_and_test(df)
             print(mode, name, "val", val[name][mode], flush=True)
     chosen = max(val, key=lambda n: sum(val[n].values()) / len(val[n]))
-    emit(
-        {
-            "benchmark": "qformer_losses",
-            "protocol": "support",
-            "selection": "mean validation accuracy of the Q-Former-translated adapters over both modes, shots 1 and 5, texts 5 and 30",
-            "val_acc": val,
-            "chosen": chosen,
-            "test_acc_of_chosen": test[chosen],
-            "seconds": round(time.perf_counter() - start, 1),
-            **machine(),
-        }
+    emit_choice(
+        "qformer_losses",
+        "mean validation accuracy of the Q-Former-translated adapters over both modes, shots 1 and 5, texts 5 and 30",
+        val,
+        test,
+        chosen,
+        time.perf_counter() - start,
+        protocol="support",
     )
 
 
