@@ -1,0 +1,72 @@
+"""Connecting to Ray, the optional executor (``--executor ray``): one place that imports it.
+
+Without an address, a local Ray instance is started on this machine (as many CPUs as it has, or
+``num_cpus``); with one (``ray://host:10001``, ``host:6379`` or ``auto``), the driver joins that
+cluster, whose workers must have fewshot-lab installed (README, "Scaling out").
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from .errors import FewShotError
+
+EXECUTORS = ("local", "ray")
+log = logging.getLogger(__name__)
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a FewShotError that says how to install it."""
+    try:
+        import ray
+    except ImportError as e:
+        raise FewShotError("The Ray executor needs Ray: pip install 'fewshot-lab[ray]' (or pip install 'ray[data]==2.60.0').") from e
+    return ray
+
+
+def ray_available() -> bool:
+    """Whether Ray can be imported here (the app offers the executor only then)."""
+    try:
+        import_ray()
+    except FewShotError:
+        return False
+    return True
+
+
+def check_executor(executor: str, address: str | None) -> None:
+    """Refuse an unknown executor, or an address without Ray (before any work starts)."""
+    if executor not in EXECUTORS:
+        raise FewShotError(f"Unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}.")
+    if address and executor != "ray":
+        raise FewShotError("--ray-address only applies with --executor ray.")
+    if executor == "ray":
+        import_ray()
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
+    """Connect to the Ray cluster at ``address``, or start a local instance; returns the module.
+
+    An instance this process already joined is reused.
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    if address:
+        kwargs["address"] = address
+    else:
+        kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
+    try:
+        ray.init(**kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        raise FewShotError(f"Could not start or join {where}: {e}. Check the address (ray status on the head node shows it).") from e
+    log.info("Ray: %s", ray.cluster_resources())
+    return ray
+
+
+def cluster_gpus(ray: Any) -> int:
+    """GPUs the cluster offers (0 on a CPU-only one)."""
+    return int(ray.cluster_resources().get("GPU", 0))
