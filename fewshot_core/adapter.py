@@ -30,14 +30,13 @@ class AdapterHeads:
     losses: list[float]  # mean loss per step, averaged over heads
 
     @torch.no_grad()
-    def logits(self, features: np.ndarray, batch_size: int = 4096) -> torch.Tensor:
-        """(H, N, C) logits of every head for every feature row."""
+    def logits(self, features: np.ndarray, batch_size: int = 2048) -> torch.Tensor:
+        """(H, N, C) logits of every head for every feature row (one GEMM over all heads per batch)."""
         x = _prepare(features, self.config.normalize, self.weight.device)
-        parts = [
-            self.config.logit_scale * torch.einsum("nd,hcd->hnc", x[s : s + batch_size], self.weight) + self.bias[:, None]
-            for s in range(0, len(x), batch_size)
-        ]
-        return torch.cat(parts, dim=1)
+        h, c, d = self.weight.shape
+        flat = self.weight.reshape(h * c, d).T  # (D, H*C)
+        parts = [(x[s : s + batch_size] @ flat).view(-1, h, c) for s in range(0, len(x), batch_size)]
+        return (self.config.logit_scale * torch.cat(parts).transpose(0, 1) + self.bias[:, None]) if parts else x.new_zeros(h, 0, c)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """(H, N) predicted classes."""
@@ -74,26 +73,55 @@ def train_adapters(
     device: str | torch.device = "cpu",
     should_cancel: CancelFn = never_cancel,
 ) -> AdapterHeads:
-    """Train one linear head per (features (N_h, D), labels (N_h,)) training set, all at once.
-
-    Each step draws ``batch_size`` rows with replacement from every head's own set; the loss is the
-    sum over heads of each head's mean cross-entropy, so heads do not interact.
-    """
-    cfg = cfg or AdapterConfig()
+    """Train one linear head per (features (N_h, D), labels (N_h,)) training set, all at once."""
     if not sets or any(len(y) == 0 for _, y in sets):
         raise FewShotError("Every adapter needs at least one training example.")
+    sizes = np.cumsum([0] + [len(y) for _, y in sets])
+    pool_x, pool_y = np.concatenate([x for x, _ in sets]), np.concatenate([y for _, y in sets])
+    rows = [np.arange(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+    return train_adapter_heads(pool_x, pool_y, rows, num_classes, cfg, class_text, device, should_cancel)
+
+
+def train_adapter_heads(
+    pool_x: np.ndarray,
+    pool_y: np.ndarray,
+    rows: list[np.ndarray],
+    num_classes: int,
+    cfg: AdapterConfig | None = None,
+    class_text: np.ndarray | None = None,
+    device: str | torch.device = "cpu",
+    should_cancel: CancelFn = never_cancel,
+) -> AdapterHeads:
+    """Train one linear head per training set, all at once; head h trains on ``pool_x[rows[h]]``.
+
+    The sets of one sweep unit overlap (every head holds the same support images, and the heads of one
+    translation share its pseudo features), so they are given as indices into one pool of rows rather
+    than as copies. Each step draws ``batch_size`` rows with replacement from every head's own set; the
+    loss is the sum over heads of each head's mean cross-entropy, so heads do not interact.
+    """
+    cfg = cfg or AdapterConfig()
+    if not rows or any(len(r) == 0 for r in rows):
+        raise FewShotError("Every adapter needs at least one training example.")
     device = torch.device(device)
-    x_all = torch.cat([_prepare(x, cfg.normalize, device) for x, _ in sets])  # (sum N_h, D)
-    y_all = torch.as_tensor(np.concatenate([y for _, y in sets]), dtype=torch.long, device=device)
-    sizes = torch.tensor([len(y) for _, y in sets], device=device)
+    x = _prepare(pool_x, cfg.normalize, device)  # (P, D)
+    y = torch.as_tensor(np.asarray(pool_y), dtype=torch.long, device=device)
+    members = torch.as_tensor(np.concatenate(rows), dtype=torch.long, device=device)  # every head's rows, head after head
+    sizes = torch.tensor([len(r) for r in rows], device=device)
     offsets = torch.cumsum(sizes, 0) - sizes
-    h, dim = len(sets), x_all.shape[1]
+    h, dim = len(rows), x.shape[1]
     init = initial_weights(cfg, num_classes, dim, class_text).to(device)
     # W = W0 + delta: weight decay on delta pulls the head back to its initialisation (the zero-shot
     # classifier), not to zero, so a 1-shot head cannot wander far from what CLIP already knows.
-    delta = torch.zeros(h, num_classes, dim, device=device, requires_grad=True)  # (H, C, D)
+    # logits = s<x, W0> + <s x, delta> + b: the first term is computed once per pool row, and delta is
+    # stored (H, D, C) so the batched matmul needs no transposed copy. The fused AdamW update is one
+    # kernel instead of a dozen passes over the (H, D, C) tensors (5.3 -> 1.0 ms a step for 25 heads).
+    scaled = cfg.logit_scale * x
+    base = scaled @ init.T  # (P, C)
+    delta = torch.zeros(h, dim, num_classes, device=device, requires_grad=True)  # (H, D, C)
     bias = torch.zeros(h, num_classes, device=device, requires_grad=True)
-    opt = torch.optim.AdamW([{"params": [delta]}, {"params": [bias], "weight_decay": 0.0}], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
+    groups = [{"params": [delta]}, {"params": [bias], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
     steps = cfg.num_steps(int(sizes.max()))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -101,13 +129,12 @@ def train_adapters(
     for step in range(steps):
         if step % 50 == 0:
             check_cancel(should_cancel, "Adapter training")
-        rows = (torch.rand(h, cfg.batch_size, generator=gen, device=device) * sizes[:, None]).long() + offsets[:, None]  # (H, B)
-        weight = init + delta
-        logits = cfg.logit_scale * torch.bmm(x_all[rows], weight.transpose(1, 2)) + bias[:, None]  # (H, B, C)
-        loss = F.cross_entropy(logits.reshape(-1, num_classes), y_all[rows].reshape(-1)) * h
+        pick = members[(torch.rand(h, cfg.batch_size, generator=gen, device=device) * sizes[:, None]).long() + offsets[:, None]]  # (H, B)
+        logits = torch.baddbmm(base[pick] + bias[:, None], scaled[pick], delta)  # (H, B, C)
+        loss = F.cross_entropy(logits.reshape(-1, num_classes), y[pick].reshape(-1)) * h
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         losses.append(loss.item() / h)
-    return AdapterHeads((init + delta).detach(), bias.detach(), cfg, losses)
+    return AdapterHeads((init + delta.detach().transpose(1, 2)).contiguous(), bias.detach(), cfg, losses)

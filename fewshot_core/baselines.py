@@ -113,10 +113,15 @@ def tip_adapter(
     values = np.eye(class_embeddings.shape[0], dtype=np.float32)[support_y]  # (N, C)
     zs = unit(class_embeddings)
 
-    def logits(x: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    def parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Zero-shot logits and the affinity to the keys, computed once per split (not per alpha, beta)."""
         xu = unit(x)
-        return 100.0 * xu @ zs.T + alpha * np.exp(-beta * (1.0 - xu @ keys.T)) @ values
+        return 100.0 * xu @ zs.T, xu @ keys.T
 
-    scores = {(a, b): accuracy(logits(val_x, a, b).argmax(1), val_y) if len(val_y) else 0.0 for a in alphas for b in betas}
+    def logits(p: tuple[np.ndarray, np.ndarray], alpha: float, beta: float) -> np.ndarray:
+        return p[0] + alpha * (np.exp(-beta * (1.0 - p[1])) @ values)
+
+    val = parts(val_x)
+    scores = {(a, b): accuracy(logits(val, a, b).argmax(1), val_y) if len(val_y) else 0.0 for a in alphas for b in betas}
     (a, b), val_acc = max(scores.items(), key=lambda kv: kv[1])
-    return FittedBaseline(logits(test_x, a, b).argmax(1), val_acc, {"alpha": a, "beta": b})
+    return FittedBaseline(logits(parts(test_x), a, b).argmax(1), val_acc, {"alpha": a, "beta": b})

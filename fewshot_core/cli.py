@@ -24,6 +24,7 @@ from .cli_io import (
     tqdm_progress,
 )
 from .errors import FewShotError
+from .ray_cluster import EXECUTORS
 
 
 def backbone_config(args: argparse.Namespace):
@@ -96,6 +97,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     from .class_groups import demo_held_out, format_group_accuracy, group_accuracy
     from .config import AdapterConfig
     from .qformer import QFormerTrainConfig
+    from .ray_cluster import check_executor
     from .report import TRANSLATIONS, format_table1, summary_json, table1, text_helped
     from .storage import default_cache_root, read_json
     from .sweep import SweepConfig, run_sweep
@@ -120,6 +122,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         device=args.device,
     )
     cfg.validate()
+    check_executor(args.executor, args.ray_address)
     backbone_cfg = backbone_config(args)
     bundle = build_bundle(
         args.dataset,
@@ -133,7 +136,9 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     )
     run_dir = args.run_dir or default_run_dir(cache, bundle, cfg)
     emit("run_dir", path=str(run_dir), units=len(cfg.shots) * len(cfg.seeds) + 1)
-    results = run_sweep(bundle, cfg, run_dir, qformer_cache=cache, on_progress=tqdm_progress("sweep"))
+    results = run_sweep(
+        bundle, cfg, run_dir, qformer_cache=cache, on_progress=tqdm_progress("sweep"), executor=args.executor, ray_address=args.ray_address
+    )
     table, config = table1(results), read_json(Path(run_dir) / "config.json")
     print(f"Table 1 · {bundle.dataset} · {bundle.provenance.get('model', 'synthetic')} · protocol {cfg.protocol} · seeds {cfg.seeds}")
     print(format_table1(table, config.get("qformer_images_per_class")))
@@ -354,6 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter-batch-size", type=positive_int, default=adapter.batch_size, help="adapter samples per head per step")
     p.add_argument("--run-dir", type=Path, default=None, help="where results go (default: <cache>/runs/<dataset>-<key>)")
     p.add_argument("--json", action="store_true", help="also print Table 1 as one JSON object, the last line of stdout")
+    p.add_argument(
+        "--executor",
+        default="local",
+        choices=EXECUTORS,
+        help="local (this process) or ray (units as Ray tasks; pip install 'fewshot-lab[ray]')",
+    )
+    p.add_argument("--ray-address", default=None, help="a Ray cluster to join (ray://head:10001, head:6379 or auto); default: start a local one")
     p.set_defaults(func=cmd_reproduce)
     return parser
 

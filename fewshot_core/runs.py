@@ -59,18 +59,22 @@ class ResultRow:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions that can change the numbers."""
-    import open_clip
-    import sklearn
-    import torch
-    import transformers
+    """Versions that can change the numbers (read from the installed metadata: importing open_clip
+    and transformers only to ask would cost seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(dist: str) -> str:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "not installed"
 
     return {
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "open_clip": open_clip.__version__,
-        "transformers": transformers.__version__,
-        "scikit-learn": sklearn.__version__,
+        "torch": installed("torch"),
+        "open_clip": installed("open_clip_torch"),
+        "transformers": installed("transformers"),
+        "scikit-learn": installed("scikit-learn"),
         "numpy": np.__version__,
     }
 

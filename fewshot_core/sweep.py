@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import asdict, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .adapter import train_adapters
+from .adapter import train_adapter_heads
 from .backbone import resolve_device
 from .baselines import accuracy, description_class_embeddings, linear_probe, tip_adapter, zero_shot_predict
 from .bundle import FeatureBundle, bundle_fingerprint
@@ -36,18 +37,33 @@ from .datasets.sampling import FewShotSplit, sample_few_shot, validation_indices
 from .errors import FewShotError
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
 from .qformer import TextSide, load_qformer, load_qformer_config, save_qformer, train_qformer, translate
+from .ray_cluster import check_executor
 from .runs import ResultRow, RunFolder, library_versions
 from .storage import content_key, timestamp
 from .translations import NONE, mean_shift
 
 
 def select_descriptions(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """Indices of ``count`` descriptions per class (fewer where a class has fewer), fixed by seed."""
-    picks = []
+    """Indices of ``count`` descriptions per class (fewer where a class has fewer), fixed by seed.
+
+    Each class's descriptions are shuffled once per seed and the first ``count`` taken, so a larger
+    count keeps the smaller one's picks.
+    """
+    order, starts = _description_order(np.ascontiguousarray(labels, np.int64).tobytes(), seed)
+    parts = [order[a : min(a + count, b)] for a, b in zip(starts[:-1], starts[1:])]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+@lru_cache(maxsize=64)
+def _description_order(labels_bytes: bytes, seed: int) -> tuple[np.ndarray, list[int]]:
+    """Per class (ascending), its description indices in the seed's shuffled order, and where each class starts."""
+    labels = np.frombuffer(labels_bytes, dtype=np.int64)
+    parts = []
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
-        picks.append(idx[np.random.default_rng([seed, 2, int(c)]).permutation(len(idx))][:count])
-    return np.concatenate(picks) if picks else np.zeros(0, np.int64)
+        parts.append(idx[np.random.default_rng([seed, 2, int(c)]).permutation(len(idx))])
+    starts = np.cumsum([0] + [len(p) for p in parts]).tolist()
+    return (np.concatenate(parts) if parts else np.zeros(0, np.int64)), starts
 
 
 def run_sweep(
@@ -57,14 +73,19 @@ def run_sweep(
     qformer_cache: Path | str | None = None,
     on_progress: ProgressFn = no_progress,
     should_cancel: CancelFn = never_cancel,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> pd.DataFrame:
     """Run (or resume) a sweep into ``run_dir`` and return its results table.
 
     Units are (shots, seed) pairs, seed-major, so under ``train-split`` each seed's Q-Former is trained
-    once and reused by its shot counts. A damaged or incomplete unit file is recomputed.
+    once and reused by its shot counts. A damaged or incomplete unit file is recomputed. ``executor``
+    ``"ray"`` runs the units (and the Q-Formers they need) as Ray tasks (``sweep_ray.py``) on the
+    cluster at ``ray_address`` or a local instance; the run folder and the numbers are the same.
     """
     cfg.validate()
-    device = resolve_device(cfg.device)
+    check_executor(executor, ray_address)
+    device = resolve_device(cfg.device) if executor == "local" else None
     run = RunFolder(run_dir)
     fingerprint = bundle_fingerprint(bundle)
     val_idx = validation_indices(bundle.train_labels, cfg.val_per_class, fixed_val=bundle.val_indices)
@@ -80,24 +101,57 @@ def run_sweep(
     run.start({**config, "created": timestamp()})
     run.drop_damaged_units()
     units = [(k, s) for s in cfg.seeds for k in cfg.shots]
-    translator = _Translator(bundle, cfg, device, qformer_cache, val_idx, should_cancel, on_progress)
     total = len(units) + 1
     run.save_test_index(bundle)
     if not run.done("zeroshot"):
         zs_pred = {"zeroshot": zero_shot_predict(bundle.test_features, bundle.class_text_features)} if "zeroshot" in cfg.methods else {}
         run.save_unit("zeroshot", _zero_shot_rows(bundle, cfg, val_idx), predictions=zs_pred)
-    on_progress(1, total, "zero-shot done")
-    for i, (shots, seed) in enumerate(units, 2):
-        check_cancel(should_cancel, "The sweep")
-        name = f"{shots:02d}-{seed}"
-        if not run.done(name):
-            split = sample_few_shot(bundle.train_labels, shots, seed, cfg.val_per_class, fixed_val=bundle.val_indices)
-            start = time.perf_counter()
-            rows, preds = _unit_rows(bundle, cfg, split, translator, device, should_cancel)
-            run.save_unit(name, rows, {"seconds": round(time.perf_counter() - start, 3), "short_classes": split.short_classes}, preds)
-            run.write_tables()
-        on_progress(i, total, f"{shots}-shot seed {seed} done")
+    finished = 1 + sum(run.done(unit_name(k, s)) for k, s in units)
+    on_progress(finished, total, "zero-shot done")
+    todo = [(k, s) for k, s in units if not run.done(unit_name(k, s))]
+
+    def save(shots: int, seed: int, result: UnitResult) -> None:
+        nonlocal finished
+        rows, extra, preds = result
+        run.save_unit(unit_name(shots, seed), rows, {**extra, "executor": executor}, preds)
+        run.write_tables()
+        finished += 1
+        on_progress(finished, total, f"{shots}-shot seed {seed} done")
+
+    if executor == "ray":
+        from .sweep_ray import run_units_on_ray
+
+        run_units_on_ray(bundle, cfg, todo, val_idx, qformer_cache, ray_address, save, should_cancel)
+    else:
+        translator = _Translator(bundle, cfg, device, qformer_cache, val_idx, should_cancel, on_progress)
+        for shots, seed in todo:
+            check_cancel(should_cancel, "The sweep")
+            save(shots, seed, compute_unit(bundle, cfg, shots, seed, translator, device, should_cancel))
     return run.write_tables()
+
+
+UnitResult = tuple[list[dict[str, Any]], dict[str, Any], dict[str, np.ndarray]]  # rows, record extras, test predictions
+
+
+def unit_name(shots: int, seed: int) -> str:
+    """The run folder's name for the (shots, seed) unit."""
+    return f"{shots:02d}-{seed}"
+
+
+def compute_unit(
+    bundle: FeatureBundle,
+    cfg: SweepConfig,
+    shots: int,
+    seed: int,
+    translator: _Translator,
+    device: torch.device,
+    should_cancel: CancelFn = never_cancel,
+) -> UnitResult:
+    """Every method of one (shots, seed) unit: its result rows, record extras and test predictions."""
+    split = sample_few_shot(bundle.train_labels, shots, seed, cfg.val_per_class, fixed_val=bundle.val_indices)
+    start = time.perf_counter()
+    rows, preds = _unit_rows(bundle, cfg, split, translator, device, should_cancel)
+    return rows, {"seconds": round(time.perf_counter() - start, 3), "short_classes": split.short_classes}, preds
 
 
 def qformer_images_per_class(train_labels: np.ndarray, val_idx: np.ndarray, protocol: str) -> float | None:
@@ -129,17 +183,26 @@ def _zero_shot_rows(bundle: FeatureBundle, cfg: SweepConfig, val_idx: np.ndarray
 
 def _training_sets(
     bundle: FeatureBundle, cfg: SweepConfig, split: FewShotSplit, translator: _Translator
-) -> list[tuple[str, int, np.ndarray, np.ndarray]]:
-    """(translation, texts, features, labels) of every adapter head of one unit: image only first."""
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int, np.ndarray]]]:
+    """Every adapter head of one unit as rows of one pool: (pool features, pool labels, heads).
+
+    The pool is the support images followed by each translation's pseudo features; a head is
+    (translation, texts, row indices into the pool): image only first, then per translation and count.
+    """
     sx, sy = bundle.train_features[split.support], bundle.train_labels[split.support]
-    sets = [(NONE, 0, sx, sy)] if 0 in cfg.text_counts else []
+    support = np.arange(len(sy))
+    heads = [(NONE, 0, support)] if 0 in cfg.text_counts else []
+    pool_x, pool_y = [sx], [sy]
     counts = [m for m in cfg.text_counts if m > 0]
+    offset = len(sy)
     for name in cfg.translations if counts else []:
-        pseudo = translator.pseudo_features(name, split)  # (M, D)
+        pool_x.append(translator.pseudo_features(name, split))  # (M, D)
+        pool_y.append(bundle.description_labels)
         for m in counts:
             pick = select_descriptions(bundle.description_labels, m, split.seed)
-            sets.append((name, m, np.concatenate([sx, pseudo[pick]]), np.concatenate([sy, bundle.description_labels[pick]])))
-    return sets
+            heads.append((name, m, np.concatenate([support, offset + pick])))
+        offset += len(bundle.description_labels)
+    return np.concatenate(pool_x), np.concatenate(pool_y), heads
 
 
 def _unit_rows(
@@ -150,13 +213,13 @@ def _unit_rows(
     sx, sy, vx, vy = x[split.support], y[split.support], x[split.val], y[split.val]
     rows, preds = [], {}
     if "adapter" in cfg.methods:
-        sets = _training_sets(bundle, cfg, split, translator)
+        pool_x, pool_y, sets = _training_sets(bundle, cfg, split, translator)
         adapter_cfg = replace(cfg.adapter, seed=cfg.adapter.seed + split.seed)
-        heads = train_adapters(
-            [(f, lab) for _, _, f, lab in sets], bundle.num_classes, adapter_cfg, bundle.class_text_features, device, should_cancel
+        heads = train_adapter_heads(
+            pool_x, pool_y, [r for _, _, r in sets], bundle.num_classes, adapter_cfg, bundle.class_text_features, device, should_cancel
         )
         test_pred = heads.predict(bundle.test_features)  # (H, N_test)
-        for (name, m, _, _), va, pred in zip(sets, heads.accuracy(vx, vy), test_pred):
+        for (name, m, _), va, pred in zip(sets, heads.accuracy(vx, vy), test_pred):
             test = accuracy(pred, bundle.test_labels)
             rows.append(ResultRow(bundle.dataset, "adapter", split.shots, m, split.seed, va, test, cfg.protocol, translation=name).record())
             preds["adapter-0" if m == 0 else f"adapter-{name}-{m}"] = pred
@@ -211,10 +274,18 @@ class _Translator:
         if name == "mean-shift":
             return mean_shift(self.bundle.description_features, self.bundle.train_features[self.allowed_images(split)])
         if self.cfg.protocol == "train-split":
-            if split.seed not in self._per_seed:
-                self._per_seed[split.seed] = self._train_and_translate(self.allowed_images(split), split.seed)
-            return self._per_seed[split.seed]
+            return self.seed_translations(split.seed)
         return self._train_and_translate(self.allowed_images(split), split.seed)
+
+    def seed_translations(self, seed: int) -> np.ndarray:
+        """``train-split``: the seed's Q-Former translations (trained or loaded once, then kept)."""
+        if seed not in self._per_seed:
+            self._per_seed[seed] = self._train_and_translate(np.setdiff1d(np.arange(len(self.bundle.train_labels)), self.val_idx), seed)
+        return self._per_seed[seed]
+
+    def keep_seed_translations(self, seed: int, features: np.ndarray) -> None:
+        """``train-split``: use translations made elsewhere (a Ray task) for this seed."""
+        self._per_seed[seed] = features
 
     def _train_and_translate(self, image_idx: np.ndarray, seed: int) -> np.ndarray:
         arch = load_qformer_config(self.cfg.qformer_size, text_input=self.cfg.qformer_text_input)

@@ -90,9 +90,11 @@ def test_other_settings_need_another_folder(finished, small_bundle):
 
 def test_no_validation_or_test_image_enters_training(small_bundle, tmp_path, monkeypatch):
     seen = {"qformer": [], "adapter": []}
-    real_q, real_a = sweep.train_qformer, sweep.train_adapters
+    real_q, real_a = sweep.train_qformer, sweep.train_adapter_heads
     monkeypatch.setattr(sweep, "train_qformer", lambda x, *a, **k: seen["qformer"].append(x) or real_q(x, *a, **k))
-    monkeypatch.setattr(sweep, "train_adapters", lambda sets, *a, **k: seen["adapter"].extend(s[0] for s in sets) or real_a(sets, *a, **k))
+    monkeypatch.setattr(
+        sweep, "train_adapter_heads", lambda x, y, rows, *a, **k: seen["adapter"].extend(x[r] for r in rows) or real_a(x, y, rows, *a, **k)
+    )
     for protocol in ("train-split", "support"):
         run_sweep(small_bundle, SweepConfig(**{**FAST, "seeds": [0], "protocol": protocol}), tmp_path / protocol)
     val = small_bundle.train_features[validation_indices(small_bundle.train_labels, 4)]
