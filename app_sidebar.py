@@ -7,6 +7,7 @@ across page switches; their keys are seeded from the settings only when missing 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import time
@@ -16,6 +17,7 @@ import streamlit as st
 
 from app_jobs import Job, JobRegistry
 from fewshot_core.datasets import dataset_title, list_datasets
+from fewshot_core.ray_cluster import EXECUTORS
 from fewshot_core.settings import LabSettings, load_settings, save_settings
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
@@ -49,7 +51,25 @@ def draw_sidebar() -> LabSettings:
         st.selectbox("Device", DEVICES, key="setting_device", **keep)
         st.text_input("Cache folder", key="setting_cache_root", placeholder=str(st.session_state.settings.cache_path()), **keep)
         st.number_input("Seeds", 1, 20, key="setting_seeds", **keep)
+        executor_ui(keep)
     return st.session_state.settings
+
+
+def executor_ui(keep: dict) -> None:
+    """Where jobs run: this machine, or Ray (a local instance or a cluster); see README "Scaling out"."""
+    help_text = "local: jobs run here. ray: sweep units as Ray tasks and extraction through Ray Data (pip install 'fewshot-lab[ray]')."
+    st.selectbox("Executor", EXECUTORS, key="setting_executor", help=help_text, **keep)
+    ray_chosen = st.session_state.get("setting_executor") == "ray"
+    st.text_input(
+        "Ray address",
+        key="setting_ray_address",
+        placeholder="empty: start a local Ray instance",
+        help="ray://head:10001, head:6379 or auto (a cluster whose workers have fewshot-lab installed).",
+        disabled=not ray_chosen,
+        **keep,
+    )
+    if ray_chosen and importlib.util.find_spec("ray") is None:
+        st.warning("Ray is not installed here: pip install 'fewshot-lab[ray]', or choose the local executor.")
 
 
 def settings() -> LabSettings:
@@ -72,6 +92,13 @@ def dataset_args(s: LabSettings, dataset: str | None = None) -> list[str]:
     if s.split_path():
         args += ["--split-file", s.split_path()]
     return args
+
+
+def executor_args(s: LabSettings) -> list[str]:
+    """CLI arguments naming the sidebar's executor (none for local)."""
+    if s.executor != "ray":
+        return []
+    return ["--executor", "ray", *(["--ray-address", s.ray_address.strip()] if s.ray_address.strip() else [])]
 
 
 def backbone_args(s: LabSettings) -> list[str]:

@@ -15,6 +15,8 @@ def machine() -> dict[str, Any]:
     from fewshot_core.backbone import cpu_has_native_bf16
 
     return {
+        "cpu": cpu_model(),
+        "load_average_1min": os.getloadavg()[0],  # > 0.5 before the run: something else shared the cores
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cpu_native_bf16": cpu_has_native_bf16(),
@@ -22,6 +24,15 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo; the platform's processor string elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="ignore") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), platform.processor())
+    except OSError:
+        return platform.processor()
 
 
 def emit(result: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from .storage import default_cache_root, read_json, write_json
 
 @dataclass
 class LabSettings:
-    """What the sidebar sets: dataset, CLIP, device, cache and seeds."""
+    """What the sidebar sets: dataset, CLIP, device, cache, seeds and executor."""
 
     dataset: str = "demo"  # a name from datasets.list_datasets() (demo: the offline default, generated, nothing to download)
     dataset_root: str = ""  # folder of the dataset (or its parent; for "folder", your tree of class folders); empty = not configured yet
@@ -21,6 +21,8 @@ class LabSettings:
     device: str = "auto"  # auto | cpu | cuda | mps
     cache_root: str = ""  # empty = the default cache root
     seeds: int = 5  # number of seeds for few-shot runs (as SweepConfig: the default sweep fits its time budget with 5)
+    executor: str = "local"  # local | ray: where training and feature jobs run (ray_cluster.py)
+    ray_address: str = ""  # a Ray cluster to join (ray://head:10001, head:6379, auto); empty = a local Ray instance
 
     def split_path(self) -> str | None:
         """The split file to use, or None."""

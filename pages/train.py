@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_sidebar import _duration, backbone_args, dataset_args, escape_markdown, job_registry, settings, show_job
+from app_sidebar import _duration, backbone_args, dataset_args, escape_markdown, executor_args, job_registry, settings, show_job
 from fewshot_core import FewShotError
 from fewshot_core.adapter import AdapterConfig
 from fewshot_core.descriptions.store import DescriptionStore
@@ -97,7 +97,7 @@ def train_argv(s, cfg: SweepConfig, dataset: str, descriptions: str | None) -> l
     argv += ["--protocol", cfg.protocol, "--qformer-size", cfg.qformer_size, "--qformer-loss", cfg.qformer_train.loss]
     argv += ["--qformer-epochs", str(cfg.qformer_train.epochs), "--adapter-lr", str(cfg.adapter.lr), "--adapter-steps", str(cfg.adapter.steps)]
     argv += ["--adapter-weight-decay", str(cfg.adapter.weight_decay), "--adapter-batch-size", str(cfg.adapter.batch_size)]
-    return argv + (["--descriptions", descriptions] if descriptions else [])
+    return argv + (["--descriptions", descriptions] if descriptions else []) + executor_args(s)
 
 
 @st.cache_data(show_spinner="Measuring one unit on this machine…", max_entries=16)
@@ -125,7 +125,8 @@ def estimate_ui(s, cfg: SweepConfig, dataset: str, descriptions: str | None) -> 
         st.caption(
             f"Estimated time: about {_duration(estimate_seconds(cfg, cal))} for {units} units "
             f"(measured here: {cal.seconds_per_unit:.1f} s per unit, {cal.seconds_per_qformer_epoch:.2f} s per Q-Former epoch, "
-            f"on synthetic features of {classes} classes × {per_class} images, {texts} texts per class; feature encoding not included)."
+            f"on synthetic features of {classes} classes × {per_class} images, {texts} texts per class; feature encoding not included"
+            + ("; on Ray, divide by the workers running units at once)." if s.executor == "ray" else ").")
         )
 
 
@@ -195,6 +196,7 @@ def settings_summary(params: dict) -> str:
         f"{sweep.get('protocol', '')} protocol",
         f"Q-Former {sweep.get('qformer_size', '')}, {q.get('loss', '')} loss, {q.get('epochs', '?')} epochs",
         f"adapter lr {a.get('lr', '?')}, {a.get('steps', '?')} steps",
+        f"{params.get('executor', 'local')} executor" + (f" ({params['ray_address']})" if params.get("ray_address") else ""),
     ]
     return " · ".join(parts) + f". Full record: {json.dumps(sweep)}"
 
@@ -243,7 +245,7 @@ def page() -> None:
             and (dataset == "synthetic" or (descriptions is not None and (s.dataset_root or dataset == "demo")))
         )
         estimate_ui(s, cfg, dataset, descriptions)
-        params = {"dataset": dataset, "descriptions": descriptions, "sweep": asdict(cfg)}
+        params = {"dataset": dataset, "descriptions": descriptions, "sweep": asdict(cfg), "executor": s.executor, "ray_address": s.ray_address}
         start_ui(registry, train_argv(s, cfg, dataset, descriptions), params, ready)
         st.caption(f"Settings of this form: {escape_markdown(json.dumps(asdict(cfg)))}")
 

@@ -85,6 +85,32 @@ def test_train_then_results_on_synthetic_features():
     assert len(results.get("plotly_chart")) == 4 and not results.exception
 
 
+def test_train_on_ray_from_the_sidebar():
+    """The sidebar's executor reaches the job: `reproduce --executor ray` on a local Ray instance."""
+    save_settings(LabSettings(seeds=1, device="cpu"))
+    app = _open("train")
+    _by_label(app.sidebar.selectbox, "Executor").set_value("ray").run()
+    assert not _by_label(app.sidebar.text_input, "Ray address").disabled
+    _by_label(app.radio, "Features").set_value("synthetic (CUB-sized, no download)").run()
+    _by_label(app.select_slider, "Shots per class").set_value((1, 1)).run()
+    _by_label(app.select_slider, "Texts per class (0 = image only)").set_value((0, 1)).run()
+    _by_label(app.multiselect, "Translations (texts into image features)").set_value(["mean-shift"]).run()
+    _by_label(app.button, "Train").click().run()
+    app = _wait(app, lambda a: any("Done:" in s.value for s in a.success))
+    assert any("ray executor" in c.value for c in app.caption)
+    from app_sidebar import job_registry
+
+    job = job_registry().get("train")
+    assert job.spec["argv"][-2:] == ["--executor", "ray"]
+    assert job.result and all(u["executor"] == "ray" for u in _unit_records(Path(job.result["run_dir"])))
+
+
+def _unit_records(run_dir: Path) -> list[dict]:
+    import json
+
+    return [json.loads(p.read_text()) for p in (run_dir / "units").glob("[0-9]*.json")]
+
+
 def test_results_page_without_runs():
     app = _open("results")
     assert any("No runs yet" in i.value for i in app.info)
