@@ -15,6 +15,7 @@ def machine() -> dict[str, Any]:
     from fewshot_core.backbone import cpu_has_native_bf16
 
     return {
+        "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cpu_native_bf16": cpu_has_native_bf16(),
@@ -22,6 +23,18 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
     }
+
+
+def _cpu_name() -> str:
+    """The CPU model, as /proc/cpuinfo names it (else what platform knows)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="ignore") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def emit(result: dict[str, Any]) -> None:

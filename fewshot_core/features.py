@@ -22,11 +22,10 @@ from .backbone import Backbone
 from .datasets.base import ImageDataset
 from .datasets.images import load_rgb
 from .errors import FewShotError
-from .feature_status import cached_splits, find_entries, split_fingerprint  # noqa: F401 - re-exported
+from .feature_status import FORMAT_VERSION, cached_splits, find_entries, split_fingerprint  # noqa: F401 - re-exported
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
 from .storage import atomic_path, content_key, lock_for, timestamp
 
-FORMAT_VERSION = 1  # bump when what is stored, or how it is computed, changes
 MIN_COSINE = 0.999  # reduced precision is kept only if it stays this close to fp32
 log = logging.getLogger(__name__)
 
@@ -79,8 +78,12 @@ def encode_images(
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Encode images with the frozen CLIP.
 
-    Reduced precision (bf16/fp16) is checked on the first batch against fp32 and dropped for fp32
-    if any feature falls below cosine ``MIN_COSINE``.
+    Reduced precision (bf16/fp16) is checked once per backbone, on its first batch, against fp32 and
+    dropped for fp32 if any feature falls below cosine ``MIN_COSINE``.
+
+    JPEG decoding runs in DataLoader workers, overlapping the encoder. On a small CPU the workers share
+    the cores with it: decoding + preprocessing a 224 px JPEG costs ~1.5 ms of one core vs ~50 core-ms to
+    encode it with ViT-B/32 in bf16, so one worker next to the encoder's threads costs it only a few percent.
 
     Returns:
         features (N, D) float32, valid (N,) bool, and the precision actually used.
@@ -97,24 +100,42 @@ def encode_images(
     out = np.zeros((len(paths), backbone.embed_dim), np.float32)
     valid = np.zeros(len(paths), bool)
     precision, done = backbone.precision, 0
-    with torch.inference_mode():
-        for images, ok in loader:
-            check_cancel(should_cancel, "Image encoding")
-            images = images.to(backbone.device, non_blocking=True)
-            if done == 0 and precision != "fp32":
-                precision = _checked_precision(backbone, images[:8])
-            feats = _encode_batch(backbone, images, precision).float().cpu().numpy()
-            feats[~ok.numpy()] = 0.0  # unreadable images get no feature, only a flag
-            out[done : done + len(images)] = feats
-            valid[done : done + len(images)] = ok.numpy()
-            done += len(images)
-            on_progress(done, len(paths), f"encoded {done}/{len(paths)} images")
+    for images, ok in loader:
+        check_cancel(should_cancel, "Image encoding")
+        out[done : done + len(images)], precision = encode_image_batch(backbone, images, ok.numpy())
+        valid[done : done + len(images)] = ok.numpy()
+        done += len(images)
+        on_progress(done, len(paths), f"encoded {done}/{len(paths)} images")
     return out, valid, precision
 
 
+def encode_image_batch(backbone: Backbone, images: torch.Tensor, ok: np.ndarray) -> tuple[np.ndarray, str]:
+    """Features (B, D) float32 of one preprocessed batch, and the precision used; rows where ``ok`` is False are zeros."""
+    with torch.inference_mode():
+        images = images.to(backbone.device, non_blocking=True)
+        precision = image_precision(backbone, images[:8])
+        feats = _encode_batch(backbone, images, precision).float().cpu().numpy()
+    feats[~ok] = 0.0  # unreadable images get no feature, only a flag
+    return feats, precision
+
+
+def image_precision(backbone: Backbone, probe: torch.Tensor) -> str:
+    """The precision images are encoded at: ``backbone.precision`` once it passed the fp32 check on ``probe``
+    (checked on the first call only: the fp32 reference costs as much as encoding ~20 images), else fp32."""
+    if backbone.image_precision is None:
+        backbone.image_precision = "fp32" if backbone.precision == "fp32" else _checked_precision(backbone, probe)
+        if backbone.image_precision == "fp32":
+            backbone.drop_low_precision_visual()
+    return backbone.image_precision
+
+
 def _encode_batch(backbone: Backbone, images: torch.Tensor, precision: str) -> torch.Tensor:
+    """Image features at ``precision``: fp32, a cast-weights copy of the image tower, or autocast where there is none."""
     if precision == "fp32":
         return backbone.model.encode_image(images)
+    visual = backbone.low_precision_visual()
+    if visual is not None:
+        return visual(images.to(next(visual.parameters()).dtype))
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     with torch.autocast(backbone.device.type, dtype=dtype):
         return backbone.model.encode_image(images)
@@ -190,7 +211,7 @@ class FeatureCache:
 
     def path_for(self, kind: str, parts: dict[str, Any]) -> Path:
         """Where the entry for ``parts`` lives."""
-        key = content_key({"format": FORMAT_VERSION, **parts})
+        key = content_key(_with_format(parts))
         return self.root / kind / f"{key}.safetensors"
 
     def get_or_compute(
@@ -207,7 +228,7 @@ class FeatureCache:
             if cached is not None:
                 return cached[0], cached[1], True
             arrays, info = compute()
-            meta = {"key": key, "parts": json.dumps(parts, sort_keys=True, default=str), "info": json.dumps(info, default=str)}
+            meta = {"key": key, "parts": json.dumps(_with_format(parts), sort_keys=True, default=str), "info": json.dumps(info, default=str)}
             meta["sha256"] = _digest(arrays)
             meta["created"] = timestamp()
             with atomic_path(path) as tmp:
@@ -235,6 +256,11 @@ class FeatureCache:
             log.warning("cache entry %s is corrupt (%s); recomputing it", path, e)
             path.unlink(missing_ok=True)
             return None
+
+
+def _with_format(parts: dict[str, Any]) -> dict[str, Any]:
+    """The parts an entry is keyed by and records: ``parts`` plus the format version (so a status lookup skips old entries)."""
+    return {"format": FORMAT_VERSION, **parts}
 
 
 def _digest(arrays: dict[str, np.ndarray]) -> str:
