@@ -289,13 +289,21 @@ def image_features(
     num_workers: int | None = None,
     on_progress: ProgressFn = no_progress,
     should_cancel: CancelFn = never_cancel,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> ImageFeatures:
     """Image features of a dataset split, from the cache or computed and cached.
 
+    ``executor="ray"`` computes them through Ray Data on the cluster at ``ray_address`` (None: a local
+    instance) into the same cache entry; ``num_workers`` then does not apply.
+
     Raises:
-        FewShotError: bad batch size or worker count, or not one image of the split could be read.
+        FewShotError: bad batch size, worker count or executor, or not one image of the split could be read.
     """
+    from .ray_cluster import check_executor
+
     check_loader_settings(batch_size, num_workers)
+    check_executor(executor, ray_address)
     parts = {
         **backbone.identity,
         "precision": backbone.precision,
@@ -309,7 +317,12 @@ def image_features(
     paths = dataset.split(split).paths
 
     def compute() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        feats, valid, precision = encode_images(backbone, paths, batch_size, num_workers, on_progress, should_cancel)
+        if executor == "ray":
+            from .features_ray import encode_images_ray
+
+            feats, valid, precision = encode_images_ray(backbone, paths, batch_size, ray_address, on_progress, should_cancel)
+        else:
+            feats, valid, precision = encode_images(backbone, paths, batch_size, num_workers, on_progress, should_cancel)
         if len(paths) and not valid.any():
             raise FewShotError(
                 f"None of the {len(paths)} {split} images of {dataset.root} could be read (missing or damaged). "
