@@ -176,7 +176,9 @@ def load_backbone(cfg: BackboneConfig | None = None) -> Backbone:
         raise FewShotError(_weights_error(cfg, e)) from e
     # eval() only: encoding runs under torch.inference_mode(), so no graph is built; requires_grad_(False)
     # would also turn off autocast's weight-cast cache (it caches casts of leaf weights that require grad),
-    # which measured 21 vs 35-37 img/s for ViT-B/32 under bf16 autocast on a bf16 CPU.
+    # which measured 21 vs 35-37 img/s for ViT-B/32 under bf16 autocast on a bf16 CPU. inference_mode turns
+    # that cache off too (19 vs 35 img/s under no_grad), which is one reason images are encoded by a copy of
+    # the image tower with cast weights instead (low_precision_visual).
     model.eval()
     identity = {
         "model": cfg.model,

@@ -266,7 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_backbone_args(p)
     p.add_argument("--splits", nargs="+", default=None, help="splits to encode (default: all the dataset has: train, test, and val if any)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--workers", type=int, default=None, help="image decoding workers (default: cores - 1, max 4)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="image decoding workers (default: on a GPU cores - 1, max 16; on a CPU 0 below 8 cores, else cores / 8, max 4)",
+    )
     p.add_argument("--export", type=Path, default=None, help="also write <split>.npz and provenance.json into this folder")
     p.add_argument("--executor", default="local", help="local (default: this process) or ray (Ray Data: decoding tasks, one encoder per GPU)")
     p.add_argument(

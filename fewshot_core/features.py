@@ -63,9 +63,22 @@ class _ImageFiles(torch.utils.data.Dataset):
             return torch.zeros_like(self.blank), False
 
 
-def default_workers() -> int:
-    """JPEG decoding workers: leave one core to the encoder, at most 4."""
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
+def default_workers(device: torch.device) -> int:
+    """JPEG decoding workers: on a GPU, all cores but one (at most 16), to keep up with it; on a CPU, none below
+    8 cores, else one per 8 cores (at most 4), each taking a core from the encoder's threads (``encode_images``).
+
+    On a CPU the encoder's threads use every core, so a worker next to them overlaps decoding with encoding
+    only by preempting one of them, which stalls the others at the next barrier: on 2 cores (bf16 ViT-B/32,
+    224 px JPEGs: decoding + preprocessing 1.5 ms of one core per image, encoding ~50 core-ms) one worker
+    reached 0.83-0.90 of the model alone, one worker with a core of its own (the encoder on the other) 0.52,
+    and decoding in the main process between batches 0.95-0.99. Decoding in the main process leaves all cores
+    but one idle meanwhile, so its cost grows with the cores (~3 % per core for these images), while a worker
+    with a core of its own costs the encoder 1/cores: from 8 cores on, the worker is the better deal.
+    """
+    cores = os.cpu_count() or 1
+    if device.type != "cpu":
+        return max(0, min(16, cores - 1))
+    return 0 if cores < 8 else min(4, cores // 8)
 
 
 def encode_images(
@@ -81,15 +94,18 @@ def encode_images(
     Reduced precision (bf16/fp16) is checked once per backbone, on its first batch, against fp32 and
     dropped for fp32 if any feature falls below cosine ``MIN_COSINE``.
 
-    JPEG decoding runs in DataLoader workers, overlapping the encoder. On a small CPU the workers share
-    the cores with it: decoding + preprocessing a 224 px JPEG costs ~1.5 ms of one core vs ~50 core-ms to
-    encode it with ViT-B/32 in bf16, so one worker next to the encoder's threads costs it only a few percent.
+    JPEG decoding runs in ``num_workers`` DataLoader workers, overlapping the encoder; by default
+    (``default_workers``) on a CPU the encoder runs meanwhile on the cores those leave it (torch's thread
+    count is restored afterwards). With no workers the main process decodes each batch before encoding it.
 
     Returns:
         features (N, D) float32, valid (N,) bool, and the precision actually used.
     """
     check_loader_settings(batch_size, num_workers)
-    workers = default_workers() if num_workers is None else num_workers
+    workers = default_workers(backbone.device) if num_workers is None else num_workers
+    threads = torch.get_num_threads()
+    if num_workers is None and backbone.device.type == "cpu" and workers:  # the default workers' cores are not the encoder's
+        torch.set_num_threads(max(1, min(threads, (os.cpu_count() or 1) - workers)))
     loader = torch.utils.data.DataLoader(
         _ImageFiles(paths, backbone.preprocess),
         batch_size=batch_size,
@@ -100,12 +116,15 @@ def encode_images(
     out = np.zeros((len(paths), backbone.embed_dim), np.float32)
     valid = np.zeros(len(paths), bool)
     precision, done = backbone.precision, 0
-    for images, ok in loader:
-        check_cancel(should_cancel, "Image encoding")
-        out[done : done + len(images)], precision = encode_image_batch(backbone, images, ok.numpy())
-        valid[done : done + len(images)] = ok.numpy()
-        done += len(images)
-        on_progress(done, len(paths), f"encoded {done}/{len(paths)} images")
+    try:
+        for images, ok in loader:
+            check_cancel(should_cancel, "Image encoding")
+            out[done : done + len(images)], precision = encode_image_batch(backbone, images, ok.numpy())
+            valid[done : done + len(images)] = ok.numpy()
+            done += len(images)
+            on_progress(done, len(paths), f"encoded {done}/{len(paths)} images")
+    finally:
+        torch.set_num_threads(threads)
     return out, valid, precision
 
 
