@@ -44,7 +44,7 @@ def _decode_bytes(preprocess: Any, batch_size: int) -> int:
 class _Encoder:
     """Ray actor: loads the CLIP once (the same ``BackboneConfig`` as the driver's) and encodes batches."""
 
-    def __init__(self, config: BackboneConfig, threads: int | None = None):
+    def __init__(self, config: BackboneConfig, identity: dict[str, Any], threads: int | None = None):
         import torch
 
         from .backbone import load_backbone
@@ -52,6 +52,12 @@ class _Encoder:
         if threads:
             torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the CPUs an actor reserved, fewer than it may use
         self.backbone = load_backbone(config)
+        differ = sorted(k for k in {**identity, **self.backbone.identity} if identity.get(k) != self.backbone.identity.get(k))
+        if differ:  # its features would be stored under the driver's cache key
+            raise FewShotError(
+                f"the CLIP it loaded differs from the driver's in {', '.join(differ)}; "
+                "install the same fewshot-lab, open_clip and weights file on every node."
+            )
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
@@ -68,7 +74,9 @@ def actor_plan(ray: Any, config: BackboneConfig) -> tuple[BackboneConfig, dict[s
 
     GPUs: one actor per GPU (``num_gpus=1``). CPUs only: actors of up to ``MAX_ACTOR_THREADS`` threads,
     as many as the smallest node fits per node; each reserves one CPU fewer than it runs threads, which
-    leaves the decoding tasks room (decoding a JPEG costs a few percent of encoding it).
+    leaves the decoding tasks room (decoding a JPEG costs a few percent of encoding it). On a 2-CPU node
+    that is the local path's ``--workers 1``: the decoding task preempts the encoder's threads (~0.87 of
+    the model alone, where the local path's default, decoding between batches, reaches ~0.96).
     """
     gpus = int(ray.cluster_resources().get("GPU", 0))
     if config.device.startswith("cuda") and not gpus:
@@ -131,22 +139,39 @@ def encode_images_ray(
             _Encoder,
             batch_size=batch_size,
             batch_format="numpy",
-            fn_constructor_kwargs={"config": config, "threads": threads},
+            fn_constructor_kwargs={"config": config, "identity": backbone.identity, "threads": threads},
             compute=ray.data.ActorPoolStrategy(size=size),
             **resources,
         )
     )
     precisions: set[str] = set()
     done = 0
-    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-        check_cancel(should_cancel, "Image encoding")
-        index = np.asarray(batch["index"], np.int64)
-        out[index] = batch["features"]
-        valid[index] = batch["ok"]
-        precisions.update(str(p) for p in batch["precision"])
-        done += len(index)
-        on_progress(done, len(paths), f"encoded {done}/{len(paths)} images")
+    try:
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            check_cancel(should_cancel, "Image encoding")
+            index = np.asarray(batch["index"], np.int64)
+            out[index] = batch["features"]
+            valid[index] = batch["ok"]
+            precisions.update(str(p) for p in batch["precision"])
+            done += len(index)
+            on_progress(done, len(paths), f"encoded {done}/{len(paths)} images")
+    except FewShotError:  # Cancelled
+        raise
+    except Exception as e:  # noqa: BLE001 - Ray's errors carry a worker's FewShotError only as text
+        mapped = _worker_error(e)
+        if mapped is None:
+            raise
+        raise mapped from e
     if done != len(paths):
         raise FewShotError(f"Ray returned {done} of {len(paths)} image features; run again (finished splits are kept in the cache).")
     # every actor checks the precision on its own first batch; were they ever to disagree, the entry says so
     return out, valid, precisions.pop() if len(precisions) == 1 else "+".join(sorted(precisions))
+
+
+def _worker_error(error: Exception) -> FewShotError | None:
+    """A FewShotError raised on a Ray worker, as one here (Ray passes on only its traceback's text); None for other errors."""
+    prefix = f"{FewShotError.__module__}.{FewShotError.__qualname__}: "
+    for line in reversed(str(error).splitlines()):
+        if line.strip().startswith(prefix):
+            return FewShotError(f"On a Ray worker: {line.strip()[len(prefix) :]}")
+    return None

@@ -251,3 +251,25 @@ def test_cached_splits_skips_entries_of_an_older_format(tiny_backbone, cub_root,
     assert cached_splits(tmp_path, ds, "fewshot-tiny", "")["train"]
     monkeypatch.setattr(feature_status, "FORMAT_VERSION", feature_status.FORMAT_VERSION + 1)  # the next format: the entry is a miss
     assert not cached_splits(tmp_path, ds, "fewshot-tiny", "")["train"]
+
+
+def test_default_workers_decode_between_batches_on_a_small_cpu(monkeypatch, tiny_backbone, cub_root):
+    import os
+
+    import torch
+
+    from fewshot_core.features import default_workers
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    for cores, on_cpu, on_gpu in ((2, 0, 1), (4, 0, 3), (8, 1, 7), (16, 2, 15), (64, 4, 16)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert (default_workers(cpu), default_workers(cuda)) == (on_cpu, on_gpu)
+    threads, seen, real = torch.get_num_threads(), [], torch.set_num_threads
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)  # one default worker, which takes a core from the encoder meanwhile
+    real(8)
+    try:
+        monkeypatch.setattr(torch, "set_num_threads", lambda n: seen.append(n) or real(n))
+        feats, _, _ = encode_images(tiny_backbone, load_dataset("cub", cub_root).split("train").paths)
+        assert seen == [7, 8] and torch.get_num_threads() == 8 and np.abs(feats).sum(1).min() > 0  # and gives it back
+    finally:
+        real(threads)

@@ -111,3 +111,48 @@ def test_features_help_names_the_executor_without_importing_torch_or_ray():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "--executor" in out.stdout and "--ray-address" in out.stdout and out.stdout.strip().splitlines()[-1] == "[]"
+
+
+class _FakeRay:
+    """What actor_plan reads of a cluster: its resources and nodes."""
+
+    def __init__(self, nodes_cpus: list[int], gpus: int = 0):
+        self.nodes_cpus, self.gpus = nodes_cpus, gpus
+
+    def cluster_resources(self):
+        return {"CPU": float(sum(self.nodes_cpus)), **({"GPU": float(self.gpus)} if self.gpus else {})}
+
+    def nodes(self):
+        return [{"Alive": True, "Resources": {"CPU": float(c)}} for c in self.nodes_cpus] + [{"Alive": False, "Resources": {"CPU": 64.0}}]
+
+
+def test_actor_plan_one_actor_per_gpu_else_cpu_actors_that_leave_decoding_room():
+    from fewshot_core import FewShotError
+    from fewshot_core.backbone import BackboneConfig
+    from fewshot_core.features_ray import actor_plan
+
+    cfg = BackboneConfig("fewshot-tiny", "", device="auto", precision="fp16")
+    config, resources, threads = actor_plan(_FakeRay([16, 16], gpus=4), cfg)
+    assert config.device == "cuda" and config.precision == "fp16" and resources == {"num_gpus": 1, "num_cpus": 1, "size": 4} and threads is None
+    config, resources, threads = actor_plan(_FakeRay([16, 16], gpus=4), BackboneConfig(device="cpu"))
+    assert config.device == "cpu" and resources == {"num_cpus": 7, "size": 4} and threads == 8  # --device cpu: no GPU actors
+    assert actor_plan(_FakeRay([2]), cfg)[1:] == ({"num_cpus": 1, "size": 1}, 2)  # a laptop: one actor, one CPU left to decode
+    assert actor_plan(_FakeRay([4, 32]), cfg)[1:] == ({"num_cpus": 3, "size": 9}, 4)  # threads fit the smallest node
+    with pytest.raises(FewShotError, match="has none"):
+        actor_plan(_FakeRay([8]), BackboneConfig(device="cuda"))
+
+
+def test_a_worker_that_loads_another_clip_is_one_error(ray_local, tiny_backbone, cub_root, tmp_path):
+    import torch
+
+    from fewshot_core import FewShotError
+    from fewshot_core.backbone import BackboneConfig, load_backbone
+    from fewshot_core.features_ray import encode_images_ray
+
+    ckpt = tmp_path / "tiny.pt"
+    state = tiny_backbone.model.state_dict()
+    torch.save({"state_dict": state}, ckpt)
+    backbone = load_backbone(BackboneConfig("fewshot-tiny", str(ckpt), device="cpu", precision="fp32"))
+    torch.save({"state_dict": {k: v + 1 if v.is_floating_point() else v for k, v in state.items()}}, ckpt)  # other weights, same path
+    with pytest.raises(FewShotError, match=r"^On a Ray worker: the CLIP it loaded differs from the driver's in weights_sha256; install"):
+        encode_images_ray(backbone, load_dataset("cub", cub_root).split("test").paths)
