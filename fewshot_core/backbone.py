@@ -62,7 +62,8 @@ class Backbone:
         """A copy of the image tower with its weights cast to ``precision`` (made once), or None where autocast is used.
 
         Cast weights beat autocast, which re-casts activations around every matmul and runs LayerNorm in fp32:
-        ViT-B/32 on a bf16 CPU ran 38.5 img/s with bf16 weights vs 35-37 under autocast (cosine to fp32 >= 0.9999);
+        ViT-B/32 on a bf16 CPU ran 38-39 img/s with bf16 weights vs 35-37 under autocast and no_grad, and 19-21
+        under autocast and inference_mode (which turns off autocast's weight-cast cache; cosine to fp32 >= 0.9999);
         fp16 weights on CUDA are open_clip's own fast path. Only the image tower is copied, so text features never
         change, and only for CPU bf16 and CUDA (elsewhere reduced-precision weights are emulated or untested), and
         only for models whose ``encode_image`` is the image tower alone (open_clip's CLIP and CustomTextCLIP).
