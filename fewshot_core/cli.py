@@ -57,6 +57,9 @@ def cmd_verify_dataset(args: argparse.Namespace) -> int:
 
 
 def cmd_features(args: argparse.Namespace) -> None:
+    from .ray_cluster import check_executor
+
+    check_executor(args.executor, args.ray_address)  # a bad executor answers at once, before torch is imported
     from .backbone import load_backbone
     from .datasets import load_dataset
     from .features import FeatureCache, image_features
@@ -74,7 +77,9 @@ def cmd_features(args: argparse.Namespace) -> None:
     computed = {}
     for split in args.splits or list(dataset.splits):
         start = time.perf_counter()
-        feats = computed[split] = image_features(cache, backbone, dataset, split, args.batch_size, args.workers, tqdm_progress(split))
+        feats = computed[split] = image_features(
+            cache, backbone, dataset, split, args.batch_size, args.workers, tqdm_progress(split), executor=args.executor, ray_address=args.ray_address
+        )
         summary[split] = {
             "images": len(feats.labels),
             "unreadable": len(feats.unreadable),
@@ -266,8 +271,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_backbone_args(p)
     p.add_argument("--splits", nargs="+", default=None, help="splits to encode (default: all the dataset has: train, test, and val if any)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--workers", type=int, default=None, help="image decoding workers (default: cores - 1, max 4)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="image decoding workers (default: on a GPU cores - 1, max 16; on a CPU 0 below 8 cores, else cores / 8, max 4)",
+    )
     p.add_argument("--export", type=Path, default=None, help="also write <split>.npz and provenance.json into this folder")
+    p.add_argument("--executor", default="local", help="local (default: this process) or ray (Ray Data: decoding tasks, one encoder per GPU)")
+    p.add_argument(
+        "--ray-address", default=None, help="with --executor ray: the cluster to join (ray://host:10001, host:6379, auto); default: a local instance"
+    )
     p.set_defaults(func=cmd_features)
 
     from .config import LOSSES, METHODS, PROTOCOLS, QFORMER_INPUTS, TRANSLATIONS, AdapterConfig, QFormerTrainConfig, SweepConfig

@@ -16,6 +16,9 @@ from .datasets.base import ImageDataset
 from .storage import sha256_file
 
 RANDOM_INIT_SEED = 0  # seed of the weights when no pretrained weights are given
+# Bump when what is stored, or how it is computed, changes. 2: bf16/fp16 image features from a cast-weights copy
+# of the image tower instead of autocast (within cosine 0.999 of fp32 either way, but not the same numbers).
+FORMAT_VERSION = 2
 
 
 def weights_identity(pretrained: str) -> dict[str, str]:
@@ -77,7 +80,7 @@ def cached_splits(cache_root: Path | str, dataset: ImageDataset, model: str, pre
     weights = weights_identity(pretrained)
     status = {}
     for split in dataset.splits:
-        match = {"dataset": dataset.name, "root": root, "split": split, "model": model, **weights}
+        match = {"format": FORMAT_VERSION, "dataset": dataset.name, "root": root, "split": split, "model": model, **weights}
         fingerprint = split_fingerprint(dataset, split)
         status[split] = any(e.get("images") == fingerprint for e in find_entries(Path(cache_root) / "features", f"images/{dataset.name}", **match))
     return status

@@ -22,11 +22,10 @@ from .backbone import Backbone
 from .datasets.base import ImageDataset
 from .datasets.images import load_rgb
 from .errors import FewShotError
-from .feature_status import cached_splits, find_entries, split_fingerprint  # noqa: F401 - re-exported
+from .feature_status import FORMAT_VERSION, cached_splits, find_entries, split_fingerprint  # noqa: F401 - re-exported
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
 from .storage import atomic_path, content_key, lock_for, timestamp
 
-FORMAT_VERSION = 1  # bump when what is stored, or how it is computed, changes
 MIN_COSINE = 0.999  # reduced precision is kept only if it stays this close to fp32
 log = logging.getLogger(__name__)
 
@@ -64,9 +63,22 @@ class _ImageFiles(torch.utils.data.Dataset):
             return torch.zeros_like(self.blank), False
 
 
-def default_workers() -> int:
-    """JPEG decoding workers: leave one core to the encoder, at most 4."""
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
+def default_workers(device: torch.device) -> int:
+    """JPEG decoding workers: on a GPU, all cores but one (at most 16), to keep up with it; on a CPU, none below
+    8 cores, else one per 8 cores (at most 4), each taking a core from the encoder's threads (``encode_images``).
+
+    On a CPU the encoder's threads use every core, so a worker next to them overlaps decoding with encoding
+    only by preempting one of them, which stalls the others at the next barrier: on 2 cores (bf16 ViT-B/32,
+    224 px JPEGs: decoding + preprocessing 1.5 ms of one core per image, encoding ~50 core-ms) one worker
+    reached 0.83-0.90 of the model alone, one worker with a core of its own (the encoder on the other) 0.52,
+    and decoding in the main process between batches 0.95-0.99. Decoding in the main process leaves all cores
+    but one idle meanwhile, so its cost grows with the cores (~3 % per core for these images), while a worker
+    with a core of its own costs the encoder 1/cores: from 8 cores on, the worker is the better deal.
+    """
+    cores = os.cpu_count() or 1
+    if device.type != "cpu":
+        return max(0, min(16, cores - 1))
+    return 0 if cores < 8 else min(4, cores // 8)
 
 
 def encode_images(
@@ -79,14 +91,21 @@ def encode_images(
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Encode images with the frozen CLIP.
 
-    Reduced precision (bf16/fp16) is checked on the first batch against fp32 and dropped for fp32
-    if any feature falls below cosine ``MIN_COSINE``.
+    Reduced precision (bf16/fp16) is checked once per backbone, on its first batch, against fp32 and
+    dropped for fp32 if any feature falls below cosine ``MIN_COSINE``.
+
+    JPEG decoding runs in ``num_workers`` DataLoader workers, overlapping the encoder; by default
+    (``default_workers``) on a CPU the encoder runs meanwhile on the cores those leave it (torch's thread
+    count is restored afterwards). With no workers the main process decodes each batch before encoding it.
 
     Returns:
         features (N, D) float32, valid (N,) bool, and the precision actually used.
     """
     check_loader_settings(batch_size, num_workers)
-    workers = default_workers() if num_workers is None else num_workers
+    workers = default_workers(backbone.device) if num_workers is None else num_workers
+    threads = torch.get_num_threads()
+    if num_workers is None and backbone.device.type == "cpu" and workers:  # the default workers' cores are not the encoder's
+        torch.set_num_threads(max(1, min(threads, (os.cpu_count() or 1) - workers)))
     loader = torch.utils.data.DataLoader(
         _ImageFiles(paths, backbone.preprocess),
         batch_size=batch_size,
@@ -97,24 +116,45 @@ def encode_images(
     out = np.zeros((len(paths), backbone.embed_dim), np.float32)
     valid = np.zeros(len(paths), bool)
     precision, done = backbone.precision, 0
-    with torch.inference_mode():
+    try:
         for images, ok in loader:
             check_cancel(should_cancel, "Image encoding")
-            images = images.to(backbone.device, non_blocking=True)
-            if done == 0 and precision != "fp32":
-                precision = _checked_precision(backbone, images[:8])
-            feats = _encode_batch(backbone, images, precision).float().cpu().numpy()
-            feats[~ok.numpy()] = 0.0  # unreadable images get no feature, only a flag
-            out[done : done + len(images)] = feats
+            out[done : done + len(images)], precision = encode_image_batch(backbone, images, ok.numpy())
             valid[done : done + len(images)] = ok.numpy()
             done += len(images)
             on_progress(done, len(paths), f"encoded {done}/{len(paths)} images")
+    finally:
+        torch.set_num_threads(threads)
     return out, valid, precision
 
 
+def encode_image_batch(backbone: Backbone, images: torch.Tensor, ok: np.ndarray) -> tuple[np.ndarray, str]:
+    """Features (B, D) float32 of one preprocessed batch, and the precision used; rows where ``ok`` is False are zeros."""
+    with torch.inference_mode():
+        images = images.to(backbone.device, non_blocking=True)
+        precision = image_precision(backbone, images[:8])
+        feats = _encode_batch(backbone, images, precision).float().cpu().numpy()
+    feats[~ok] = 0.0  # unreadable images get no feature, only a flag
+    return feats, precision
+
+
+def image_precision(backbone: Backbone, probe: torch.Tensor) -> str:
+    """The precision images are encoded at: ``backbone.precision`` once it passed the fp32 check on ``probe``
+    (checked on the first call only: the fp32 reference costs as much as encoding ~20 images), else fp32."""
+    if backbone.image_precision is None:
+        backbone.image_precision = "fp32" if backbone.precision == "fp32" else _checked_precision(backbone, probe)
+        if backbone.image_precision == "fp32":
+            backbone.drop_low_precision_visual()
+    return backbone.image_precision
+
+
 def _encode_batch(backbone: Backbone, images: torch.Tensor, precision: str) -> torch.Tensor:
+    """Image features at ``precision``: fp32, a cast-weights copy of the image tower, or autocast where there is none."""
     if precision == "fp32":
         return backbone.model.encode_image(images)
+    visual = backbone.low_precision_visual()
+    if visual is not None:
+        return visual(images.to(next(visual.parameters()).dtype))
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     with torch.autocast(backbone.device.type, dtype=dtype):
         return backbone.model.encode_image(images)
@@ -190,7 +230,7 @@ class FeatureCache:
 
     def path_for(self, kind: str, parts: dict[str, Any]) -> Path:
         """Where the entry for ``parts`` lives."""
-        key = content_key({"format": FORMAT_VERSION, **parts})
+        key = content_key(_with_format(parts))
         return self.root / kind / f"{key}.safetensors"
 
     def get_or_compute(
@@ -207,7 +247,7 @@ class FeatureCache:
             if cached is not None:
                 return cached[0], cached[1], True
             arrays, info = compute()
-            meta = {"key": key, "parts": json.dumps(parts, sort_keys=True, default=str), "info": json.dumps(info, default=str)}
+            meta = {"key": key, "parts": json.dumps(_with_format(parts), sort_keys=True, default=str), "info": json.dumps(info, default=str)}
             meta["sha256"] = _digest(arrays)
             meta["created"] = timestamp()
             with atomic_path(path) as tmp:
@@ -237,6 +277,11 @@ class FeatureCache:
             return None
 
 
+def _with_format(parts: dict[str, Any]) -> dict[str, Any]:
+    """The parts an entry is keyed by and records: ``parts`` plus the format version (so a status lookup skips old entries)."""
+    return {"format": FORMAT_VERSION, **parts}
+
+
 def _digest(arrays: dict[str, np.ndarray]) -> str:
     h = hashlib.sha256()
     for name in sorted(arrays):
@@ -263,13 +308,21 @@ def image_features(
     num_workers: int | None = None,
     on_progress: ProgressFn = no_progress,
     should_cancel: CancelFn = never_cancel,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> ImageFeatures:
     """Image features of a dataset split, from the cache or computed and cached.
 
+    ``executor="ray"`` computes them through Ray Data on the cluster at ``ray_address`` (None: a local
+    instance) into the same cache entry; ``num_workers`` then does not apply.
+
     Raises:
-        FewShotError: bad batch size or worker count, or not one image of the split could be read.
+        FewShotError: bad batch size, worker count or executor, or not one image of the split could be read.
     """
+    from .ray_cluster import check_executor
+
     check_loader_settings(batch_size, num_workers)
+    check_executor(executor, ray_address)
     parts = {
         **backbone.identity,
         "precision": backbone.precision,
@@ -283,7 +336,12 @@ def image_features(
     paths = dataset.split(split).paths
 
     def compute() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        feats, valid, precision = encode_images(backbone, paths, batch_size, num_workers, on_progress, should_cancel)
+        if executor == "ray":
+            from .features_ray import encode_images_ray
+
+            feats, valid, precision = encode_images_ray(backbone, paths, batch_size, ray_address, on_progress, should_cancel)
+        else:
+            feats, valid, precision = encode_images(backbone, paths, batch_size, num_workers, on_progress, should_cancel)
         if len(paths) and not valid.any():
             raise FewShotError(
                 f"None of the {len(paths)} {split} images of {dataset.root} could be read (missing or damaged). "

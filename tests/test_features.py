@@ -6,9 +6,11 @@ import pytest
 
 from fewshot_core.backbone import BackboneConfig, load_backbone
 from fewshot_core.datasets import load_dataset
+from fewshot_core.datasets.images import load_rgb
 from fewshot_core.features import (
     FeatureCache,
     _checked_precision,
+    cached_splits,
     encode_images,
     encode_text_tokens,
     encode_texts,
@@ -203,3 +205,71 @@ def test_cached_splits_says_what_is_encoded_without_a_model(tiny_backbone, cub_r
     image_features(FeatureCache(tmp_path), tiny_backbone, ds, "train")
     assert cached_splits(tmp_path, ds, "fewshot-tiny", "") == {"train": True, "test": False}
     assert cached_splits(tmp_path, ds, "ViT-B-32", "openai") == {"train": False, "test": False}  # another CLIP
+
+
+def test_bf16_images_use_a_cast_copy_of_the_image_tower_and_leave_text_alone(cub_root, monkeypatch):
+    import torch
+
+    import fewshot_core.features as features
+
+    paths = load_dataset("cub", cub_root).split("train").paths
+    b = load_backbone(BackboneConfig("fewshot-tiny", "", device="cpu", precision="bf16"))
+    texts = ["a bird", "a grey bird with a hooked bill"]
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        text_before = b.model.encode_text(b.tokenizer(texts)).float().numpy()
+    checks = []
+    real = features._checked_precision
+    monkeypatch.setattr(features, "_checked_precision", lambda *a: checks.append(1) or real(*a))
+    first, _, used = encode_images(b, paths, batch_size=4, num_workers=0)
+    second, _, _ = encode_images(b, paths[:5], num_workers=0)
+    assert used == "bf16" and len(checks) == 1  # the fp32 check runs once per backbone, not once per call
+    assert {p.dtype for p in b.low_precision_visual().parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in b.model.parameters()} == {torch.float32}  # the model itself, text tower included, is untouched
+    assert np.array_equal(encode_texts(b, texts), text_before)  # text still runs under autocast, as before
+    with torch.inference_mode():
+        x = torch.stack([b.preprocess(load_rgb(p)) for p in paths[:5]])
+        assert np.array_equal(second, b.low_precision_visual()(x.bfloat16()).float().numpy())
+    assert np.allclose(first[:5], second, atol=1e-2)  # batch size changes bf16 rounding only
+
+
+def test_a_failed_check_drops_the_cast_copy(monkeypatch, cub_root):
+    import fewshot_core.features as features
+
+    b = load_backbone(BackboneConfig("fewshot-tiny", "", device="cpu", precision="bf16"))
+    monkeypatch.setattr(features, "_checked_precision", lambda *a: "fp32")
+    paths = load_dataset("cub", cub_root).split("train").paths
+    feats, _, used = encode_images(b, paths, num_workers=0)
+    ref, _, _ = encode_images(load_backbone(BackboneConfig("fewshot-tiny", "", device="cpu", precision="fp32")), paths, num_workers=0)
+    assert used == "fp32" and b._low_visual is None and np.array_equal(feats, ref)
+
+
+def test_cached_splits_skips_entries_of_an_older_format(tiny_backbone, cub_root, tmp_path, monkeypatch):
+    import fewshot_core.feature_status as feature_status
+
+    ds = load_dataset("cub", cub_root)
+    image_features(FeatureCache(tmp_path), tiny_backbone, ds, "train", num_workers=0)
+    assert cached_splits(tmp_path, ds, "fewshot-tiny", "")["train"]
+    monkeypatch.setattr(feature_status, "FORMAT_VERSION", feature_status.FORMAT_VERSION + 1)  # the next format: the entry is a miss
+    assert not cached_splits(tmp_path, ds, "fewshot-tiny", "")["train"]
+
+
+def test_default_workers_decode_between_batches_on_a_small_cpu(monkeypatch, tiny_backbone, cub_root):
+    import os
+
+    import torch
+
+    from fewshot_core.features import default_workers
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    for cores, on_cpu, on_gpu in ((2, 0, 1), (4, 0, 3), (8, 1, 7), (16, 2, 15), (64, 4, 16)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert (default_workers(cpu), default_workers(cuda)) == (on_cpu, on_gpu)
+    threads, seen, real = torch.get_num_threads(), [], torch.set_num_threads
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)  # one default worker, which takes a core from the encoder meanwhile
+    real(8)
+    try:
+        monkeypatch.setattr(torch, "set_num_threads", lambda n: seen.append(n) or real(n))
+        feats, _, _ = encode_images(tiny_backbone, load_dataset("cub", cub_root).split("train").paths)
+        assert seen == [7, 8] and torch.get_num_threads() == 8 and np.abs(feats).sum(1).min() > 0  # and gives it back
+    finally:
+        real(threads)
