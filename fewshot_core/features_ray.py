@@ -20,6 +20,7 @@ import numpy as np
 from .backbone import Backbone, BackboneConfig
 from .errors import FewShotError
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
+from .ray_cluster import gpu_plan
 
 MAX_ACTOR_THREADS = 8  # torch threads of one CPU actor; a bigger node gets several actors
 DECODE_WORKER_BYTES = 640 << 20  # a decoding worker with torch and torchvision loaded (Ray Data measured ~520 MiB), before its batch
@@ -78,10 +79,8 @@ def actor_plan(ray: Any, config: BackboneConfig) -> tuple[BackboneConfig, dict[s
     that is the local path's ``--workers 1``: the decoding task preempts the encoder's threads (~0.87 of
     the model alone, where the local path's default, decoding between batches, reaches ~0.96).
     """
-    gpus = int(ray.cluster_resources().get("GPU", 0))
-    if config.device.startswith("cuda") and not gpus:
-        raise FewShotError(f"--device {config.device} asks for GPUs, but the Ray cluster has none. Use --device auto or cpu.")
-    if gpus and (config.device == "auto" or config.device.startswith("cuda")):
+    gpus = gpu_plan(ray, config.device)
+    if gpus:
         return replace(config, device="cuda"), {"num_gpus": 1, "num_cpus": 1, "size": gpus}, None
     node_cpus = [int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive") and n["Resources"].get("CPU", 0) >= 1]
     if not node_cpus:

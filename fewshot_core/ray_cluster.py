@@ -67,6 +67,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
     return ray
 
 
-def cluster_gpus(ray: Any) -> int:
-    """GPUs the cluster offers (0 on a CPU-only one)."""
-    return int(ray.cluster_resources().get("GPU", 0))
+def gpu_plan(ray: Any, device: str) -> int:
+    """GPUs the cluster offers to work on ``device`` (0: run on CPUs); ``cuda`` on a cluster without any is refused."""
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    if device.startswith("cuda") and not gpus:
+        raise FewShotError(f"--device {device} asks for GPUs, but the Ray cluster has none. Use --device auto or cpu.")
+    return gpus if device == "auto" or device.startswith("cuda") else 0

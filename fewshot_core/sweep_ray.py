@@ -24,7 +24,7 @@ from .bundle import FeatureBundle
 from .config import SweepConfig
 from .errors import FewShotError
 from .progress import CancelFn, Cancelled
-from .ray_cluster import cluster_gpus, init_ray
+from .ray_cluster import gpu_plan, init_ray
 
 MAX_RETRIES = 3  # re-runs of a task whose worker died before it finished
 POLL_SECONDS = 0.5  # how often the driver checks for cancellation while tasks run
@@ -62,11 +62,7 @@ def _unit_task(
 
 def task_options(ray: Any, device: str) -> dict[str, Any]:
     """Resources of one task: a GPU where the cluster has one and the device allows it, else a CPU."""
-    gpus = cluster_gpus(ray)
-    if device.startswith("cuda") and not gpus:
-        raise FewShotError(f"The sweep asks for {device} but the Ray cluster has no GPU; use --device auto or cpu.")
-    wants_gpu = gpus > 0 and (device == "auto" or device.startswith("cuda"))
-    return {"num_cpus": 1, "num_gpus": 1 if wants_gpu else 0, "max_retries": MAX_RETRIES}
+    return {"num_cpus": 1, "num_gpus": 1 if gpu_plan(ray, device) else 0, "max_retries": MAX_RETRIES}
 
 
 def run_units_on_ray(

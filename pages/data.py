@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_sidebar import backbone_args, dataset_args, escape_markdown, job_registry, settings, show_job, steps_overview
+from app_sidebar import backbone_args, dataset_args, escape_markdown, executor_args, job_registry, settings, show_job, steps_overview
 from fewshot_core import FewShotError
 from fewshot_core.datasets import dataset_title, load_dataset
 from fewshot_core.datasets.download import ARCHIVES, downloadable_datasets
@@ -73,7 +73,8 @@ def features_ui(s, dataset) -> None:
     registry = job_registry()
     if st.button("Encode features", disabled=len(ready) == len(cached)):
         try:
-            registry.start("features", ["features", *dataset_args(s), *backbone_args(s)], {"dataset": s.dataset, "model": s.model})
+            argv = ["features", *dataset_args(s), *backbone_args(s), *executor_args(s)]
+            registry.start("features", argv, {"dataset": s.dataset, "model": s.model, "executor": s.executor})
         except FewShotError as e:
             st.error(escape_markdown(str(e)))
 

@@ -108,7 +108,7 @@ def test_a_user_error_inside_a_task_comes_back_as_itself(local_ray, small_bundle
 
 
 def test_a_gpu_sweep_needs_a_cluster_with_gpus(local_ray, small_bundle, tmp_path):
-    with pytest.raises(FewShotError, match="has no GPU"):
+    with pytest.raises(FewShotError, match="the Ray cluster has none"):
         run_sweep(small_bundle, SweepConfig(**{**FAST, "device": "cuda"}), tmp_path / "ray", executor="ray")
 
 
