@@ -38,9 +38,17 @@ class AdapterHeads:
         parts = [(x[s : s + batch_size] @ flat).view(-1, h, c) for s in range(0, len(x), batch_size)]
         return (self.config.logit_scale * torch.cat(parts).transpose(0, 1) + self.bias[:, None]) if parts else x.new_zeros(h, 0, c)
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """(H, N) predicted classes."""
-        return self.logits(features).argmax(-1).cpu().numpy()
+    @torch.no_grad()
+    def predict(self, features: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """(H, N) predicted classes: the argmax of each batch's logits, never all (H, N, C) logits at once."""
+        x = _prepare(features, self.config.normalize, self.weight.device)
+        h, c, d = self.weight.shape
+        flat, bias = self.weight.reshape(h * c, d).T, self.bias.reshape(h * c)  # (D, H*C), (H*C,)
+        parts = [
+            torch.addmm(bias, x[s : s + batch_size], flat, alpha=self.config.logit_scale).view(-1, h, c).argmax(-1)
+            for s in range(0, len(x), batch_size)
+        ]
+        return (torch.cat(parts).T if parts else torch.zeros(h, 0, dtype=torch.long)).cpu().numpy()
 
     def accuracy(self, features: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """(H,) accuracy of each head."""
@@ -132,9 +140,12 @@ def train_adapter_heads(
     for step in range(steps):
         if step % 50 == 0:
             check_cancel(should_cancel, "Adapter training")
-        pick = members[(torch.rand(h, cfg.batch_size, generator=gen, device=device) * sizes[:, None]).long() + offsets[:, None]]  # (H, B)
-        xs, target = scaled[pick], y[pick, None]  # (H, B, D), (H, B, 1)
-        log_p = torch.baddbmm(base[pick] + bias[:, None], xs, delta).log_softmax(-1)  # (H, B, C)
+        draw = (torch.rand(h, cfg.batch_size, generator=gen, device=device) * sizes[:, None]).long() + offsets[:, None]  # (H, B)
+        pick = members.index_select(0, draw.view(-1))  # index_select: ~6x faster than advanced indexing here
+        xs = scaled.index_select(0, pick).view(h, cfg.batch_size, dim)  # (H, B, D)
+        target = y.index_select(0, pick).view(h, cfg.batch_size, 1)
+        start = base.index_select(0, pick).view(h, cfg.batch_size, num_classes) + bias[:, None]
+        log_p = torch.baddbmm(start, xs, delta).log_softmax(-1)  # (H, B, C)
         losses.append(-log_p.gather(-1, target).mean().item())  # mean cross-entropy, averaged over heads
         # loss = sum over heads of each head's mean cross-entropy: d/dlogits = (softmax - onehot) / B
         grad = log_p.exp_().scatter_add_(-1, target, minus_one).div_(cfg.batch_size)
