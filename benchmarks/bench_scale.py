@@ -15,6 +15,8 @@ machines (a cluster address) divide the time by their workers.
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -28,21 +30,22 @@ from fewshot_core.sweep import SweepConfig, run_sweep
 from fewshot_core.synthetic import make_synthetic
 
 
-def same_run(a: Path, b: Path) -> bool:
-    """Whether two run folders hold the same rows and the same test predictions."""
-    if not RunFolder(a).results().equals(RunFolder(b).results()):
-        return False
-    for unit in (p.stem for p in (a / "units").glob("*.json")):
+def differing_units(a: Path, b: Path) -> list[str]:
+    """Units whose rows or stored test predictions differ between two run folders (empty: identical)."""
+    differ = []
+    for unit in sorted(p.stem for p in (a / "units").glob("*.json")):
+        ra, rb = (json.loads((f / "units" / f"{unit}.json").read_text())["rows"] for f in (a, b))
         pa, pb = RunFolder(a).predictions(unit), RunFolder(b).predictions(unit)
-        if pa.keys() != pb.keys() or not all(np.array_equal(pa[k], pb[k]) for k in pa):
-            return False
-    return True
+        if ra != rb or pa.keys() != pb.keys() or not all(np.array_equal(pa[k], pb[k]) for k in pa):
+            differ.append(unit + ": " + ", ".join(k for k in pa if k in pb and not np.array_equal(pa[k], pb[k])))
+    return differ
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=len(SweepConfig().seeds), help="a smaller sweep for a smoke run (default: the default)")
     parser.add_argument("--shots", type=int, nargs="+", default=SweepConfig().shots)
+    parser.add_argument("--keep", type=Path, default=None, help="copy both run folders here")
     parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray instance (one unit per CPU)")
     args = parser.parse_args()
     bundle = make_synthetic(synthetic_modes()["rotation"])
@@ -60,7 +63,10 @@ def main() -> None:
         run_sweep(bundle, cfg, root / "ray", qformer_cache=root / "q-ray", executor="ray")
         seconds["ray"] = time.perf_counter() - start
         print(f"ray: {seconds['ray']:.1f} s (of which {seconds['ray_start']:.1f} s starting Ray)", flush=True)
-        identical = same_run(root / "local", root / "ray")
+        differ = differing_units(root / "local", root / "ray")
+        identical = not differ and RunFolder(root / "local").results().equals(RunFolder(root / "ray").results())
+        if args.keep:
+            shutil.copytree(root, args.keep, dirs_exist_ok=True)
         units = len(list((root / "ray" / "units").glob("*.json")))
         ray.shutdown()
     emit(
@@ -74,6 +80,7 @@ def main() -> None:
             "seconds_ray": round(seconds["ray"], 1),
             "seconds_ray_start": round(seconds["ray_start"], 1),
             "identical_results": identical,
+            "differing_units": differ,
             "target": "identical_results true",
             **machine(),
         }

@@ -72,8 +72,22 @@ def linear_probe(
     stopping rule (gradient below 1e-4 of the per-sample objective, at most 300 iterations), warm-started
     along the C grid. It agrees with scikit-learn on 99.2-99.98 % of CUB-sized test predictions and runs
     2-3x faster (a unit of the default sweep: 0.2-0.6 s instead of 0.7-1.4 s), which the sweep's time
-    budget needs (bench_sweep.py; tests/test_baselines.py compares the two).
+    budget needs (bench_sweep.py; tests/test_baselines.py compares the two). It runs on one thread, so that
+    the local executor (all cores) and a Ray worker (one) fit the very same probe (bench_scale.py).
     """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # reductions split across threads sum in another order: one thread gives the same probe everywhere
+    try:
+        return _fit_probe(train_x, train_y, val_x, val_y, test_x, grid)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit_probe(
+    train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, test_x: np.ndarray, grid: tuple[float, ...]
+) -> FittedBaseline:
     import torch
     import torch.nn.functional as F
 
