@@ -70,15 +70,15 @@ def linear_probe(
     The objective is scikit-learn's ``LogisticRegression`` (cross-entropy + ||W||^2 / 2C, intercept not
     penalised, only the classes present modelled), minimised by torch's L-BFGS with scikit-learn's
     stopping rule (gradient below 1e-4 of the per-sample objective, at most 300 iterations), warm-started
-    along the C grid. It agrees with scikit-learn on 99.2-99.98 % of CUB-sized test predictions and runs
-    2-3x faster (a unit of the default sweep: 0.2-0.6 s instead of 0.7-1.4 s), which the sweep's time
-    budget needs (bench_sweep.py; tests/test_baselines.py compares the two). It runs on one thread, so that
-    the local executor (all cores) and a Ray worker (one) fit the very same probe (bench_scale.py).
+    along the C grid. It agrees with scikit-learn on 99.2-99.98 % of CUB-sized test predictions and is
+    faster (2-3x on two threads), which the sweep's time budget needs (bench_sweep.py; tests/test_baselines.py
+    compares the two). It runs on one thread: reductions split across threads sum in another order, and
+    the local executor (all cores) and a Ray worker (one) must fit the very same probe (bench_scale.py).
     """
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # reductions split across threads sum in another order: one thread gives the same probe everywhere
+    torch.set_num_threads(1)
     try:
         return _fit_probe(train_x, train_y, val_x, val_y, test_x, grid)
     finally:
