@@ -252,6 +252,9 @@ def _fake_running_job(kind: str, events: list[dict]):
     folder = default_cache_root() / "jobs" / kind
     folder.mkdir(parents=True)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", str(folder)], start_new_session=True)
+    deadline = clock.time() + 10
+    while str(folder) not in Path(f"/proc/{sleeper.pid}/cmdline").read_bytes().decode(errors="replace") and clock.time() < deadline:
+        clock.sleep(0.01)  # until the child has exec'd: before that its command line is still pytest's
     (folder / "job.json").write_text(json.dumps({"kind": kind, "params": {"sweep": {"shots": [1, 4]}}, "started": clock.time()}))
     (folder / "pid").write_text(str(sleeper.pid))
     (folder / "events.jsonl").write_text("".join(json.dumps({"time": clock.time(), **e}) + "\n" for e in events))
