@@ -30,15 +30,6 @@ class AdapterHeads:
     losses: list[float]  # mean loss per step, averaged over heads
 
     @torch.no_grad()
-    def logits(self, features: np.ndarray, batch_size: int = 2048) -> torch.Tensor:
-        """(H, N, C) logits of every head for every feature row (one GEMM over all heads per batch)."""
-        x = _prepare(features, self.config.normalize, self.weight.device)
-        h, c, d = self.weight.shape
-        flat = self.weight.reshape(h * c, d).T  # (D, H*C)
-        parts = [(x[s : s + batch_size] @ flat).view(-1, h, c) for s in range(0, len(x), batch_size)]
-        return (self.config.logit_scale * torch.cat(parts).transpose(0, 1) + self.bias[:, None]) if parts else x.new_zeros(h, 0, c)
-
-    @torch.no_grad()
     def predict(self, features: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """(H, N) predicted classes: the argmax of each batch's logits, never all (H, N, C) logits at once."""
         x = _prepare(features, self.config.normalize, self.weight.device)
