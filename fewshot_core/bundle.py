@@ -89,10 +89,14 @@ def bundle_from_dataset(
     descriptions: dict[str, list[str]],
     with_tokens: bool = False,
     on_progress: ProgressFn = no_progress,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> FeatureBundle:
-    """Everything the sweep needs for a real dataset, from the feature cache (computed on a miss)."""
-    train, val_rows = training_features(cache, backbone, dataset, on_progress=on_progress)  # a val split is appended to train
-    test = image_features(cache, backbone, dataset, "test", on_progress=on_progress)
+    """Everything the sweep needs for a real dataset, from the feature cache (image features computed on a
+    miss by ``executor``: this process, or Ray Data on the cluster at ``ray_address``)."""
+    extract = dict(on_progress=on_progress, executor=executor, ray_address=ray_address)
+    train, val_rows = training_features(cache, backbone, dataset, **extract)  # a val split is appended to train
+    test = image_features(cache, backbone, dataset, "test", **extract)
     texts, labels, report = descriptions_for_classes(descriptions, dataset.class_names, dataset.display_names)
     if not texts:
         raise FewShotError("None of the description file's classes match this dataset's classes; check its class names.")
@@ -134,6 +138,8 @@ def build_bundle(
     on_progress: ProgressFn = no_progress,
     backbone: Backbone | None = None,
     split_file: Path | str | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> FeatureBundle:
     """The FeatureBundle for a dataset (``synthetic`` needs nothing else), shared by the CLI and the app.
 
@@ -142,6 +148,7 @@ def build_bundle(
     Args:
         descriptions: a ``{"class name": [...]}`` JSON file or a stored description set's folder.
         split_file: a CoOp-format split file replacing the dataset's splits and the validation draw.
+        executor, ray_address: where missing image features are extracted (``features.image_features``).
     """
     if dataset_name == "synthetic":
         from .synthetic import make_synthetic
@@ -156,7 +163,9 @@ def build_bundle(
     dataset = load_dataset(dataset_name, root, split_file)
     mapping = load_descriptions(descriptions, dataset.display_names)
     backbone = backbone or load_backbone(backbone_cfg)
-    bundle = bundle_from_dataset(dataset, backbone, FeatureCache(cache_root), mapping, with_tokens=with_tokens, on_progress=on_progress)
+    bundle = bundle_from_dataset(
+        dataset, backbone, FeatureCache(cache_root), mapping, with_tokens, on_progress, executor=executor, ray_address=ray_address
+    )
     bundle.provenance["descriptions"] = str(descriptions)
     bundle.provenance["descriptions_sha256"] = hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()
     return bundle

@@ -138,6 +138,8 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         args.qformer_input == "tokens",
         tqdm_progress("features"),
         split_file=args.split_file,
+        executor=args.executor,
+        ray_address=args.ray_address,
     )
     run_dir = args.run_dir or default_run_dir(cache, bundle, cfg)
     emit("run_dir", path=str(run_dir), units=len(cfg.shots) * len(cfg.seeds) + 1)
@@ -377,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--executor",
         default="local",
         choices=EXECUTORS,
-        help="local (this process) or ray (units as Ray tasks; pip install 'fewshot-lab[ray]')",
+        help="local (this process) or ray (units as Ray tasks, missing image features through Ray Data; pip install 'fewshot-lab[ray]')",
     )
     p.add_argument("--ray-address", default=None, help="a Ray cluster to join (ray://head:10001, head:6379 or auto); default: start a local one")
     p.set_defaults(func=cmd_reproduce)

@@ -357,18 +357,25 @@ def image_features(
 
 
 def training_features(
-    cache: FeatureCache, backbone: Backbone, dataset: ImageDataset, on_progress: ProgressFn = no_progress
+    cache: FeatureCache,
+    backbone: Backbone,
+    dataset: ImageDataset,
+    on_progress: ProgressFn = no_progress,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> tuple[ImageFeatures, np.ndarray | None]:
-    """Features of the training split, with the dataset's validation split (if it has one) appended.
+    """Features of the training split, with the dataset's validation split (if it has one) appended
+    (computed on a cache miss by ``executor``, as in ``image_features``).
 
     Returns:
         The features (train rows first, then val rows) and the (V,) row indices of the validation
         images, or None when the dataset has no val split (the sampler then draws validation).
     """
-    train = image_features(cache, backbone, dataset, "train", on_progress=on_progress)
+    extract = dict(on_progress=on_progress, executor=executor, ray_address=ray_address)
+    train = image_features(cache, backbone, dataset, "train", **extract)
     if "val" not in dataset.splits:
         return train, None
-    val = image_features(cache, backbone, dataset, "val", on_progress=on_progress)
+    val = image_features(cache, backbone, dataset, "val", **extract)
     merged = ImageFeatures(
         np.concatenate([train.features, val.features]),
         np.concatenate([train.labels, val.labels]),

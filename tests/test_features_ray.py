@@ -156,3 +156,18 @@ def test_a_worker_that_loads_another_clip_is_one_error(ray_local, tiny_backbone,
     torch.save({"state_dict": {k: v + 1 if v.is_floating_point() else v for k, v in state.items()}}, ckpt)  # other weights, same path
     with pytest.raises(FewShotError, match=r"^On a Ray worker: the CLIP it loaded differs from the driver's in weights_sha256; install"):
         encode_images_ray(backbone, load_dataset("cub", cub_root).split("test").paths)
+
+
+def test_reproduce_on_ray_extracts_missing_features_through_ray_data(ray_local, cub_root, tmp_path, capsys, monkeypatch):
+    from fewshot_core import features
+
+    (tmp_path / "d.json").write_text(json.dumps({"Black-footed Albatross": ["dark plumage"], "laysan albatross": ["white head"]}))
+    args = ["reproduce", "--dataset", "cub", "--root", str(cub_root), *TINY[:-2], "--descriptions", str(tmp_path / "d.json")]
+    args += ["--methods", "adapter", "--translations", "mean-shift", "--shots", "1", "--texts", "0", "1", "--seeds", "1"]
+    args += ["--cache", str(tmp_path / "c"), "--json"]
+    monkeypatch.setattr(features, "encode_images", lambda *a, **k: pytest.fail("the driver encoded images itself"))
+    assert main([*args, "--executor", "ray", "--run-dir", str(tmp_path / "ray")]) == 0
+    ray_json = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(list((tmp_path / "c").rglob("images/cub/*.safetensors"))) == 2  # train and test, in the local cache
+    assert main([*args, "--run-dir", str(tmp_path / "local")]) == 0  # the local executor: cache hits, the same table
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == ray_json
