@@ -46,10 +46,16 @@ def calibrate(cfg: SweepConfig, spec: SyntheticSpec, should_cancel: CancelFn = n
     return Calibration(per_epoch, max(0.0, total - per_epoch * len(epochs)), total)
 
 
+def qformer_trainings(cfg: SweepConfig) -> int:
+    """How many Q-Formers the sweep ``cfg`` trains: one per seed under train-split (reused across its shot
+    counts), one per (shots, seed) unit under support, none without the Q-Former translation or texts."""
+    if "qformer" not in cfg.translations or max(cfg.text_counts, default=0) == 0:
+        return 0
+    return len(cfg.seeds) * (1 if cfg.protocol == "train-split" else len(cfg.shots))
+
+
 def estimate_seconds(cfg: SweepConfig, calibration: Calibration) -> float:
-    """Seconds the full sweep ``cfg`` should take: Q-Former trainings (one for train-split, one per unit for
-    support) times epochs, plus every unit. Units already in a run folder or a cached Q-Former make it faster."""
+    """Seconds the full sweep ``cfg`` should take: its Q-Former trainings times epochs, plus every unit.
+    Units already in a run folder or a cached Q-Former make it faster."""
     units = len(cfg.shots) * len(cfg.seeds)
-    uses_qformer = "qformer" in cfg.translations and max(cfg.text_counts, default=0) > 0
-    qformers = 0 if not uses_qformer else (1 if cfg.protocol == "train-split" else units)
-    return qformers * cfg.qformer_train.epochs * calibration.seconds_per_qformer_epoch + units * calibration.seconds_per_unit
+    return qformer_trainings(cfg) * cfg.qformer_train.epochs * calibration.seconds_per_qformer_epoch + units * calibration.seconds_per_unit
