@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cli_io import (
     Parser,
@@ -25,6 +25,9 @@ from .cli_io import (
 )
 from .errors import FewShotError
 from .ray_cluster import EXECUTORS
+
+if TYPE_CHECKING:
+    from .config import SweepConfig
 
 
 def backbone_config(args: argparse.Namespace):
@@ -97,17 +100,10 @@ def cmd_features(args: argparse.Namespace) -> None:
     print_json(summary)
 
 
-def cmd_reproduce(args: argparse.Namespace) -> None:
-    from .bundle import build_bundle, default_run_dir
-    from .class_groups import demo_held_out, format_group_accuracy, group_accuracy
-    from .config import AdapterConfig
-    from .qformer import QFormerTrainConfig
-    from .ray_cluster import check_executor
-    from .report import TRANSLATIONS, format_table1, summary_json, table1, text_helped
-    from .storage import default_cache_root, read_json
-    from .sweep import SweepConfig, run_sweep
+def sweep_config(args: argparse.Namespace) -> SweepConfig:
+    """The ``SweepConfig`` of ``add_sweep_args``' options, validated."""
+    from .config import AdapterConfig, QFormerTrainConfig, SweepConfig
 
-    cache = args.cache or default_cache_root()
     if args.seeds is not None and args.seeds < 1:
         raise FewShotError(f"--seeds must be at least 1 (got {args.seeds}); it is the number of seeds, run as 0..N-1.")
     cfg = SweepConfig(
@@ -127,6 +123,44 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         device=args.device,
     )
     cfg.validate()
+    return cfg
+
+
+def cmd_estimate(args: argparse.Namespace) -> None:
+    """Time one unit of the sweep on synthetic features of the data's size, here, and scale it to the grid."""
+    from dataclasses import asdict
+
+    from .estimate import calibrate, estimate_seconds, qformer_steps, qformer_trainings
+    from .synthetic import SyntheticSpec
+
+    cfg = sweep_config(args)
+    size = {"num_classes": args.classes, "train_per_class": args.images_per_class, "descriptions_per_class": args.texts_per_class}
+    spec = SyntheticSpec(**size, test_per_class=args.images_per_class)
+    calibration = calibrate(cfg, spec)
+    units = len(cfg.shots) * len(cfg.seeds)
+    result = {
+        "seconds": round(estimate_seconds(cfg, calibration, spec), 1),
+        "units": units,
+        "qformer_trainings": qformer_trainings(cfg),
+        "qformer_steps": qformer_steps(cfg, spec),
+        **{k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(calibration).items()},
+        "data": size,
+        "device": cfg.device,
+    }
+    emit("result", **result)
+    print_json(result)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    from .bundle import build_bundle, default_run_dir
+    from .class_groups import demo_held_out, format_group_accuracy, group_accuracy
+    from .ray_cluster import check_executor
+    from .report import TRANSLATIONS, format_table1, summary_json, table1, text_helped
+    from .storage import default_cache_root, read_json
+    from .sweep import run_sweep
+
+    cache = args.cache or default_cache_root()
+    cfg = sweep_config(args)
     check_executor(args.executor, args.ray_address)
     backbone_cfg = backbone_config(args)
     bundle = build_bundle(
@@ -249,6 +283,40 @@ def cmd_demo_report(args: argparse.Namespace) -> None:
     print_json({"weights": str(weights), **report})
 
 
+def add_sweep_args(p: argparse.ArgumentParser) -> None:
+    """The sweep settings (``SweepConfig``) shared by ``reproduce`` and ``estimate``."""
+    from .config import LOSSES, METHODS, PROTOCOLS, QFORMER_INPUTS, TRANSLATIONS, AdapterConfig, QFormerTrainConfig, SweepConfig
+
+    sweep_defaults, train_defaults = SweepConfig(), QFormerTrainConfig()
+    p.add_argument("--shots", type=int, nargs="+", default=sweep_defaults.shots)
+    p.add_argument("--texts", type=int, nargs="+", default=sweep_defaults.text_counts, help="descriptions per class (0 = image only)")
+    p.add_argument("--seeds", type=positive_int, default=None, help=f"number of seeds (0..N-1; default {len(sweep_defaults.seeds)})")
+    p.add_argument("--methods", nargs="+", default=sweep_defaults.methods, choices=METHODS)
+    p.add_argument(
+        "--translations", nargs="+", default=sweep_defaults.translations, choices=TRANSLATIONS, help="how texts become image features (default: all)"
+    )
+    p.add_argument(
+        "--protocol",
+        default=sweep_defaults.protocol,
+        choices=PROTOCOLS,
+        help="images the translators learn from: support (the k shots only, default) or train-split (every training image but validation)",
+    )
+    p.add_argument(
+        "--val-per-class", type=positive_int, default=sweep_defaults.val_per_class, help="validation images per class (select text counts)"
+    )
+    p.add_argument("--qformer-size", default=sweep_defaults.qformer_size)
+    p.add_argument("--qformer-loss", default=train_defaults.loss, choices=LOSSES)
+    p.add_argument(
+        "--qformer-input", default=sweep_defaults.qformer_text_input, choices=QFORMER_INPUTS, help="pooled text embedding or per-token states"
+    )
+    p.add_argument("--qformer-epochs", type=positive_int, default=train_defaults.epochs)
+    adapter = AdapterConfig()
+    p.add_argument("--adapter-lr", type=float, default=adapter.lr, help="adapter learning rate (AdamW, cosine to 0)")
+    p.add_argument("--adapter-steps", type=positive_int, default=adapter.steps, help="adapter optimizer steps")
+    p.add_argument("--adapter-weight-decay", type=float, default=adapter.weight_decay, help="decay of the adapter toward its zero-shot start")
+    p.add_argument("--adapter-batch-size", type=positive_int, default=adapter.batch_size, help="adapter samples per head per step")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = Parser(prog="python -m fewshot_core", description="Few-shot Lab: CLIP + Q-Former + LLM text few-shot classification.")
@@ -286,7 +354,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_features)
 
-    from .config import LOSSES, METHODS, PROTOCOLS, QFORMER_INPUTS, TRANSLATIONS, AdapterConfig, QFormerTrainConfig, SweepConfig
     from .descriptions.generate import DescribeRequest
     from .descriptions.sources import DATA_SOURCES, LLM_SOURCES, GenerationSettings
 
@@ -341,38 +408,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--cache", type=Path, default=None, help="cache root (default $FEWSHOT_CACHE or ~/.cache/fewshot-lab)")
     q.set_defaults(func=cmd_demo_report)
 
+    p = sub.add_parser("estimate", help="how long a reproduce sweep will take here: one unit timed on synthetic features of the data's size")
+    add_sweep_args(p)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--classes", type=positive_int, default=200, help="classes of the dataset (default 200, CUB)")
+    p.add_argument("--images-per-class", type=positive_int, default=30, help="training images per class (default 30, CUB)")
+    p.add_argument("--texts-per-class", type=positive_int, default=30, help="descriptions per class (default 30)")
+    p.set_defaults(func=cmd_estimate)
+
     p = sub.add_parser("reproduce", help="features -> Q-Former -> sweep -> Table 1, printed")
     add_dataset_args(p, extra=("synthetic",))  # synthetic: features only, no --root
     add_backbone_args(p)
     p.add_argument("--descriptions", type=Path, default=None, help='JSON file {"class name": ["sentence", ...]} or a stored description set folder')
-    sweep_defaults, train_defaults = SweepConfig(), QFormerTrainConfig()
-    p.add_argument("--shots", type=int, nargs="+", default=sweep_defaults.shots)
-    p.add_argument("--texts", type=int, nargs="+", default=sweep_defaults.text_counts, help="descriptions per class (0 = image only)")
-    p.add_argument("--seeds", type=positive_int, default=None, help=f"number of seeds (0..N-1; default {len(sweep_defaults.seeds)})")
-    p.add_argument("--methods", nargs="+", default=sweep_defaults.methods, choices=METHODS)
-    p.add_argument(
-        "--translations", nargs="+", default=sweep_defaults.translations, choices=TRANSLATIONS, help="how texts become image features (default: all)"
-    )
-    p.add_argument(
-        "--protocol",
-        default=sweep_defaults.protocol,
-        choices=PROTOCOLS,
-        help="images the translators learn from: support (the k shots only, default) or train-split (every training image but validation)",
-    )
-    p.add_argument(
-        "--val-per-class", type=positive_int, default=sweep_defaults.val_per_class, help="validation images per class (select text counts)"
-    )
-    p.add_argument("--qformer-size", default=sweep_defaults.qformer_size)
-    p.add_argument("--qformer-loss", default=train_defaults.loss, choices=LOSSES)
-    p.add_argument(
-        "--qformer-input", default=sweep_defaults.qformer_text_input, choices=QFORMER_INPUTS, help="pooled text embedding or per-token states"
-    )
-    p.add_argument("--qformer-epochs", type=positive_int, default=train_defaults.epochs)
-    adapter = AdapterConfig()
-    p.add_argument("--adapter-lr", type=float, default=adapter.lr, help="adapter learning rate (AdamW, cosine to 0)")
-    p.add_argument("--adapter-steps", type=positive_int, default=adapter.steps, help="adapter optimizer steps")
-    p.add_argument("--adapter-weight-decay", type=float, default=adapter.weight_decay, help="decay of the adapter toward its zero-shot start")
-    p.add_argument("--adapter-batch-size", type=positive_int, default=adapter.batch_size, help="adapter samples per head per step")
+    add_sweep_args(p)
     p.add_argument("--run-dir", type=Path, default=None, help="where results go (default: <cache>/runs/<dataset>-<key>)")
     p.add_argument("--json", action="store_true", help="also print Table 1 as one JSON object, the last line of stdout")
     p.add_argument(

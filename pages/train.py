@@ -86,48 +86,56 @@ def sweep_ui(s) -> tuple[SweepConfig, str, str | None]:
     return cfg, dataset, descriptions
 
 
+def sweep_argv(cfg: SweepConfig) -> list[str]:
+    """The sweep options of `reproduce` and `estimate` for this form."""
+    argv = ["--shots", *map(str, cfg.shots), "--texts", *map(str, cfg.text_counts), "--seeds", str(len(cfg.seeds))]
+    argv += ["--translations", *cfg.translations] if cfg.translations else []
+    argv += ["--protocol", cfg.protocol, "--qformer-size", cfg.qformer_size, "--qformer-loss", cfg.qformer_train.loss]
+    argv += ["--qformer-epochs", str(cfg.qformer_train.epochs), "--adapter-lr", str(cfg.adapter.lr), "--adapter-steps", str(cfg.adapter.steps)]
+    return argv + ["--adapter-weight-decay", str(cfg.adapter.weight_decay), "--adapter-batch-size", str(cfg.adapter.batch_size)]
+
+
 def train_argv(s, cfg: SweepConfig, dataset: str, descriptions: str | None) -> list[str]:
     """The `reproduce` command for this form."""
     if dataset == "synthetic":
         argv = ["reproduce", "--dataset", "synthetic", "--device", s.device, "--cache", str(s.cache_path())]
     else:
         argv = ["reproduce", *dataset_args(s, dataset), *backbone_args(s)]
-    argv += ["--shots", *map(str, cfg.shots), "--texts", *map(str, cfg.text_counts), "--seeds", str(len(cfg.seeds))]
-    argv += ["--translations", *cfg.translations] if cfg.translations else []
-    argv += ["--protocol", cfg.protocol, "--qformer-size", cfg.qformer_size, "--qformer-loss", cfg.qformer_train.loss]
-    argv += ["--qformer-epochs", str(cfg.qformer_train.epochs), "--adapter-lr", str(cfg.adapter.lr), "--adapter-steps", str(cfg.adapter.steps)]
-    argv += ["--adapter-weight-decay", str(cfg.adapter.weight_decay), "--adapter-batch-size", str(cfg.adapter.batch_size)]
-    return argv + (["--descriptions", descriptions] if descriptions else []) + executor_args(s)
+    return argv + sweep_argv(cfg) + (["--descriptions", descriptions] if descriptions else []) + executor_args(s)
 
 
-@st.cache_data(show_spinner="Measuring one unit on this machine…", max_entries=16)
-def _calibration(cfg_json: str, classes: int, train_per_class: int, texts_per_class: int) -> dict:
-    from fewshot_core.estimate import calibrate
-    from fewshot_core.synthetic import SyntheticSpec
-
-    spec = SyntheticSpec(num_classes=classes, train_per_class=train_per_class, test_per_class=train_per_class, descriptions_per_class=texts_per_class)
-    return asdict(calibrate(SweepConfig.from_dict(json.loads(cfg_json)), spec))
-
-
-def estimate_ui(s, cfg: SweepConfig, dataset: str, descriptions: str | None) -> None:
-    """A time estimate from a short calibration (one unit, timed here), scaled to the grid."""
-    from fewshot_core.estimate import Calibration, estimate_seconds
-
+def estimate_ui(s, registry, cfg: SweepConfig, dataset: str, descriptions: str | None) -> None:
+    """A time estimate: an `estimate` job times one unit of this grid on synthetic features of the data's size
+    (in its own process, not the server's) and scales it to the grid; shown while the form asks for the same."""
     classes, per_class, texts = _data_size(s, dataset, descriptions)
-    probe = json.dumps(asdict(cfg) | {"shots": [max(cfg.shots)], "seeds": [0]}, sort_keys=True)
-    key = (probe, classes, per_class, texts)
-    if st.button("Estimate the time", help="Times one unit of this grid on synthetic features of this size (seconds), then scales it."):
-        st.session_state.calibration = (key, _calibration(*key))
-    known = st.session_state.get("calibration")
-    if known and known[0] == key:
-        cal = Calibration(**known[1])
-        units = len(cfg.shots) * len(cfg.seeds)
-        st.caption(
-            f"Estimated time: about {_duration(estimate_seconds(cfg, cal))} for {units} units "
-            f"(measured here: {cal.seconds_per_unit:.1f} s per unit, {cal.seconds_per_qformer_epoch:.2f} s per Q-Former epoch, "
-            f"on synthetic features of {classes} classes × {per_class} images, {texts} texts per class; feature encoding not included"
-            + ("; on Ray, divide by the workers running units at once)." if s.executor == "ray" else ").")
-        )
+    argv = ["estimate", *sweep_argv(cfg), "--device", s.device]
+    argv += ["--classes", str(classes), "--images-per-class", str(per_class), "--texts-per-class", str(texts)]
+    job = registry.get("estimate")
+    if st.button("Estimate the time", disabled=job is not None and job.running, help="Times one unit of this grid here, then scales it."):
+        try:
+            job = registry.start("estimate", argv, {"argv": argv})
+        except FewShotError as e:
+            st.error(escape_markdown(str(e)))
+
+    @st.fragment(run_every=1.0 if job is not None and job.running else None)
+    def outcome() -> None:
+        job = registry.get("estimate")
+        if job is None or job.params.get("argv") != argv:
+            return  # never estimated, or for other settings than the form's
+        show_job(job, "Estimate")
+        if job.status == "finished" and job.result:
+            r = job.result
+            st.caption(
+                f"Estimated time: about {_duration(r['seconds'])} for {r['units']} units and {r['qformer_trainings']} Q-Former trainings "
+                f"(measured on {r['device']} by an estimate job: {r['seconds_once']:.1f} s once, {r['seconds_per_unit']:.1f} s per unit at "
+                f"{max(cfg.shots)} shots, {1000 * r['seconds_per_qformer_step']:.0f} ms per Q-Former step × {r['qformer_steps']} steps; "
+                f"synthetic features of {classes} classes × {per_class} images, {texts} texts per class; feature "
+                "encoding not included" + ("; on Ray, divide by the workers running units at once)." if s.executor == "ray" else ").")
+            )
+        elif job.status == "finished":
+            st.warning("The estimate job finished without a result; click again.")
+
+    outcome()
 
 
 @st.cache_data(show_spinner=False, ttl=60)
@@ -244,7 +252,7 @@ def page() -> None:
             and bool(cfg.text_counts)
             and (dataset == "synthetic" or (descriptions is not None and (s.dataset_root or dataset == "demo")))
         )
-        estimate_ui(s, cfg, dataset, descriptions)
+        estimate_ui(s, registry, cfg, dataset, descriptions)
         params = {"dataset": dataset, "descriptions": descriptions, "sweep": asdict(cfg), "executor": s.executor, "ray_address": s.ray_address}
         start_ui(registry, train_argv(s, cfg, dataset, descriptions), params, ready)
         st.caption(f"Settings of this form: {escape_markdown(json.dumps(asdict(cfg)))}")

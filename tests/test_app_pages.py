@@ -1,5 +1,6 @@
 """The Descriptions, Train and Results pages, driven by AppTest with the offline sources."""
 
+import os
 import time
 from pathlib import Path
 
@@ -83,6 +84,26 @@ def test_train_then_results_on_synthetic_features():
     assert len(results.get("plotly_chart")) == 3  # Figure 4, zero vs few, worst classes
     _by_label(results.multiselect, "Compare runs").set_value([results.multiselect[0].options[0]]).run()
     assert len(results.get("plotly_chart")) == 4 and not results.exception
+
+
+def test_the_time_estimate_runs_as_a_job_and_answers_only_for_its_settings():
+    save_settings(LabSettings(seeds=2, device="cpu"))
+    app = _open("train")
+    _by_label(app.radio, "Features").set_value("synthetic (CUB-sized, no download)").run()
+    _by_label(app.select_slider, "Shots per class").set_value((1, 2)).run()
+    _by_label(app.select_slider, "Texts per class (0 = image only)").set_value((0, 1)).run()
+    _by_label(app.selectbox, "Q-Former size").set_value("tiny").run()
+    _by_label(app.number_input, "Q-Former epochs").set_value(2).run()
+    _by_label(app.button, "Estimate the time").click().run()
+    app = _wait(app, lambda a: any("Estimated time" in c.value for c in a.caption))
+    estimate = next(c.value for c in app.caption if "Estimated time" in c.value)
+    assert "for 4 units and 4 Q-Former trainings" in estimate and "200 classes" in estimate  # support: a Q-Former per unit
+    from app_sidebar import job_registry
+
+    job = job_registry().get("estimate")
+    assert job.spec["argv"][5] == "estimate" and job.pid != os.getpid()  # timed in the job's process, not the server's
+    _by_label(app.select_slider, "Shots per class").set_value((1, 4)).run()  # another grid: the estimate no longer applies
+    assert not any("Estimated time" in c.value for c in app.caption)
 
 
 def test_train_on_ray_from_the_sidebar():

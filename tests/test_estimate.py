@@ -4,35 +4,50 @@ from dataclasses import replace
 
 import pytest
 
-from fewshot_core.estimate import Calibration, calibrate, estimate_seconds, qformer_trainings
+from fewshot_core import qformer
+from fewshot_core.estimate import Calibration, calibrate, estimate_seconds, qformer_steps, qformer_trainings, unit_seconds
 from fewshot_core.qformer import QFormerTrainConfig
 from fewshot_core.sweep import SweepConfig, run_sweep
 from fewshot_core.synthetic import SyntheticSpec
 
 
-def test_the_estimate_scales_units_and_qformer_epochs_by_hand():
-    cal = Calibration(seconds_per_qformer_epoch=2.0, seconds_per_unit=3.0, seconds_measured=0.0)
-    cfg = SweepConfig(shots=[1, 2], seeds=[0, 1, 2], text_counts=[0, 5], protocol="train-split", qformer_train=QFormerTrainConfig(epochs=10))
-    assert estimate_seconds(cfg, cal) == 3 * 10 * 2.0 + 6 * 3.0  # train-split: one Q-Former per seed
-    assert estimate_seconds(replace(cfg, protocol="support"), cal) == 6 * 10 * 2.0 + 6 * 3.0  # support: one per unit
-    assert estimate_seconds(replace(cfg, text_counts=[0]), cal) == 6 * 3.0  # image only: no Q-Former
-    assert estimate_seconds(replace(cfg, translations=["raw", "mean-shift"]), cal) == 6 * 3.0  # no Q-Former translation
+def test_the_estimate_scales_units_and_qformer_steps_by_hand():
+    cal = Calibration(
+        seconds_per_qformer_step=0.5, seconds_per_unit=3.0, seconds_once=7.0, seconds_measured=0.0, seconds_per_unit_fewest_shots=1.0, shots=(1, 10)
+    )
+    spec = SyntheticSpec(num_classes=10, train_per_class=20, descriptions_per_class=5)
+    train = QFormerTrainConfig(epochs=10, batch_size=16)
+    cfg = SweepConfig(shots=[1, 10], seeds=[0, 1, 2], text_counts=[0, 5], protocol="train-split", qformer_train=train)
+    assert unit_seconds(cal, 4) == pytest.approx(1.0 + 2.0 * 3 / 9)  # linear between the two measured shot counts
+    units = 3 * (1.0 + 3.0)
+    # train-split: one Q-Former per seed on 10 x (20 - 4 validation) images: 160 pairs, 10 steps per epoch, 10 epochs
+    assert qformer_steps(cfg, spec) == 3 * 100 and estimate_seconds(cfg, cal, spec) == 7.0 + units + 300 * 0.5
+    # support: per unit max(k images, 5 texts) x 10 classes pairs: 50 (4 steps per epoch) at 1 shot, 100 (7) at 10
+    support = replace(cfg, protocol="support")
+    assert qformer_steps(support, spec) == 3 * (40 + 70) and estimate_seconds(support, cal, spec) == 7.0 + units + 330 * 0.5
+    capped = replace(support, qformer_train=replace(train, max_steps=50))
+    assert qformer_steps(capped, spec) == 3 * (40 + 50)  # max_steps caps a training's steps
+    assert estimate_seconds(replace(cfg, text_counts=[0]), cal, spec) == 7.0 + units  # image only: no Q-Former
+    assert estimate_seconds(replace(cfg, translations=["raw", "mean-shift"]), cal, spec) == 7.0 + units  # no Q-Former translation
 
 
 def test_calibration_measures_this_machine():
     cfg = SweepConfig(shots=[1, 4], text_counts=[0, 2], seeds=[0, 1], qformer_size="tiny", device="cpu")
     cal = calibrate(cfg, SyntheticSpec(num_classes=6, dim=32, train_per_class=8, test_per_class=4, descriptions_per_class=4))
-    assert cal.seconds_per_qformer_epoch > 0 and cal.seconds_per_unit > 0
-    assert cal.seconds_per_unit + 2 * cal.seconds_per_qformer_epoch <= cal.seconds_measured + 1e-6
+    assert cal.seconds_per_qformer_step > 0 and cal.seconds_per_unit > 0 and cal.seconds_per_unit_fewest_shots > 0 and cal.shots == (1, 4)
+    assert cal.seconds_once + cal.seconds_per_unit + cal.seconds_per_unit_fewest_shots <= cal.seconds_measured + 1e-6
 
 
 @pytest.mark.parametrize("protocol", ["train-split", "support"])
-def test_the_estimate_counts_the_qformers_a_sweep_trains(small_bundle, tmp_path, protocol):
+def test_the_estimate_counts_the_qformers_and_steps_a_sweep_trains(small_bundle, tmp_path, protocol, monkeypatch):
     cfg = SweepConfig(
         shots=[1, 2], text_counts=[0, 2], seeds=[0, 1], methods=["adapter"], protocol=protocol,
-        qformer_size="tiny", qformer_train=QFormerTrainConfig(epochs=1), device="cpu",
+        qformer_size="tiny", qformer_train=QFormerTrainConfig(epochs=2, batch_size=64), device="cpu",
     )  # fmt: skip
-    started = []  # the first epoch of every Q-Former training
+    spec = SyntheticSpec(num_classes=20, dim=64, train_per_class=16, test_per_class=15, descriptions_per_class=12, seed=1)  # small_bundle's
+    started, steps = [], []  # the first epoch of every Q-Former training; every optimizer step (one loss each)
+    loss = qformer.translation_loss
+    monkeypatch.setattr(qformer, "translation_loss", lambda *a, **k: steps.append(1) or loss(*a, **k))
 
     def on_progress(done: int, total: int, message: str, step: str = "", metrics: dict | None = None) -> None:
         if step == "qformer" and done == 1:
@@ -40,3 +55,20 @@ def test_the_estimate_counts_the_qformers_a_sweep_trains(small_bundle, tmp_path,
 
     run_sweep(small_bundle, cfg, tmp_path / "run", on_progress=on_progress)
     assert len(started) == qformer_trainings(cfg) == (2 if protocol == "train-split" else 4)
+    assert len(steps) == qformer_steps(cfg, spec)
+
+
+def test_cli_estimate_prints_json_and_refuses_bad_sizes(capsys):
+    import json
+
+    from fewshot_core.cli import main
+
+    args = ["estimate", "--shots", "1", "2", "--texts", "0", "2", "--seeds", "3", "--protocol", "train-split", "--qformer-size", "tiny"]
+    args += ["--qformer-epochs", "2", "--device", "cpu", "--classes", "6", "--images-per-class", "8", "--texts-per-class", "4"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["units"] == 6 and out["qformer_trainings"] == 3 and out["seconds"] > 0
+    assert out["data"] == {"num_classes": 6, "train_per_class": 8, "descriptions_per_class": 4}
+    assert main(["estimate", "--classes", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "--classes" in err and err.count("\n") == 1
