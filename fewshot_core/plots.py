@@ -165,3 +165,45 @@ def compare_runs(results_by_run: dict[str, pd.DataFrame]) -> go.Figure:
         legend={"orientation": "h", "y": -0.25},
     )
     return fig
+
+
+def group_figure(groups: pd.DataFrame, counts: tuple[int, int], title: str = "") -> go.Figure:
+    """Figure 4 split into two panels, the seen and the held-out classes (``class_groups.group_accuracy``):
+    image only and each translation vs shots, zero-shot as a line; means over seeds.
+
+    Args:
+        counts: how many classes are seen and held out (for the panel titles).
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=(f"seen classes ({counts[0]})", f"held-out classes ({counts[1]})"))
+    shots = groups[groups.shots > 0]
+    for col, group in enumerate(("seen", "held_out"), start=1):
+        for setting in ("image_only", *TRANSLATIONS):
+            part = shots[shots.setting == setting].sort_values("shots")
+            if part.empty:
+                continue
+            key = column(setting)
+            fig.add_trace(
+                go.Scatter(
+                    x=part.shots,
+                    y=part[group],
+                    mode="lines+markers",
+                    name=LABELS[key],
+                    legendgroup=key,
+                    showlegend=col == 1,
+                    line={"color": COLORS[key]},
+                    hovertemplate="%{x} shots: %{y:.2f}%<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        zero = groups[groups.setting == "zeroshot"]
+        if not zero.empty:
+            fig.add_hline(
+                y=float(zero[group].iloc[0]), line={"color": COLORS["zero_shot"], "dash": "dash"}, annotation_text="zero-shot CLIP", row=1, col=col
+            )
+    fig.update_xaxes(title="shots per class", type="log", tickvals=sorted(shots.shots.unique().tolist()))
+    fig.update_yaxes(title="test accuracy (%)", row=1, col=1)
+    fig.update_layout(title={"text": title}, legend={"orientation": "h", "y": -0.3}, margin={"t": 80}, template="plotly_white")
+    return fig

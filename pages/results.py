@@ -11,7 +11,7 @@ from fewshot_core import FewShotError
 from fewshot_core.class_groups import demo_held_out, group_accuracy
 from fewshot_core.datasets.images import load_rgb
 from fewshot_core.names import run_label, write_label
-from fewshot_core.plots import compare_runs, describe_run, figure4, worst_classes, zero_vs_few
+from fewshot_core.plots import compare_runs, describe_run, figure4, group_figure, worst_classes, zero_vs_few
 from fewshot_core.report import GAIN_LEGEND, TRANSLATION_LABELS, TRANSLATIONS, column, per_class_report, protocol_note, table1, table1_display
 from fewshot_core.runs import RunFolder, list_runs
 from fewshot_core.storage import read_json
@@ -124,6 +124,8 @@ def groups_ui(results, chosen: dict) -> None:
     except (FewShotError, OSError, ValueError, KeyError):
         return  # a partial or damaged run: the sections above already say so
     st.subheader("Seen vs held-out classes (demo)")
+    counts = (int((~held_out).sum()), int(held_out.sum()))
+    st.plotly_chart(group_figure(groups, counts, f"Figure 4 by class group · {run_label(chosen)}"), width="stretch", key="figure4-groups")
     view = groups.assign(setting=groups.setting.map(lambda k: SETTINGS.get(k, k))).round(2)
     st.dataframe(view.rename(columns={"held_out": "held-out"}), width="stretch", hide_index=True)
     st.caption(

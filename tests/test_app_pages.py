@@ -167,19 +167,22 @@ def test_missing_clip_weights_are_an_error_message(cub_root):
     assert any("Could not download" in e.value and "local checkpoint" in e.value for e in app.error)
 
 
-def _hand_made_run(units: list[str]) -> None:
+def _hand_made_run(units: list[str], dataset: str = "synthetic", class_names: tuple[str, ...] = ("ant", "bee", "cat"), features=None) -> None:
     """A train-split run folder of 2 shot counts x 2 seeds with every translation, holding only ``units``."""
     import numpy as np
 
     from fewshot_core.runs import RunFolder
     from fewshot_core.storage import default_cache_root, write_json
 
-    run = RunFolder(default_cache_root() / "runs" / "synthetic-handmade")
-    config = {"dataset": "synthetic", "key": "k", "created": "2026-01-01T00:00:00", "qformer_images_per_class": 26}
-    config |= {"features": {"model": "ViT-B-32", "weights_tag": "openai"}, "sweep": {"shots": [1, 4], "seeds": [0, 1], "protocol": "train-split"}}
+    run = RunFolder(default_cache_root() / "runs" / f"{dataset}-handmade")
+    config = {"dataset": dataset, "key": "k", "created": "2026-01-01T00:00:00", "qformer_images_per_class": 26}
+    config |= {
+        "features": features or {"model": "ViT-B-32", "weights_tag": "openai"},
+        "sweep": {"shots": [1, 4], "seeds": [0, 1], "protocol": "train-split"},
+    }
     run.start(config)
     labels = np.repeat(np.arange(3), 4)
-    write_json(run.path / "test_index.json", {"class_names": ["ant", "bee", "cat"], "labels": labels.tolist(), "paths": None})
+    write_json(run.path / "test_index.json", {"class_names": list(class_names), "labels": labels.tolist(), "paths": None})
     rng = np.random.default_rng(0)
 
     def row(method, translation, shots, texts, seed, acc):
@@ -231,6 +234,21 @@ def test_results_page_when_only_zero_shot_is_done(translation_column):
     assert any("No few-shot results yet. Zero-shot CLIP: 40.00%" in i.value for i in app.info)
     assert "zero-shot CLIP 40.0%" in app.get("plotly_chart")[0].proto.spec
     assert len(app.get("plotly_chart")) == 3  # Figure 4 (the zero-shot line), zero vs few, zero-shot per class
+
+
+def test_results_page_splits_a_demo_run_into_seen_and_held_out_classes(translation_column):
+    import json
+
+    from fewshot_core.demo_clip import DEMO_WEIGHTS
+    from fewshot_core.feature_status import weights_identity
+
+    held = json.loads(DEMO_WEIGHTS.with_suffix(".json").read_text())["held_out_classes"][:1]
+    features = {"model": "demo", "weights_sha256": weights_identity(str(DEMO_WEIGHTS))["weights_sha256"]}
+    _hand_made_run(["zeroshot", "01-0", "01-1", "04-0", "04-1"], "demo", ("a seen class", "another seen class", *held), features)
+    app = _open("results")
+    charts = [c.proto.spec for c in app.get("plotly_chart")]
+    assert len(charts) == 4 and any("Figure 4 by class group" in c and "held-out classes (1)" in c for c in charts)
+    assert any("Seen: the 2 classes" in c.value for c in app.caption)
 
 
 PAGES = ["data", "descriptions", "train", "results"]

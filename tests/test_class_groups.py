@@ -36,6 +36,17 @@ def test_group_accuracy_by_hand(tmp_path):
     assert " 87.50 /  75.00" in text and "seen / held-out" in text
 
 
+def test_figure4_by_group_draws_each_group_in_its_panel(tmp_path):
+    from fewshot_core.plots import group_figure
+
+    run = _run(tmp_path)
+    fig = group_figure(group_accuracy(run.path, run.results(), np.array([False, False, True])), (2, 1))
+    seen, held = (t for t in fig.data if t.name.startswith("image only"))
+    assert (seen.xaxis, list(seen.y), seen.showlegend) == ("x", [87.5], True) and (held.xaxis, list(held.y), held.showlegend) == ("x2", [75.0], False)
+    assert sorted(shape.y0 for shape in fig.layout.shapes) == [0.0, 75.0]  # zero-shot: held-out 0 %, seen 75 %
+    assert [a.text for a in fig.layout.annotations][:2] == ["seen classes (2)", "held-out classes (1)"]
+
+
 def test_demo_held_out_only_for_the_committed_demo_clip():
     names = [f"class {i}" for i in range(48)]
     demo = {"dataset": "demo", "features": {"weights_sha256": weights_identity(str(DEMO_WEIGHTS))["weights_sha256"]}}
