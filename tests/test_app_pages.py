@@ -63,14 +63,19 @@ def test_descriptions_page_refuses_a_bad_prompt(cub_root):
     assert any("must contain {class_name}" in e.value for e in app.error)
 
 
+def _synthetic_form(app: AppTest, shots: tuple[int, int], texts: tuple[int, int], epochs: int) -> AppTest:
+    """The Train form on synthetic features with a tiny Q-Former."""
+    _by_label(app.radio, "Features").set_value("synthetic (CUB-sized, no download)").run()
+    _by_label(app.select_slider, "Shots per class").set_value(shots).run()
+    _by_label(app.select_slider, "Texts per class (0 = image only)").set_value(texts).run()
+    _by_label(app.selectbox, "Q-Former size").set_value("tiny").run()
+    _by_label(app.number_input, "Q-Former epochs").set_value(epochs).run()
+    return app
+
+
 def test_train_then_results_on_synthetic_features():
     save_settings(LabSettings(seeds=1))
-    app = _open("train")
-    _by_label(app.radio, "Features").set_value("synthetic (CUB-sized, no download)").run()
-    _by_label(app.select_slider, "Shots per class").set_value((1, 1)).run()
-    _by_label(app.select_slider, "Texts per class (0 = image only)").set_value((0, 2)).run()
-    _by_label(app.selectbox, "Q-Former size").set_value("tiny").run()
-    _by_label(app.number_input, "Q-Former epochs").set_value(1).run()
+    app = _synthetic_form(_open("train"), shots=(1, 1), texts=(0, 2), epochs=1)
     _by_label(app.button, "Train").click().run()
     app = _wait(app, lambda a: any("Done:" in s.value for s in a.success))
     assert any(
@@ -88,12 +93,7 @@ def test_train_then_results_on_synthetic_features():
 
 def test_the_time_estimate_runs_as_a_job_and_answers_only_for_its_settings():
     save_settings(LabSettings(seeds=2, device="cpu"))
-    app = _open("train")
-    _by_label(app.radio, "Features").set_value("synthetic (CUB-sized, no download)").run()
-    _by_label(app.select_slider, "Shots per class").set_value((1, 2)).run()
-    _by_label(app.select_slider, "Texts per class (0 = image only)").set_value((0, 1)).run()
-    _by_label(app.selectbox, "Q-Former size").set_value("tiny").run()
-    _by_label(app.number_input, "Q-Former epochs").set_value(2).run()
+    app = _synthetic_form(_open("train"), shots=(1, 2), texts=(0, 1), epochs=2)
     _by_label(app.button, "Estimate the time").click().run()
     app = _wait(app, lambda a: any("Estimated time" in c.value for c in a.caption))
     estimate = next(c.value for c in app.caption if "Estimated time" in c.value)
