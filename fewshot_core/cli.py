@@ -31,16 +31,23 @@ if TYPE_CHECKING:
 
 
 def backbone_config(args: argparse.Namespace):
-    """The CLIP the arguments ask for; unset model and weights default to ViT-B-32/openai, or the demo CLIP for the demo."""
+    """The CLIP the arguments ask for; unset model and weights default to ViT-B-32/openai, or the demo CLIP for the
+    demo. ``auto`` precision is fp32 for the demo CLIP (``datasets.demo.CLIP_PRECISION``)."""
+    from dataclasses import replace
+
     from .backbone import BackboneConfig
 
     if args.model is None and args.pretrained is None and getattr(args, "dataset", None) == "demo":
         from .demo_clip import demo_backbone_config
 
-        return demo_backbone_config(args.device)
+        cfg = demo_backbone_config(args.device)
+        return cfg if args.precision == "auto" else replace(cfg, precision=args.precision)
+    from .datasets import demo
+
     model = args.model or "ViT-B-32"
     pretrained = args.pretrained if args.pretrained is not None else "openai"
-    return BackboneConfig(model, pretrained, args.quick_gelu, args.device, args.precision)
+    precision = demo.CLIP_PRECISION if (model, args.precision) == (demo.CLIP_MODEL, "auto") else args.precision
+    return BackboneConfig(model, pretrained, args.quick_gelu, args.device, precision)
 
 
 def cmd_download(args: argparse.Namespace) -> None:
