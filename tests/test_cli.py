@@ -203,3 +203,20 @@ def test_events_log_a_user_error_and_its_exit_code(tmp_path):
     logged = [json.loads(line) for line in events.read_text().splitlines()]
     assert logged[-2]["event"] == "error" and "not a stored description set" in logged[-2]["message"]
     assert logged[-1] == logged[-1] | {"event": "end", "exit_code": 2}
+
+
+@pytest.mark.parametrize(
+    "extra, precision",
+    [
+        ([], "fp32"),
+        (["--model", "fewshot-demo", "--pretrained", "x.safetensors"], "fp32"),
+        (["--precision", "bf16"], "bf16"),
+        (["--model", "RN50"], "auto"),
+    ],
+)
+def test_auto_precision_is_fp32_for_the_demo_clip_only(extra, precision):
+    """The demo's figures do not depend on whether the CPU has bf16; an explicit precision still applies."""
+    from fewshot_core.cli import backbone_config, build_parser
+
+    args = build_parser().parse_args(["reproduce", "--dataset", "demo", *extra])
+    assert backbone_config(args).precision == precision
