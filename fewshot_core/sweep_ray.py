@@ -51,13 +51,15 @@ def _unit_task(
     """One (shots, seed) unit, as ``compute_unit`` computes it locally."""
     import platform
 
+    import ray
+
     from .sweep import compute_unit
 
     translator, device = _translator(bundle, cfg, val_idx, qformer_cache)
     if seed_translations is not None:
         translator.keep_seed_translations(seed, seed_translations)
     rows, extra, preds = compute_unit(bundle, cfg, shots, seed, translator, device)
-    return rows, {**extra, "worker": platform.node(), "device": str(device)}, preds
+    return rows, {**extra, "worker": platform.node(), "device": str(device), "gpu_ids": [str(g) for g in ray.get_gpu_ids()]}, preds
 
 
 def task_options(ray: Any, device: str) -> dict[str, Any]:
