@@ -137,6 +137,7 @@ def cmd_estimate(args: argparse.Namespace) -> None:
     """Time one unit of the sweep on synthetic features of the data's size, here, and scale it to the grid."""
     from dataclasses import asdict
 
+    from .backbone import resolve_device
     from .estimate import calibrate, estimate_seconds, qformer_steps, qformer_trainings
     from .synthetic import SyntheticSpec
 
@@ -152,7 +153,7 @@ def cmd_estimate(args: argparse.Namespace) -> None:
         "qformer_steps": qformer_steps(cfg, spec),
         **{k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(calibration).items()},
         "data": size,
-        "device": cfg.device,
+        "device": str(resolve_device(cfg.device)),
     }
     emit("result", **result)
     print_json(result)

@@ -117,18 +117,27 @@ def estimate_ui(s, registry, cfg: SweepConfig, dataset: str, descriptions: str |
         except FewShotError as e:
             st.error(escape_markdown(str(e)))
 
-    @st.fragment(run_every=1.0 if job is not None and job.running else None)
+    polling = job is not None and job.running
+
+    @st.fragment(run_every=1.0 if polling else None)
     def outcome() -> None:
         job = registry.get("estimate")
-        if job is None or job.params.get("argv") != argv:
-            return  # never estimated, or for other settings than the form's
+        if job is None:
+            return
+        if polling and not job.running:
+            st.rerun()  # it ended: redraw the page, so the button is enabled again and the polling stops
+        if job.running and job.params.get("argv") != argv:
+            st.caption("An estimate for other settings is running (its progress and Cancel below).")
+        elif job.params.get("argv") != argv:
+            return  # an estimate for other settings than the form's: not shown
         show_job(job, "Estimate")
         if job.status == "finished" and job.result:
             r = job.result
             st.caption(
                 f"Estimated time: about {_duration(r['seconds'])} for {r['units']} units and {r['qformer_trainings']} Q-Former trainings "
                 f"(measured on {r['device']} by an estimate job: {r['seconds_once']:.1f} s once, {r['seconds_per_unit']:.1f} s per unit at "
-                f"{max(cfg.shots)} shots, {1000 * r['seconds_per_qformer_step']:.0f} ms per Q-Former step × {r['qformer_steps']} steps; "
+                f"{max(cfg.shots)} shots, {1000 * r['seconds_per_qformer_step']:.0f} ms per Q-Former step × {r['qformer_steps']} steps "
+                f"+ {r['seconds_per_qformer_once']:.1f} s per Q-Former; "
                 f"synthetic features of {classes} classes × {per_class} images, {texts} texts per class; feature "
                 "encoding not included" + ("; on Ray, divide by the workers running units at once)." if s.executor == "ray" else ").")
             )
