@@ -261,7 +261,12 @@ def page() -> None:
             and bool(cfg.text_counts)
             and (dataset == "synthetic" or (descriptions is not None and (s.dataset_root or dataset == "demo")))
         )
-        estimate_ui(s, registry, cfg, dataset, descriptions)
+        try:
+            cfg.validate()  # what the job would refuse (e.g. texts without a translation) is refused here, before it starts
+            estimate_ui(s, registry, cfg, dataset, descriptions)
+        except FewShotError as e:
+            st.error(escape_markdown(str(e)))
+            ready = False
         params = {"dataset": dataset, "descriptions": descriptions, "sweep": asdict(cfg), "executor": s.executor, "ray_address": s.ray_address}
         start_ui(registry, train_argv(s, cfg, dataset, descriptions), params, ready)
         st.caption(f"Settings of this form: {escape_markdown(json.dumps(asdict(cfg)))}")

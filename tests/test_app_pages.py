@@ -106,6 +106,14 @@ def test_the_time_estimate_runs_as_a_job_and_answers_only_for_its_settings():
     assert not any("Estimated time" in c.value for c in app.caption)
 
 
+def test_texts_without_a_translation_are_refused_on_the_form():
+    save_settings(LabSettings(seeds=1))
+    app = _synthetic_form(_open("train"), shots=(1, 1), texts=(0, 2), epochs=1)
+    _by_label(app.multiselect, "Translations (texts into image features)").set_value([]).run()
+    assert any("need at least one translation" in e.value for e in app.error)
+    assert _by_label(app.button, "Train").disabled  # the job would have run every translation (no --translations)
+
+
 def test_train_on_ray_from_the_sidebar():
     """The sidebar's executor reaches the job: `reproduce --executor ray` on a local Ray instance."""
     save_settings(LabSettings(seeds=1, device="cpu"))
