@@ -64,21 +64,13 @@ def initial_weights(cfg: AdapterConfig, num_classes: int, dim: int, class_text: 
     return F.normalize(torch.as_tensor(class_text, dtype=torch.float32), dim=-1)
 
 
-def train_adapters(
-    sets: list[tuple[np.ndarray, np.ndarray]],
-    num_classes: int,
-    cfg: AdapterConfig | None = None,
-    class_text: np.ndarray | None = None,
-    device: str | torch.device = "cpu",
-    should_cancel: CancelFn = never_cancel,
-) -> AdapterHeads:
-    """Train one linear head per (features (N_h, D), labels (N_h,)) training set, all at once."""
-    if not sets or any(len(y) == 0 for _, y in sets):
-        raise FewShotError("Every adapter needs at least one training example.")
+def pooled(sets: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Separate (features (N_h, D), labels (N_h,)) training sets as ``train_adapter_heads`` takes them: one
+    pool of rows and each set's row indices into it."""
     sizes = np.cumsum([0] + [len(y) for _, y in sets])
-    pool_x, pool_y = np.concatenate([x for x, _ in sets]), np.concatenate([y for _, y in sets])
-    rows = [np.arange(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
-    return train_adapter_heads(pool_x, pool_y, rows, num_classes, cfg, class_text, device, should_cancel)
+    pool_x = np.concatenate([x for x, _ in sets]) if sets else np.zeros((0, 0), np.float32)
+    pool_y = np.concatenate([y for _, y in sets]) if sets else np.zeros(0, np.int64)
+    return pool_x, pool_y, [np.arange(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
 
 
 def train_adapter_heads(

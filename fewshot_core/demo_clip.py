@@ -258,13 +258,14 @@ def evaluate_features(
 
 def _adapter_figures(train_x, train_y, test_x, class_text, shots: int, split, device) -> dict:
     """Image-only adapter (default settings) on ``shots`` labelled images per class, mean over ``EVAL_SEEDS``."""
-    from .adapter import AdapterConfig, train_adapters
+    from .adapter import AdapterConfig, pooled, train_adapter_heads
     from .datasets.sampling import sample_few_shot
 
     runs = []
     for seed in EVAL_SEEDS:
         few = sample_few_shot(train_y, shots, seed)
-        heads = train_adapters([(train_x[few.support], train_y[few.support])], len(class_text), AdapterConfig(seed=seed), class_text, device)
+        support = pooled([(train_x[few.support], train_y[few.support])])
+        heads = train_adapter_heads(*support, len(class_text), AdapterConfig(seed=seed), class_text, device)
         runs.append(split(heads.predict(test_x)[0]))
     return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
 
