@@ -263,9 +263,11 @@ class _Translator:
 
     def allowed_images(self, split: FewShotSplit) -> np.ndarray:
         """Indices into the training split that the protocol lets the translators see."""
-        if self.cfg.protocol == "train-split":
-            return np.setdiff1d(np.arange(len(self.bundle.train_labels)), self.val_idx)  # never the validation images
-        return np.asarray(split.support)
+        return self._train_split_images() if self.cfg.protocol == "train-split" else np.asarray(split.support)
+
+    def _train_split_images(self) -> np.ndarray:
+        """``train-split``: every training image but the validation ones."""
+        return np.setdiff1d(np.arange(len(self.bundle.train_labels)), self.val_idx)
 
     def pseudo_features(self, name: str, split: FewShotSplit) -> np.ndarray:
         """(M, D) descriptions translated by ``name`` (raw, mean-shift or qformer) for this split."""
@@ -280,7 +282,7 @@ class _Translator:
     def seed_translations(self, seed: int) -> np.ndarray:
         """``train-split``: the seed's Q-Former translations (trained or loaded once, then kept)."""
         if seed not in self._per_seed:
-            self._per_seed[seed] = self._train_and_translate(np.setdiff1d(np.arange(len(self.bundle.train_labels)), self.val_idx), seed)
+            self._per_seed[seed] = self._train_and_translate(self._train_split_images(), seed)
         return self._per_seed[seed]
 
     def keep_seed_translations(self, seed: int, features: np.ndarray) -> None:
