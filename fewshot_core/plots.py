@@ -167,7 +167,7 @@ def compare_runs(results_by_run: dict[str, pd.DataFrame]) -> go.Figure:
     return fig
 
 
-def group_figure(groups: pd.DataFrame, counts: tuple[int, int], title: str = "") -> go.Figure:
+def group_figure(groups: pd.DataFrame, counts: tuple[int, int], title: str = "", subtitle: str = "") -> go.Figure:
     """Figure 4 split into two panels, the seen and the held-out classes (``class_groups.group_accuracy``):
     image only and each translation vs shots, zero-shot as a line; means over seeds.
 
@@ -205,5 +205,10 @@ def group_figure(groups: pd.DataFrame, counts: tuple[int, int], title: str = "")
             )
     fig.update_xaxes(title="shots per class", type="log", tickvals=sorted(shots.shots.unique().tolist()))
     fig.update_yaxes(title="test accuracy (%)", row=1, col=1)
-    fig.update_layout(title={"text": title}, legend={"orientation": "h", "y": -0.3}, margin={"t": 80}, template="plotly_white")
+    fig.update_layout(
+        title={"text": f"{title}<br><sup>{subtitle}</sup>" if subtitle else title},
+        legend={"orientation": "h", "y": -0.3},
+        margin={"t": 100},
+        template="plotly_white",
+    )
     return fig

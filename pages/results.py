@@ -113,7 +113,7 @@ def per_class_ui(results, table, chosen: dict, how: str) -> None:
         st.warning(f"The per-class view cannot be drawn from this run folder ({escape_markdown(type(e).__name__)}: {escape_markdown(str(e))}).")
 
 
-def groups_ui(results, chosen: dict) -> None:
+def groups_ui(results, chosen: dict, how: str) -> None:
     """The demo's classes seen in its CLIP's training vs held out (shown only for demo runs of the committed demo CLIP)."""
     try:
         names = read_json(f"{chosen['path']}/test_index.json")["class_names"]
@@ -125,7 +125,8 @@ def groups_ui(results, chosen: dict) -> None:
         return  # a partial or damaged run: the sections above already say so
     st.subheader("Seen vs held-out classes (demo)")
     counts = (int((~held_out).sum()), int(held_out.sum()))
-    st.plotly_chart(group_figure(groups, counts, f"Figure 4 by class group · {run_label(chosen)}"), width="stretch", key="figure4-groups")
+    fig = group_figure(groups, counts, f"Figure 4 by class group · {run_label(chosen)}", how)
+    st.plotly_chart(fig, width="stretch", key="figure4-groups")
     view = groups.assign(setting=groups.setting.map(lambda k: SETTINGS.get(k, k))).round(2)
     st.dataframe(view.rename(columns={"held_out": "held-out"}), width="stretch", hide_index=True)
     st.caption(
@@ -201,7 +202,7 @@ def page() -> None:
     st.plotly_chart(fig, width="stretch", key="figure4")
     st.caption(f"Mean ± std over seeds on the whole test split. {how}. Text count chosen on validation unless marked oracle.")
     table_ui(table, chosen, how)
-    groups_ui(results, chosen)
+    groups_ui(results, chosen, how)
     st.subheader("Zero-shot vs few-shot")
     st.plotly_chart(zero_vs_few(results), width="stretch", key="zero_vs_few")
     per_class_ui(results, table, chosen, how)

@@ -255,7 +255,7 @@ def test_results_page_splits_a_demo_run_into_seen_and_held_out_classes(translati
     _hand_made_run(["zeroshot", "01-0", "01-1", "04-0", "04-1"], "demo", ("a seen class", "another seen class", *held), features)
     app = _open("results")
     charts = [c.proto.spec for c in app.get("plotly_chart")]
-    assert len(charts) == 4 and any("Figure 4 by class group" in c and "held-out classes (1)" in c for c in charts)
+    assert len(charts) == 4 and any("Figure 4 by class group" in c and "held-out classes (1)" in c and "train-split protocol" in c for c in charts)
     assert any("Seen: the 2 classes" in c.value for c in app.caption)
 
 
