@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESULT_COLUMNS = ["dataset", "method", "protocol", "translation", "shots", "texts", "seed", "val_acc", "test_acc", "chosen"]
+RESULT_COLUMNS = ["dataset", "method", "protocol", "translation", "head", "shots", "texts", "seed", "val_acc", "test_acc", "chosen"]
 
 
 @dataclass
@@ -49,6 +49,7 @@ class ResultRow:
     test_acc: float
     protocol: str = ""  # which images trained the translators (adapter rows only)
     translation: str = ""  # adapter rows: "none" (texts == 0), "raw", "mean-shift" or "qformer"; "" for other methods
+    head: str = ""  # adapter rows: the classifier it starts from ("zeroshot": class-name prompts, "descriptions", "zeros")
     chosen: dict[str, Any] = field(default_factory=dict)  # hyper-parameters a baseline chose on validation
 
     def record(self) -> dict[str, Any]:

@@ -221,7 +221,8 @@ def _unit_rows(
         test_pred = heads.predict(bundle.test_features)  # (H, N_test)
         for (name, m, _), va, pred in zip(sets, heads.accuracy(vx, vy), test_pred):
             test = accuracy(pred, bundle.test_labels)
-            rows.append(ResultRow(bundle.dataset, "adapter", split.shots, m, split.seed, va, test, cfg.protocol, translation=name).record())
+            row = ResultRow(bundle.dataset, "adapter", split.shots, m, split.seed, va, test, cfg.protocol, translation=name, head=cfg.adapter.init)
+            rows.append(row.record())
             preds["adapter-0" if m == 0 else f"adapter-{name}-{m}"] = pred
     if "linear-probe" in cfg.methods:
         lp = linear_probe(sx, sy, vx, vy, bundle.test_features)
