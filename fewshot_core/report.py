@@ -67,6 +67,7 @@ __all__ = [  # the report's interface; parts live in comparisons, stats and summ
     "t_interval",
     "table1",
     "table1_display",
+    "table_verdict",
     "text_helped",
     "verdict",
     "with_translation",
@@ -118,7 +119,7 @@ def budget_line(table: pd.DataFrame, val_per_class: int | str | None) -> str:
 
 def legend(table: pd.DataFrame, val_per_class: int | str | None = None) -> list[str]:
     """The lines that say how to read Table 1 (each under 150 characters), for the text table and a page caption."""
-    lines = [SD_LEGEND, TEXTS_LEGEND, GAIN_LEGEND + ";", STRONGEST_LEGEND + ";", STAR_LEGEND]
+    lines = [SD_LEGEND, TEXTS_LEGEND, GAIN_LEGEND, STRONGEST_LEGEND, STAR_LEGEND]
     if any(c.endswith("_edge") for c in table):
         lines.append(EDGE_LEGEND)
     heads = {h for h in table.get("head", pd.Series(dtype=object)).dropna() if h}
@@ -247,8 +248,13 @@ def format_table1(table: pd.DataFrame, qformer_images_per_class: int | None = No
             f"description zero-shot (CuPL-style, {texts} texts/class, chosen per seed on validation): {table.description_zero_shot.iloc[0]:.2f}"
         )
     if len(cols) > 1 and len(shots):
-        lines += textwrap.wrap("verdict: " + verdict({"rows": summary_rows(table, val_per_class)}), 150)
+        lines += textwrap.wrap("verdict: " + table_verdict(table), 150)
     return "\n".join(lines)
+
+
+def table_verdict(table: pd.DataFrame) -> str:
+    """``verdict`` of a Table 1 (as ``summary_json`` would give it), for the text table and the pages."""
+    return verdict({"rows": summary_rows(table)})
 
 
 def table1_display(table: pd.DataFrame, val_per_class: int | str | None = None) -> pd.DataFrame:

@@ -189,13 +189,15 @@ def _over_strongest(rows: list[dict[str, Any]]) -> tuple[str, bool]:
             f"{_where(beats)} also beats the strongest baseline after Holm correction "
             f"(at {shots_text([k])} {cell['mean']:.1f} % vs {_versus(r)} {b['mean']:.1f} %)"
         ), True
-    r = next((r for r in rows if "strongest_baseline" in r), None)
-    if r is None:
+    compared = [r for r in rows if "strongest_baseline" in r]
+    if not compared:
         return "no baseline ran to compare with", False
-    t, cell = max(r["translations"].items(), key=lambda item: -math.inf if item[1]["mean"] is None else item[1]["mean"])
+    # name the strongest baseline where it beats even the best translation after Holm correction, else at the fewest shots
+    r = next((r for r in compared if _behind(_best_translation(r)[1])), compared[0])
+    t, cell = _best_translation(r)
     b, at = r["strongest_baseline"], shots_text([r["shots"]])
     if b["mean"] > (cell["mean"] or -math.inf):
-        significant = " after Holm correction" if _marked([r], "vs_strongest", "†") else ""
+        significant = " after Holm correction" if _behind(cell) else ""
         return (
             f"{_versus(r)} (at {at} {b['mean']:.1f} %) beats the best translation ({TRANSLATION_LABELS[t]}, {cell['mean']:.1f} %){significant}",
             False,
@@ -204,6 +206,17 @@ def _over_strongest(rows: list[dict[str, Any]]) -> tuple[str, bool]:
         f"the best translation ({TRANSLATION_LABELS[t]}, at {at} {cell['mean']:.1f} %) is not reliably above {_versus(r)} ({b['mean']:.1f} %)",
         False,
     )
+
+
+def _best_translation(row: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(name, cell) of the translation with the highest mean test accuracy in a summary row."""
+    return max(row["translations"].items(), key=lambda item: -math.inf if item[1]["mean"] is None else item[1]["mean"])
+
+
+def _behind(cell: dict[str, Any]) -> bool:
+    """Whether a translation's cell is significantly below the strongest baseline (its vs_strongest mark is †)."""
+    versus = cell.get("vs_strongest") or {}
+    return mark(versus.get("gain", math.nan), versus.get("p_holm", math.nan)) == "†"
 
 
 def verdict(summary: dict[str, Any]) -> str:

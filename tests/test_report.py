@@ -306,12 +306,15 @@ NOISE = (0.5, -0.5, 0.2, -0.2, 0.3, -0.3)  # points: the paired differences vary
 BASE = (0.60, 0.55, 0.65, 0.58, 0.62, 0.57)  # image only per seed: support sets differ a lot
 
 
+def rows_at(shots, gain, gda_gain):
+    """6 seeds: image only, the Q-Former ``gain`` points above it (plus NOISE), GDA ``gda_gain`` points above it (minus NOISE)."""
+    rows = [("adapter", "none", shots, 0, s, 0.5, b) for s, b in enumerate(BASE)]
+    rows += [("adapter", "qformer", shots, 2, s, 0.6, b + (gain + n) / 100) for s, (b, n) in enumerate(zip(BASE, NOISE))]
+    return rows + [("gda", "", shots, 0, s, 0.5, b + (gda_gain - n) / 100) for s, (b, n) in enumerate(zip(BASE, NOISE))]
+
+
 def one_shot(gain, gda_gain):
-    """6 seeds at 1 shot: image only, the Q-Former ``gain`` points above it (plus NOISE), GDA ``gda_gain`` points above it."""
-    rows = [("adapter", "none", 1, 0, s, 0.5, b) for s, b in enumerate(BASE)]
-    rows += [("adapter", "qformer", 1, 2, s, 0.6, b + (gain + n) / 100) for s, (b, n) in enumerate(zip(BASE, NOISE))]
-    rows += [("gda", "", 1, 0, s, 0.5, b + (gda_gain - n) / 100) for s, (b, n) in enumerate(zip(BASE, NOISE))]
-    return summary_json(results(rows), {"dataset": "x", "sweep": {"seeds": list(range(6))}})
+    return summary_json(results(rows_at(1, gain, gda_gain)), {"dataset": "x", "sweep": {"seeds": list(range(6))}})
 
 
 def test_verdict_helps_hurts_or_no_difference():
@@ -333,6 +336,14 @@ def test_verdict_helps_hurts_or_no_difference():
     assert none["verdict"].startswith("Text does not help here: no translation beats image only at any shot count after Holm correction, and ")
     assert "is not reliably above image only" in none["verdict"]
     assert verdict({"rows": []}).startswith("No verdict yet")
+
+
+def test_verdict_names_the_strongest_baseline_where_it_is_reliably_ahead():
+    # 1 shot: GDA half a point ahead (noise); 4 shots: 8 points ahead, far beyond the noise
+    summary = summary_json(results(rows_at(1, 0, 0.5) + rows_at(4, 0, 8)), {"sweep": {"seeds": list(range(6))}})
+    assert summary["verdict"].endswith(", and GDA (at 4 shots 67.5 %) beats the best translation (Q-Former, 59.5 %) after Holm correction.")
+    near = summary_json(results(rows_at(1, 0, 0.5) + rows_at(4, 0, 0.5)), {"sweep": {"seeds": list(range(6))}})
+    assert near["verdict"].endswith(", and GDA (at 1 shot 60.0 %) beats the best translation (Q-Former, 59.5 %).")  # no Holm claim
 
 
 def test_stars_and_daggers_in_the_text_table():
