@@ -190,11 +190,11 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     )
     table, config = table1(results), read_json(Path(run_dir) / "config.json")
     print(f"Table 1 · {bundle.dataset} · {bundle.provenance.get('model', 'synthetic')} · protocol {cfg.protocol} · seeds {cfg.seeds}")
-    print(format_table1(table, config.get("qformer_images_per_class")))
+    print(format_table1(table, config.get("qformer_images_per_class"), config.get("sweep", {}).get("val_per_class")))
     for translation in TRANSLATIONS:
         helped = text_helped(table, translation=translation)
         if helped:
-            print(f"text helped ({translation}: 95% interval of the paired gain over image only above 0) at shots 1-4: {helped}")
+            print(f"text helped ({translation}: paired gain over image only > 0, Holm-adjusted p < 0.05) at shots 1-4: {helped}")
     held_out = demo_held_out(config, bundle.class_names)
     if held_out is not None:  # the demo: the classes its CLIP saw behave differently from the held-out ones
         print(format_group_accuracy(group_accuracy(run_dir, results, held_out)))

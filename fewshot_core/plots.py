@@ -7,7 +7,9 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from .report import TRANSLATIONS, column, protocol_note, table1
+from .comparisons import init_column
+from .report import BASELINES, TRANSLATION_LABELS, TRANSLATIONS, column, label_budget, protocol_note, table1
+from .summary import baseline_label
 
 COLORS = {
     "image_only": "#1f77b4",
@@ -15,30 +17,47 @@ COLORS = {
     "mean_shift": "#8c564b",
     "qformer": "#d62728",
     "qformer_oracle": "#ff9896",
+    "description_init": "#006d2c",
+    "zeroshot_init": "#6baed6",
     "linear_probe": "#7f7f7f",
     "tip_adapter": "#9467bd",
+    "tip_adapter_f": "#e377c2",
+    "gda": "#17becf",
+    "lp++": "#bcbd22",
     "zero_shot": "#2ca02c",
 }
-TEXT_LABELS = {"raw": "raw text", "mean-shift": "mean-shift text", "qformer": "Q-Former text"}  # the translated descriptions
+# Baselines are dashed lines, each its own dash (colours alone do not survive a grey-scale print).
+DASHES = {
+    "description_init": "longdashdot",
+    "zeroshot_init": "8px,3px,2px,3px,2px,3px",
+    "linear_probe": "dot",
+    "tip_adapter": "dash",
+    "tip_adapter_f": "2px,6px",
+    "gda": "dashdot",
+    "lp++": "longdash",
+}
+SELECTION = "text count chosen per seed on validation"
+TEXT_LABELS = {t: f"{TRANSLATION_LABELS[t]} text" for t in TRANSLATIONS}  # the translated descriptions
 LABELS = {
     "image_only": "image only (adapter, 0 texts)",
-    **{column(t): f"image + {TEXT_LABELS[t]} (text count chosen on validation)" for t in TRANSLATIONS},
-    "qformer_oracle": "image + Q-Former text (text count chosen on test: oracle)",
-    "linear_probe": "linear probe",
-    "tip_adapter": "Tip-Adapter",
+    **{column(t): f"image + {TEXT_LABELS[t]} ({SELECTION})" for t in TRANSLATIONS},
+    "qformer_oracle": f"image + {TEXT_LABELS['qformer']} (one text count chosen on test: oracle)",
+    **{b: baseline_label(b) + (" (image only)" if b.endswith("_init") else "") for b in BASELINES},
 }
+Y_TITLE = "test accuracy (%), mean ± sample SD over seeds"
 
 
 def describe_run(config: dict[str, Any]) -> str:
-    """One line saying how a run's numbers were made: model, weights, protocol, seeds, selection."""
+    """One line saying how a run's numbers were made: model, weights, protocol, seeds, selection, label budget."""
     f, s = config.get("features", {}), config.get("sweep", {})
     model = f.get("model") or f.get("source", "?")
     weights = f.get("weights_tag") or f.get("weights_file") or ""
     protocol = protocol_note(s.get("protocol", ""), config.get("qformer_images_per_class")) or "Q-Former protocol ?"
     loss = s.get("qformer_train", {}).get("loss")
-    selection = f"text counts chosen on validation ({s.get('val_per_class', '?')} images per class)"
-    parts = [f"{model} {weights}".strip(), protocol + (f", {loss} loss" if loss else ""), f"seeds {s.get('seeds', '?')}", selection]
-    return " · ".join(parts)
+    seeds = s.get("seeds")
+    count = len(seeds) if isinstance(seeds, list) else seeds if seeds is not None else "?"
+    parts = [f"{model} {weights}".strip(), protocol + (f", {loss} loss" if loss else ""), f"{count} seed{'s' if count != 1 else ''}", SELECTION]
+    return " · ".join([*parts, label_budget(s.get("val_per_class"))])
 
 
 def _shot_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -61,29 +80,47 @@ def _hover(t: pd.DataFrame, key: str) -> list[str] | None:
 
 
 def _hover_text(r: pd.Series, key: str) -> str:
+    """ "5 texts" (or "4.5 texts (median; 1–20 over seeds)"), then the paired gain, its interval and Holm-adjusted p."""
     if pd.isna(r[f"{key}_texts"]):
         return ""
-    text = f"{int(r[key + '_texts'])} texts"
+    median, low_m, high_m = float(r[f"{key}_texts"]), r.get(f"{key}_texts_min"), r.get(f"{key}_texts_max")
+    text = f"{median:g} texts" + (f" (median; {int(low_m)}–{int(high_m)} over seeds)" if pd.notna(low_m) and low_m != high_m else "")
     if pd.isna(r.get(f"{key}_gain")):
         return text
     low, high = r[f"{key}_gain_low"], r[f"{key}_gain_high"]
     interval = "1 seed: no interval" if pd.isna(low) else f"95% CI {low:+.2f} to {high:+.2f}"
-    return f"{text}<br>gain over image only {r[key + '_gain']:+.2f} points ({interval})"
+    p = r.get(f"{key}_gain_p_holm")
+    return f"{text}<br>gain over image only {r[key + '_gain']:+.2f} points ({interval})" + (f"<br>Holm-adjusted p {p:.3g}" if pd.notna(p) else "")
+
+
+def _baselines(t: pd.DataFrame) -> list[str]:
+    """The baselines Table 1 ``t`` holds, less image only on the sweep's head (drawn as "image only")."""
+    own = {init_column(h) for h in t.get("head", pd.Series(dtype=object)).dropna() if h}
+    return [b for b in BASELINES if b in t and b not in own and t[b].notna().any()]
+
+
+def _default_subtitle(t: pd.DataFrame) -> str:
+    """Seeds and selection, read from Table 1, for a figure drawn without a run description."""
+    seeds = int(t.seeds.max()) if "seeds" in t and len(t) else 0
+    return f"{seeds} seed{'s' if seeds != 1 else ''} · {SELECTION}" if seeds else ""
 
 
 def figure4(results: pd.DataFrame, title: str = "", subtitle: str = "", oracle: bool = False) -> go.Figure:
-    """Accuracy vs shots: image only and each translation (mean ± std over seeds), references as lines.
+    """Accuracy vs shots: image only and each translation (mean ± sample SD over seeds), baselines as dashed lines.
 
-    Works on partial runs: missing methods are left out, a run without few-shot rows draws only zero-shot.
+    ``subtitle``: how the numbers were made (``describe_run``: seeds, selection, label budget); without one,
+    the seeds and the selection rule. Works on partial runs: missing methods are left out, a run without
+    few-shot rows draws only zero-shot.
     """
     full = table1(results)
     t = _shot_rows(full)
+    subtitle = subtitle or _default_subtitle(t)
     fig = go.Figure()
-    series = ["image_only", *[column(x) for x in TRANSLATIONS]] + (["qformer_oracle"] if oracle else []) + ["linear_probe", "tip_adapter"]
+    series = ["image_only", *[column(x) for x in TRANSLATIONS]] + (["qformer_oracle"] if oracle else []) + _baselines(t)
     for key in series:
         if key not in t or t[key].isna().all():
             continue
-        dash = "dot" if key in ("linear_probe", "tip_adapter", "qformer_oracle") else "solid"
+        dash = DASHES.get(key, "dot" if key == "qformer_oracle" else "solid")
         texts = _hover(t, key)
         fig.add_trace(
             go.Scatter(
@@ -101,7 +138,7 @@ def figure4(results: pd.DataFrame, title: str = "", subtitle: str = "", oracle: 
     fig.update_layout(
         title={"text": f"{title}<br><sup>{subtitle}</sup>" if subtitle else title},
         xaxis={"title": "shots per class", "type": "log", "tickvals": list(t.shots)},
-        yaxis={"title": "test accuracy (%)"},
+        yaxis={"title": Y_TITLE},
         legend={"orientation": "h", "y": -0.25},
         margin={"t": 80},
         template="plotly_white",
@@ -110,7 +147,7 @@ def figure4(results: pd.DataFrame, title: str = "", subtitle: str = "", oracle: 
 
 
 def zero_vs_few(results: pd.DataFrame) -> go.Figure:
-    """Bars per shot count: image only, each translation (validation-selected), linear probe; zero-shot as a line."""
+    """Bars per shot count: image only, each translation (per-seed validation choice), linear probe (± sample SD); zero-shot as a line."""
     full = table1(results)
     t = _shot_rows(full)
     fig = go.Figure()
@@ -123,7 +160,7 @@ def zero_vs_few(results: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         barmode="group",
         xaxis_title="shots per class",
-        yaxis_title="test accuracy (%)",
+        yaxis_title=Y_TITLE,
         template="plotly_white",
         legend={"orientation": "h", "y": -0.25},
     )

@@ -1,339 +1,332 @@
-"""What a run's results say: Table 1 per translation with paired gains, its text and JSON forms, per-class views.
+"""What a run's results say, for people: Table 1 as text and as a display frame, their legends, per-class views.
 
-Table 1 has one row per shot count (a run with only zero-shot results: one row with shots 0). Accuracies
-are test accuracies in %, mean and standard deviation (ddof 0) over seeds. For every translation of the
-descriptions (``raw``, ``mean-shift``, ``qformer``) the text count is chosen on validation, and the gain
-over image only is paired by seed (same support set) with a 95% t-interval over seeds.
+The numbers come from ``comparisons.table1`` (per-seed text counts, paired gains, every baseline, Holm's
+correction); the JSON form, the verdict and the labels from ``summary``. Both are re-exported here, where
+the CLI and the pages look for them.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .comparisons import (
+    BASELINES,
+    QF_VS_MS,
+    TRANSLATIONS,
+    chosen_text_counts,
+    column,
+    init_column,
+    paired_gain,
+    primary_head,
+    select_text_count,
+    table1,
+    with_translation,
+)
 from .errors import FewShotError
-from .runs import RESULT_COLUMNS, RunFolder
+from .runs import RunFolder
+from .stats import PairedGain, holm, mark, t_interval
 from .storage import read_json
+from .summary import (
+    BASELINE_LABELS,
+    HEAD_LABELS,
+    TRANSLATION_LABELS,
+    baseline_label,
+    compare_verdicts,
+    label_budget,
+    shots_text,
+    summary_json,
+    summary_rows,
+    val_count,
+    verdict,
+)
 
-TRANSLATIONS = ("raw", "mean-shift", "qformer")  # how descriptions become image-space features, in display order
-REFERENCES = ("linear-probe", "tip-adapter")  # few-shot baselines without text
+__all__ = [  # the report's interface; parts live in comparisons, stats and summary
+    "BASELINES",
+    "BASELINE_LABELS",
+    "GAIN_LEGEND",
+    "PairedGain",
+    "TRANSLATIONS",
+    "TRANSLATION_LABELS",
+    "column",
+    "compare_verdicts",
+    "format_table1",
+    "holm",
+    "label_budget",
+    "legend",
+    "paired_gain",
+    "per_class_report",
+    "protocol_note",
+    "select_text_count",
+    "selected_predictions",
+    "summary_json",
+    "t_interval",
+    "table1",
+    "table1_display",
+    "table_verdict",
+    "text_helped",
+    "verdict",
+    "with_translation",
+]
 
-
-def column(translation: str) -> str:
-    """The Table 1 column prefix of a translation or method: "mean-shift" -> "mean_shift"."""
-    return translation.replace("-", "_")
-
-
-def with_translation(results: pd.DataFrame) -> pd.DataFrame:
-    """The results with a complete ``translation`` column.
-
-    Tables from before the column (or with it empty) get "none" for adapter rows with 0 texts and
-    "qformer" for adapter rows with texts (the only translation there was); other methods get "".
-    """
-    df = results.reindex(columns=list(dict.fromkeys([*RESULT_COLUMNS, *results.columns])))  # an empty frame gets the columns
-    given = df["translation"].astype(object).fillna("").astype(str) if "translation" in df else pd.Series("", index=df.index)
-    adapter = (df["method"] == "adapter").to_numpy()
-    fallback = np.where(df["texts"].to_numpy() > 0, "qformer", "none") if len(df) else np.array([], dtype=object)
-    filled = np.where(given.to_numpy() == "", fallback, given.to_numpy())
-    df["translation"] = np.where(adapter, filled, "").astype(object)
-    return df
-
-
-def select_text_count(results: pd.DataFrame, shots: int | None = None, by: str = "val_acc", translation: str = "qformer") -> int | None:
-    """The text count (> 0) of the adapter with the best mean ``by`` over seeds for one translation (None if none).
-
-    ``by="val_acc"`` is the honest choice; ``"test_acc"`` is the paper's oracle. Ties go to the fewest texts.
-    """
-    df = with_translation(results)
-    return _best_texts(df if shots is None else df[df.shots == shots], by, translation)
-
-
-def _best_texts(df: pd.DataFrame, by: str, translation: str) -> int | None:
-    """select_text_count on a table that already has its translation column."""
-    cells = df[(df.method == "adapter") & (df.texts > 0) & (df.translation == translation)]
-    return None if cells.empty else int(cells.groupby("texts")[by].mean().idxmax())
-
-
-@dataclass
-class PairedGain:
-    """The gain of a setting over image only, paired by seed, in accuracy points."""
-
-    mean: float
-    low: float  # 95% t-interval over seeds; NaN with fewer than 2 seeds
-    high: float
-    seeds: int  # seeds with both numbers
-
-
-def t_interval(values: np.ndarray | list[float], level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and ``level`` Student-t confidence interval of the mean: (mean, low, high); NaN bounds below 2 values."""
-    x = np.asarray(values, dtype=float)
-    if len(x) == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(x.mean())
-    if len(x) < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return mean, mean - half, mean + half
-
-
-def paired_gain(results: pd.DataFrame, shots: int, translation: str, texts: int) -> PairedGain:
-    """Test accuracy of ``translation`` with ``texts`` texts minus image only, per seed (points), and its interval."""
-    df = with_translation(results)
-    return _paired(df[(df.method == "adapter") & (df.shots == shots)], translation, texts)
-
-
-def _paired(at: pd.DataFrame, translation: str, texts: int) -> PairedGain:
-    """paired_gain on the adapter rows of one shot count, translation column filled."""
-    base = at[at.texts == 0].groupby("seed").test_acc.mean()
-    other = at[(at.translation == translation) & (at.texts == texts)].groupby("seed").test_acc.mean()
-    diffs = (other - base).dropna() * 100  # aligned on seed: the same support set
-    mean, low, high = t_interval(diffs.to_numpy())
-    return PairedGain(mean, low, high, len(diffs))
-
-
-def _mean_std(values: pd.Series) -> tuple[float, float]:
-    if values.empty:
-        return math.nan, math.nan
-    return float(values.mean() * 100), float(values.std(ddof=0) * 100) if len(values) > 1 else 0.0
-
-
-def _protocol(rows: pd.DataFrame) -> str:
-    """The Q-Former protocol of a set of adapter rows ("" if unknown; several joined by "+")."""
-    found = sorted({str(p) for p in rows.get("protocol", pd.Series(dtype=object)).dropna() if str(p)})
-    return "+".join(found)
-
-
-def _translation_cells(at: pd.DataFrame, translation: str) -> dict[str, Any]:
-    """Validation-selected accuracy, text count and paired gain of one translation at one shot count."""
-    m = _best_texts(at, "val_acc", translation)
-    if m is None:
-        return {}
-    c = column(translation)
-    mean, std = _mean_std(at[(at.translation == translation) & (at.texts == m)].test_acc)
-    gain = _paired(at, translation, m)
-    return {c: mean, f"{c}_std": std, f"{c}_texts": m, f"{c}_gain": gain.mean, f"{c}_gain_low": gain.low, f"{c}_gain_high": gain.high}
-
-
-def _shot_row(part: pd.DataFrame, translations: list[str]) -> dict[str, Any]:
-    """One Table 1 row from every result of one shot count."""
-    at = part[part.method == "adapter"]
-    row: dict[str, Any] = {"shots": int(part.shots.iloc[0]), "seeds": int(part.seed.nunique()), "protocol": _protocol(at)}
-    row["image_only"], row["image_only_std"] = _mean_std(at[at.texts == 0].test_acc)
-    for translation in translations:
-        row.update(_translation_cells(at, translation))
-    m = _best_texts(at, "test_acc", "qformer")
-    if m is not None:
-        row["qformer_oracle"], row["qformer_oracle_std"] = _mean_std(at[(at.translation == "qformer") & (at.texts == m)].test_acc)
-        row["qformer_oracle_texts"] = m
-    for method in REFERENCES:
-        reference = part[part.method == method]
-        if len(reference):
-            row[column(method)], row[column(method) + "_std"] = _mean_std(reference.test_acc)
-    return row
-
-
-def table1(results: pd.DataFrame) -> pd.DataFrame:
-    """Table 1 from a results table: one row per shot count, accuracies in %, gains in points.
-
-    Columns: ``shots``, ``seeds``, ``protocol``, ``image_only(_std)``; per translation present ``<t>``,
-    ``<t>_std``, ``<t>_texts`` (chosen on validation), ``<t>_gain``, ``<t>_gain_low``, ``<t>_gain_high``
-    with ``<t>`` in raw, mean_shift, qformer; ``qformer_oracle(_std, _texts)`` (text count chosen on
-    test, as the paper did); ``linear_probe(_std)``, ``tip_adapter(_std)``; ``zero_shot``;
-    ``description_zero_shot(_texts)``. Missing methods leave their columns out; a run with only
-    zero-shot results gives one row with shots 0.
-    """
-    keep = ["method", "translation", "protocol", "shots", "texts", "seed", "val_acc", "test_acc"]
-    df = with_translation(results)[keep].copy()  # only what Table 1 reads: fewer blocks, faster filters
-    translations = [t for t in TRANSLATIONS if (df.translation == t).any()]
-    rows = [_shot_row(part, translations) for _, part in df[df.shots > 0].groupby("shots", sort=True)]
-    table = pd.DataFrame(rows or [{"shots": 0, "seeds": 0, "protocol": ""}])
-    zs = df[df.method == "zeroshot"]
-    if len(zs):
-        table["zero_shot"] = float(zs.test_acc.iloc[0] * 100)
-    dzs = df[df.method == "description-zeroshot"]
-    if len(dzs):
-        best = dzs.groupby("texts")[["val_acc", "test_acc"]].mean()
-        m = int(best.val_acc.idxmax())
-        table["description_zero_shot"], table["description_zero_shot_texts"] = float(best.test_acc[m] * 100), m
-    if not rows and "zero_shot" not in table and "description_zero_shot" not in table:
-        return table.iloc[0:0]  # nothing finished yet
-    return table
+SD_LEGEND = "test accuracy %, mean ± sample SD (ddof 1) over seeds"
+TEXTS_LEGEND = (
+    "(texts) = descriptions per class chosen per seed on its own validation set: median (min–max) over seeds; oracle: one count chosen on test"
+)
+GAIN_LEGEND = "gain: test accuracy minus image only on the same seed (same support set, same head), points, mean [95% t-interval over seeds]"
+STRONGEST_LEGEND = "vs strongest: minus the strongest baseline of the shot count (highest mean test accuracy among image only and the baselines)"
+STAR_LEGEND = "* / † = Holm-adjusted p < 0.05 and gain above / below 0 (two-sided paired t-test; Holm across the table's cells of each comparison)"
+EDGE_LEGEND = "edge = some seed's hyper-parameters chosen on validation still sit on the edge of their grid"
 
 
 def text_helped(table: pd.DataFrame, max_shots: int = 4, translation: str = "qformer") -> dict[int, bool]:
-    """Per shot count up to ``max_shots``: is the 95% interval of the paired gain of ``translation`` above 0?
+    """Per shot count up to ``max_shots``: is the paired gain of ``translation`` over image only starred?
 
-    With one seed there is no interval, so the answer is False. Empty where the translation did not run.
+    Starred: Holm-adjusted p < 0.05 (across the table's gain cells) and gain above 0. With one seed there is
+    no test, so the answer is False. Empty where the translation did not run.
     """
-    low = f"{column(translation)}_gain_low"
-    if low not in table:
+    prefix = f"{column(translation)}_gain"
+    if f"{prefix}_p_holm" not in table:
         return {}
     part = table[(table.shots > 0) & (table.shots <= max_shots)]
-    return {int(r["shots"]): bool(pd.notna(r[low]) and r[low] > 0) for _, r in part.iterrows()}
-
-
-TRANSLATION_LABELS = {"raw": "raw text", "mean-shift": "mean-shift", "qformer": "Q-Former"}
-GAIN_LEGEND = "gain: test accuracy minus image only on the same seed (same support set), points, mean [95% t-interval over seeds]"
+    return {int(r["shots"]): mark(r[prefix], r[f"{prefix}_p_holm"]) == "*" for _, r in part.iterrows() if pd.notna(r[prefix])}
 
 
 def protocol_note(protocol: str, qformer_images_per_class: int | None = None) -> str:
     """How the Q-Former (and mean shift) saw labelled images, in words ("" when unknown)."""
+    name = TRANSLATION_LABELS["qformer"]
     if protocol == "train-split":
         if qformer_images_per_class:
-            return f"Q-Former trained on {qformer_images_per_class} labelled images per class (train-split protocol)"
-        return "Q-Former trained on the labelled training split less validation (train-split protocol)"
+            return f"{name} trained on {qformer_images_per_class} labelled images per class (train-split protocol)"
+        return f"{name} trained on the labelled training split less validation (train-split protocol)"
     if protocol == "support":
-        return "Q-Former trained on the k-shot support images only (support protocol)"
-    return f"Q-Former protocol {protocol}" if protocol else ""
+        return f"{name} trained on the k-shot support images only (support protocol)"
+    return f"{name} protocol {protocol}" if protocol else ""
+
+
+def budget_line(table: pd.DataFrame, val_per_class: int | str | None) -> str:
+    """The label budget with its total at the fewest and the most shots: "… (1 shot: 5 labels per class; 15 shots: 19)"."""
+    shots = sorted(int(k) for k in table.shots if k > 0) if "shots" in table else []
+    if not shots or val_per_class is None:
+        return label_budget(val_per_class)
+    ends = [f"{k} shot{'s' if k != 1 else ''}: {k + val_count(val_per_class, k)}" for k in dict.fromkeys([shots[0], shots[-1]])]
+    return f"{label_budget(val_per_class)} ({'; '.join(ends)} labels per class)"
+
+
+def legend(table: pd.DataFrame, val_per_class: int | str | None = None) -> list[str]:
+    """The lines that say how to read Table 1 (each under 150 characters), for the text table and a page caption."""
+    lines = [SD_LEGEND, TEXTS_LEGEND, GAIN_LEGEND, STRONGEST_LEGEND, STAR_LEGEND]
+    if any(c.endswith("_edge") for c in table):
+        lines.append(EDGE_LEGEND)
+    heads = {h for h in table.get("head", pd.Series(dtype=object)).dropna() if h}
+    lines += [f"image only and every translation: the adapter started from the {HEAD_LABELS.get(h, h)} ({h} head)" for h in sorted(heads)]
+    return lines + [budget_line(table, val_per_class)]
+
+
+def _texts(r: pd.Series, key: str) -> str:
+    """ "4", or "4; 2–8" when the seeds chose different counts (median; min–max)."""
+    median = float(r[key])
+    text = str(int(median)) if median.is_integer() else f"{median:.1f}"
+    low, high = r.get(f"{key}_min"), r.get(f"{key}_max")
+    return f"{text}; {int(low)}–{int(high)}" if pd.notna(low) and pd.notna(high) and low != high else text
 
 
 def _accuracy_cell(r: pd.Series, key: str, texts_key: str | None = None) -> str:
+    """ "62.67 ± 8.22 (4; 2–8)": mean ± sample SD (no SD with one seed), the chosen texts, "edge" for a grid edge."""
     if key not in r or pd.isna(r[key]):
         return "-"
-    text = f"{r[key]:.2f} ± {r[key + '_std']:.2f}"
-    return f"{text} ({int(r[texts_key])})" if texts_key and texts_key in r and pd.notna(r[texts_key]) else text
+    std = r.get(f"{key}_std")
+    text = f"{r[key]:.2f} ± {std:.2f}" if pd.notna(std) else f"{r[key]:.2f}"
+    if texts_key and texts_key in r and pd.notna(r[texts_key]):
+        text += f" ({_texts(r, texts_key)})"
+    edge = r.get(f"{key}_edge")
+    return text + (" edge" if edge is not None and pd.notna(edge) and bool(edge) else "")
 
 
-def _gain_cell(r: pd.Series, c: str, mark: bool = True) -> str:
-    """'+4.10 [+2.03, +6.17]*' (* = interval above 0), '+4.10 [1 seed: no interval]', or '' when missing."""
-    if f"{c}_gain" not in r or pd.isna(r[f"{c}_gain"]):
+def _paired_cell(r: pd.Series, prefix: str) -> str:
+    """'+4.10 [+2.03, +6.17]*' (* / † by Holm), '+4.10 [1 seed: no interval]', or '' when missing."""
+    if prefix not in r or pd.isna(r[prefix]):
         return ""
-    low, high = r[f"{c}_gain_low"], r[f"{c}_gain_high"]
+    low, high = r[f"{prefix}_low"], r[f"{prefix}_high"]
     if pd.isna(low):
-        return f"{r[f'{c}_gain']:+.2f} [1 seed: no interval]"
-    return f"{r[f'{c}_gain']:+.2f} [{low:+.2f}, {high:+.2f}]" + ("*" if mark and low > 0 else "")
+        return f"{r[prefix]:+.2f} [1 seed: no interval]"
+    return f"{r[prefix]:+.2f} [{low:+.2f}, {high:+.2f}]" + mark(r[prefix], r.get(f"{prefix}_p_holm", np.nan))
 
 
 def _table_columns(table: pd.DataFrame) -> list[tuple[str, str, str | None, str | None]]:
-    """(header, accuracy column, text-count column, gain prefix) for every method the table holds."""
+    """(header, accuracy column, text-count column, translation prefix) for image only, each translation and the oracle."""
     cols: list[tuple[str, str, str | None, str | None]] = [("image only", "image_only", None, None)]
     for t in TRANSLATIONS:
         if f"{column(t)}_texts" in table:
-            cols.append((f"+ {TRANSLATION_LABELS[t]} (texts)", column(t), f"{column(t)}_texts", column(t)))
+            cols.append((f"+ {TRANSLATION_LABELS[t]} text (texts)", column(t), f"{column(t)}_texts", column(t)))
     if "qformer_oracle" in table:
-        cols.append(("+ Q-Former oracle", "qformer_oracle", "qformer_oracle_texts", None))
-    cols += [(h, k, None, None) for h, k in (("linear probe", "linear_probe"), ("Tip-Adapter", "tip_adapter")) if k in table]
+        cols.append((f"+ {TRANSLATION_LABELS['qformer']} oracle", "qformer_oracle", "qformer_oracle_texts", None))
     return cols
 
 
-def format_table1(table: pd.DataFrame, qformer_images_per_class: int | None = None) -> str:
-    """Table 1 as aligned text: per shot count a line of "mean ± std (texts)" and a line of paired gains.
+def _baseline_columns(table: pd.DataFrame) -> list[str]:
+    """The baselines a table holds, less image only on the sweep's head (that is the "image only" column)."""
+    heads = {init_column(h) for h in table.get("head", pd.Series(dtype=object)).dropna() if h}
+    return [b for b in BASELINES if b in table and b not in heads and table[b].notna().any()]
+
+
+def _grid_lines(grid: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in grid) for i in range(len(grid[0]))]
+    return ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)).rstrip() for row in grid]
+
+
+def _translation_grid(shots: pd.DataFrame, cols: list[tuple[str, str, str | None, str | None]]) -> list[str]:
+    """Per shot count: accuracies, gains over image only, gains over the strongest baseline."""
+    grid = [["shots", *[h for h, *_ in cols]]]
+    for _, r in shots.iterrows():
+        grid.append([str(int(r["shots"])), *[_accuracy_cell(r, k, tk) for _, k, tk, _ in cols]])
+        for label, family in (("gain:", "gain"), ("vs strongest:", "vs_strongest")):
+            if any(g and f"{g}_{family}" in r and pd.notna(r[f"{g}_{family}"]) for *_, g in cols):
+                grid.append(["", label, *[_paired_cell(r, f"{g}_{family}") if g else "" for *_, g in cols[1:]]])
+    return _grid_lines(grid)
+
+
+def _strongest_label(r: pd.Series) -> str:
+    """The strongest baseline of a row by name ("image only" when it is image only on the sweep's head; "-" if none)."""
+    name = r.get("strongest_baseline")
+    if name is None or pd.isna(name):
+        return "-"
+    return "image only" if pd.notna(r.get("head")) and name == init_column(r["head"]) else baseline_label(name)
+
+
+def _baseline_grid(shots: pd.DataFrame, names: list[str]) -> list[str]:
+    """Per shot count: the strongest baseline's name and every baseline's accuracy."""
+    grid = [["shots", "strongest", *[baseline_label(b) for b in names]]]
+    for _, r in shots.iterrows():
+        grid.append([str(int(r["shots"])), _strongest_label(r), *[_accuracy_cell(r, b) for b in names]])
+    return ["baselines (image only on another head, and methods without text):", *_grid_lines(grid)]
+
+
+def _qformer_vs_mean_shift(shots: pd.DataFrame) -> list[str]:
+    """One line per shot count: the paired Q-Former minus mean-shift gain, each at its per-seed text count."""
+    if QF_VS_MS not in shots or shots[QF_VS_MS].isna().all():
+        return []
+    name = f"{TRANSLATION_LABELS['qformer']} − {TRANSLATION_LABELS['mean-shift']}"
+    lines = [f"{name}, paired per seed, each at its chosen text count (points [95% t-interval]; Holm across shot counts):"]
+    for _, r in shots.iterrows():
+        if pd.notna(r[QF_VS_MS]):
+            p = r.get(f"{QF_VS_MS}_p_holm", np.nan)
+            lines.append(f"  {shots_text([int(r['shots'])])}: {_paired_cell(r, QF_VS_MS)}" + (f"  (Holm p {p:.3f})" if pd.notna(p) else ""))
+    return lines
+
+
+def format_table1(table: pd.DataFrame, qformer_images_per_class: int | None = None, val_per_class: int | str | None = None) -> str:
+    """Table 1 as text: translations beside image only (gains over it and over the strongest baseline), the
+    baselines, Q-Former vs mean shift, the legend with the label budget, and the verdict.
 
     Args:
         qformer_images_per_class: labelled images per class the Q-Former saw (config.json), for the protocol line.
+        val_per_class: validation images per class of the sweep (an int, or "k": as many as the shots).
     """
     shots = table[table.shots > 0] if "shots" in table else table
     cols = _table_columns(table)
     lines = []
     if len(shots):
-        grid = [["shots", *[h for h, *_ in cols]]]
-        for _, r in shots.iterrows():
-            grid.append([str(int(r["shots"])), *[_accuracy_cell(r, k, tk) for _, k, tk, _ in cols]])
-            if any(g for *_, g in cols):
-                grid.append(["", "gain:", *[_gain_cell(r, g) if g else "" for *_, g in cols[1:]]])
-        widths = [max(len(row[i]) for row in grid) for i in range(len(grid[0]))]
-        lines += ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)).rstrip() for row in grid]
-        lines.append("test accuracy %, mean ± std over seeds; (texts) = descriptions per class chosen on validation (oracle: on test)")
-        if any(g for *_, g in cols):
-            lines.append(GAIN_LEGEND + "; * = interval above 0 (text helped)")
+        lines += _translation_grid(shots, cols)
+        names = _baseline_columns(table)
+        lines += _baseline_grid(shots, names) if names else []
+        lines += _qformer_vs_mean_shift(shots)
+        lines += legend(table, val_per_class)
     else:
         lines.append("no few-shot results yet")
     protocols = {p for p in table.get("protocol", pd.Series(dtype=object)).dropna() if p}
-    lines += [protocol_note(p, qformer_images_per_class) for p in sorted(protocols) if any(g for *_, g in cols)]
+    lines += [protocol_note(p, qformer_images_per_class) for p in sorted(protocols) if len(cols) > 1]
     if "zero_shot" in table and len(table):
         lines.append(f"zero-shot CLIP: {table.zero_shot.iloc[0]:.2f}")
     if "description_zero_shot" in table and len(table):
-        texts = int(table.description_zero_shot_texts.iloc[0])
-        lines.append(f"description zero-shot (CuPL-style, {texts} texts/class, val-selected): {table.description_zero_shot.iloc[0]:.2f}")
+        texts = _texts(table.iloc[0], "description_zero_shot_texts")
+        lines.append(
+            f"description zero-shot (CuPL-style, {texts} texts/class, chosen per seed on validation): {table.description_zero_shot.iloc[0]:.2f}"
+        )
+    if len(cols) > 1 and len(shots):
+        lines += textwrap.wrap("verdict: " + table_verdict(table), 150)
     return "\n".join(lines)
 
 
-def table1_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Table 1 with formatted cells for a page: each translation's accuracy (texts) beside its gain [95% CI]."""
+def table_verdict(table: pd.DataFrame) -> str:
+    """``verdict`` of a Table 1 (as ``summary_json`` would give it), for the text table and the pages."""
+    return verdict({"rows": summary_rows(table)})
+
+
+def table1_display(table: pd.DataFrame, val_per_class: int | str | None = None) -> pd.DataFrame:
+    """Table 1 with formatted cells for a page: each translation's accuracy (texts) beside its gains [95% CI],
+    the oracle, the strongest baseline and every baseline, Q-Former − mean-shift, and the label budget."""
     shots = table[table.shots > 0] if "shots" in table else table
+    names = _baseline_columns(table)
+    versus = f"{TRANSLATION_LABELS['qformer']} − {TRANSLATION_LABELS['mean-shift']} [95% CI]"
     out = []
     for _, r in shots.iterrows():
         row = {"shots": int(r["shots"]), "seeds": int(r["seeds"])}
-        for header, key, texts_key, gain in _table_columns(table):
+        for header, key, texts_key, prefix in _table_columns(table):
             row[header] = _accuracy_cell(r, key, texts_key)
-            if gain:
-                row[f"{header.split(' (')[0]} gain [95% CI]"] = _gain_cell(r, gain) or "-"
+            if prefix:
+                short = header.split(" (")[0]
+                row[f"{short} gain [95% CI]"] = _paired_cell(r, f"{prefix}_gain") or "-"
+                row[f"{short} vs strongest [95% CI]"] = _paired_cell(r, f"{prefix}_vs_strongest") or "-"
+        row["strongest baseline"] = _strongest_label(r)
+        row |= {baseline_label(b): _accuracy_cell(r, b) for b in names}
+        if QF_VS_MS in table:
+            row[versus] = _paired_cell(r, QF_VS_MS) or "-"
+        v = val_count(val_per_class, int(r["shots"]))
+        row["label budget per class"] = f"{int(r['shots'])} support + {v if v is not None else '?'} validation"
         out.append(row)
     return pd.DataFrame(out)
 
 
-def _number(x: Any, digits: int = 4) -> float | None:
-    return None if x is None or pd.isna(x) else round(float(x), digits)
+SETTINGS = (
+    "image_only",
+    *TRANSLATIONS,
+    "linear-probe",
+    "tip-adapter",
+    "tip-adapter-f",
+    "gda",
+    "lp++",
+    "description_init",
+    "zeroshot_init",
+    "zeroshot",
+)
 
 
-def summary_json(results: pd.DataFrame, config: dict[str, Any], num_classes: int | None = None) -> dict[str, Any]:
-    """The machine-readable Table 1 that ``reproduce --json`` prints (accuracies in %, gains in points).
+def _prediction_keys(setting: str, seed: int, choices: dict[int, int], head: str) -> list[str]:
+    """Stored prediction keys of a setting for one seed, newest naming first ("adapter-<m>" meant the Q-Former before translations).
 
-    Keys: dataset, protocol, seeds (how many), num_classes, zero_shot (test %), rows (one per shot count:
-    shots, image_only [mean, std], translations {name: {mean, std, texts, gain, gain_ci95 [low, high]}}).
-    Bounds are null where one seed gives no interval.
+    ``choices``: seed -> chosen text count (translations); ``head``: the sweep's head, whose image only is "adapter-0".
     """
-    table = table1(results)
-    sweep = config.get("sweep", {})
-    protocols = sorted({p for p in table.get("protocol", pd.Series(dtype=object)).dropna() if p})
-    seeds = sweep.get("seeds")
-    rows = []
-    for _, r in table[table.shots > 0].iterrows() if len(table) else []:
-        translations = {}
-        for t in TRANSLATIONS:
-            c = column(t)
-            if f"{c}_texts" in r and pd.notna(r[f"{c}_texts"]):
-                translations[t] = {
-                    "mean": _number(r[c]),
-                    "std": _number(r[f"{c}_std"]),
-                    "texts": int(r[f"{c}_texts"]),
-                    "gain": _number(r[f"{c}_gain"]),
-                    "gain_ci95": [_number(r[f"{c}_gain_low"]), _number(r[f"{c}_gain_high"])],
-                }
-        image_only = [_number(r.get("image_only")), _number(r.get("image_only_std"))]
-        rows.append({"shots": int(r["shots"]), "image_only": image_only, "translations": translations})
-    return {
-        "dataset": config.get("dataset") or (str(results.dataset.iloc[0]) if len(results) else None),
-        "protocol": sweep.get("protocol") or "+".join(protocols) or None,
-        "seeds": len(seeds) if seeds is not None else int(results.seed.nunique()),
-        "num_classes": num_classes if num_classes is not None else config.get("features", {}).get("num_classes"),
-        "zero_shot": _number(table.zero_shot.iloc[0]) if "zero_shot" in table and len(table) else None,
-        "rows": rows,
-    }
-
-
-SETTINGS = ("image_only", *TRANSLATIONS, "linear-probe", "tip-adapter", "zeroshot")  # classifiers per_class_report knows
-
-
-def _prediction_keys(results: pd.DataFrame, shots: int, setting: str) -> list[str]:
-    """Stored prediction keys of a setting, newest naming first ("adapter-<m>" meant the Q-Former before translations)."""
     if setting == "image_only":
         return ["adapter-0"]
     if setting in TRANSLATIONS:
-        m = select_text_count(results, shots, translation=setting)
+        m = choices.get(int(seed))
         return [] if m is None else [f"adapter-{setting}-{m}"] + ([f"adapter-{m}"] if setting == "qformer" else [])
+    if setting.endswith("_init"):  # image only on a head: "adapter-0" on the sweep's own head, "adapter-0@<head>" on another
+        other = next((h for h in ("descriptions", "zeroshot", "zeros") if init_column(h) == setting), setting.removesuffix("_init"))
+        return ["adapter-0"] if other == head else [f"adapter-0@{other}"]
     return [setting]
 
 
 def selected_predictions(run: RunFolder, results: pd.DataFrame, shots: int, setting: str) -> list[np.ndarray]:
     """Test predictions of every seed for one Table 1 cell.
 
-    ``setting``: "image_only", a translation ("raw", "mean-shift", "qformer": text count chosen on
-    validation), "linear-probe", "tip-adapter" or "zeroshot".
+    ``setting``: "image_only", a translation ("raw", "mean-shift", "qformer": each seed's text count chosen
+    on its validation set, as in Table 1), a baseline method ("linear-probe", "tip-adapter", "gda", …),
+    image only on a head ("description_init", "zeroshot_init") or "zeroshot".
     """
     if setting == "zeroshot":
         return [p["zeroshot"] for p in [run.predictions("zeroshot")] if "zeroshot" in p]
-    keys = _prediction_keys(results, shots, setting)
+    choices = chosen_text_counts(results, shots, setting) if setting in TRANSLATIONS else {}
+    head = primary_head(with_translation(results))
     preds = []
     for seed in sorted(results[results.shots == shots].seed.unique()):
         stored = run.predictions(f"{shots:02d}-{seed}")
-        found = next((stored[k] for k in keys if k in stored), None)
+        found = next((stored[k] for k in _prediction_keys(setting, seed, choices, head) if k in stored), None)
         if found is not None:
             preds.append(found)
     return preds
@@ -342,8 +335,7 @@ def selected_predictions(run: RunFolder, results: pd.DataFrame, shots: int, sett
 def per_class_report(run_dir: Path | str, results: pd.DataFrame, shots: int, setting: str) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """Per-class test accuracy (mean over seeds), the most frequent confusions, misclassified examples.
 
-    ``setting``: "image_only", a translation (its text count chosen on validation), "linear-probe",
-    "tip-adapter" or "zeroshot" (``SETTINGS``).
+    ``setting``: one of ``SETTINGS`` (see ``selected_predictions``).
 
     Returns:
         per_class: columns class, accuracy (%), images; sorted worst first.

@@ -12,7 +12,17 @@ from fewshot_core.class_groups import demo_held_out, group_accuracy
 from fewshot_core.datasets.images import load_rgb
 from fewshot_core.names import run_label, write_label
 from fewshot_core.plots import compare_runs, describe_run, figure4, group_figure, worst_classes, zero_vs_few
-from fewshot_core.report import GAIN_LEGEND, TRANSLATION_LABELS, TRANSLATIONS, column, per_class_report, protocol_note, table1, table1_display
+from fewshot_core.report import (
+    TRANSLATION_LABELS,
+    TRANSLATIONS,
+    column,
+    legend,
+    per_class_report,
+    protocol_note,
+    table1,
+    table1_display,
+    table_verdict,
+)
 from fewshot_core.runs import RunFolder, list_runs
 from fewshot_core.storage import read_json
 
@@ -67,22 +77,20 @@ def live_ui(cache, runs: list[dict], chosen_path: str | None) -> None:
 
 def table_ui(table, chosen: dict, how: str) -> None:
     st.subheader("Table 1")
-    shown = table1_display(table)
+    sweep = chosen["config"].get("sweep", {})
+    shown = table1_display(table, sweep.get("val_per_class"))
     if shown.empty:
         st.info("No few-shot results yet." + (f" Zero-shot CLIP: {table.zero_shot.iloc[0]:.2f}%." if "zero_shot" in table and len(table) else ""))
         return
     st.dataframe(shown, width="stretch", hide_index=True)
-    sweep = chosen["config"].get("sweep", {})
+    st.markdown(f"**Verdict.** {escape_markdown(table_verdict(table))}")
     note = protocol_note(sweep.get("protocol", ""), chosen["config"].get("qformer_images_per_class"))
     references = [f"zero-shot CLIP {table.zero_shot.iloc[0]:.2f}%" if "zero_shot" in table else ""]
     if "description_zero_shot" in table:
         references.append(
             f"description zero-shot {table.description_zero_shot.iloc[0]:.2f}% ({int(table.description_zero_shot_texts.iloc[0])} texts/class)"
         )
-    st.caption(
-        f"Test accuracy %, mean ± std over seeds; (texts) = descriptions per class chosen on validation (oracle: on test). "
-        f"{GAIN_LEGEND}; * = interval above 0 (text helped). " + (f"{note}. " if note else "") + " · ".join(r for r in references if r)
-    )
+    st.caption(". ".join(legend(table, sweep.get("val_per_class"))) + ". " + (f"{note}. " if note else "") + " · ".join(r for r in references if r))
 
 
 def per_class_ui(results, table, chosen: dict, how: str) -> None:
@@ -200,7 +208,7 @@ def page() -> None:
     oracle = st.toggle("Also show the oracle (text count chosen on the test set, as the paper did)", value=False)
     fig = figure4(results, f"Figure 4 · {run_label(chosen)}", how, oracle=oracle)
     st.plotly_chart(fig, width="stretch", key="figure4")
-    st.caption(f"Mean ± std over seeds on the whole test split. {how}. Text count chosen on validation unless marked oracle.")
+    st.caption(f"Mean ± sample SD over seeds on the whole test split. {how}. Oracle: one text count chosen on test.")
     table_ui(table, chosen, how)
     groups_ui(results, chosen, how)
     st.subheader("Zero-shot vs few-shot")

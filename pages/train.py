@@ -244,7 +244,8 @@ def progress_ui(registry) -> None:
                 st.warning(f"The job finished, but its run folder {escape_markdown(str(run.path))} holds no results.")
                 return
             st.success(f"Done: {len(results)} results in {escape_markdown(str(run.path))}. See them on the Results page.")
-            st.code(format_table1(table1(results), config.get("qformer_images_per_class")), language=None)
+            budget = config.get("sweep", {}).get("val_per_class")
+            st.code(format_table1(table1(results), config.get("qformer_images_per_class"), budget), language=None)
 
     progress()
 

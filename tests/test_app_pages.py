@@ -228,7 +228,9 @@ def test_results_page_on_a_half_finished_run_with_translations(translation_colum
     assert any("Partial run: 3 of 5 units done" in i.value for i in app.info)
     table = app.dataframe[0].value
     assert list(table.shots) == [1] and table["+ raw text gain [95% CI]"].iloc[0] == "+5.00 [+5.00, +5.00]*"
-    assert table["+ Q-Former (texts)"].iloc[0] == "57.50 ± 0.50 (5)" and table["+ Q-Former gain [95% CI]"].iloc[0] == "+7.00 [+7.00, +7.00]*"
+    assert (
+        table["+ Q-Former text (texts)"].iloc[0] == "57.50 ± 0.71 (5)" and table["+ Q-Former text gain [95% CI]"].iloc[0] == "+7.00 [+7.00, +7.00]*"
+    )
     assert any("Q-Former trained on 26 labelled images per class (train-split protocol)" in c.value for c in app.caption)
     spec = app.get("plotly_chart")[0].proto.spec
     assert "image + mean-shift text" in spec and "train-split protocol" in spec

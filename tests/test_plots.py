@@ -34,11 +34,11 @@ def test_figure4_draws_the_selected_numbers():
     by_name = {trace.name: trace for trace in fig.data}
     image_only = by_name["image only (adapter, 0 texts)"]
     assert list(image_only.x) == [1, 4] and list(image_only.y) == pytest.approx([54.0, 81.0])
-    assert list(image_only.error_y.array) == pytest.approx([2.0, 1.0])
-    val = by_name["image + Q-Former text (text count chosen on validation)"]  # an old table: texts > 0 were the Q-Former
+    assert list(image_only.error_y.array) == pytest.approx([2 * 2**0.5, 2**0.5])  # sample SD of 52, 56 and of 80, 82
+    val = by_name["image + Q-Former text (text count chosen per seed on validation)"]  # an old table: texts > 0 were the Q-Former
     assert list(val.y) == pytest.approx([62.0, 79.0]) and [t.split("<br>")[0] for t in val.text] == ["5 texts", "5 texts"]  # 5 wins on validation
     assert "gain over image only +8.00 points (95% CI +8.00 to +8.00)" in val.text[0]  # both seeds gain exactly 8 points
-    oracle = by_name["image + Q-Former text (text count chosen on test: oracle)"]
+    oracle = by_name["image + Q-Former text (one text count chosen on test: oracle)"]
     assert list(oracle.y) == pytest.approx([70.0, 79.0])  # 9 texts has the best test accuracy at 1 shot
     assert any("zero-shot CLIP 41.0%" in a.text for a in fig.layout.annotations)
 
@@ -51,12 +51,15 @@ def test_zero_vs_few_and_run_description():
         "sweep": {"protocol": "support", "seeds": [0, 1], "qformer_train": {"loss": "balanced"}},
     }
     assert describe_run(config) == (
-        "ViT-B-32 openai · Q-Former trained on the k-shot support images only (support protocol), balanced loss · seeds [0, 1]"
-        " · text counts chosen on validation (? images per class)"
+        "ViT-B-32 openai · Q-Former trained on the k-shot support images only (support protocol), balanced loss · 2 seeds"
+        " · text count chosen per seed on validation · label budget: k support + ? validation labels per class"
     )
     config["sweep"] |= {"protocol": "train-split", "val_per_class": 8}
     assert "Q-Former trained on 26 labelled images per class (train-split protocol)" in describe_run({**config, "qformer_images_per_class": 26})
-    assert describe_run(config).endswith("text counts chosen on validation (8 images per class)")
+    assert describe_run(config).endswith("text count chosen per seed on validation · label budget: k support + 8 validation labels per class")
+    assert describe_run({"sweep": {"seeds": list(range(20)), "val_per_class": "k"}}).endswith(
+        "20 seeds · text count chosen per seed on validation · label budget: k support + k validation labels per class"
+    )
 
 
 def test_compare_runs_draws_both_curves_per_run():
@@ -79,9 +82,9 @@ def test_figure4_draws_each_translation_beside_image_only():
     names = [t.name for t in fig.data]
     assert names == [
         "image only (adapter, 0 texts)",
-        "image + raw text (text count chosen on validation)",
-        "image + mean-shift text (text count chosen on validation)",
-        "image + Q-Former text (text count chosen on validation)",
+        "image + raw text (text count chosen per seed on validation)",
+        "image + mean-shift text (text count chosen per seed on validation)",
+        "image + Q-Former text (text count chosen per seed on validation)",
         "linear probe",
     ]
     by_name = {trace.name: trace for trace in fig.data}
@@ -100,3 +103,25 @@ def test_plots_survive_partial_results():
     assert not figure4(RESULTS.iloc[0:0]).data and compare_runs({"a": only_zero_shot, "b": RESULTS}).data[0].name == "b: image only"
     one_seed = RESULTS[RESULTS.seed == 0]
     assert "1 seed: no interval" in figure4(one_seed).data[1].text[0]
+
+
+def test_figure4_draws_every_baseline_with_its_own_dash_and_says_how():
+    extra = [
+        {"method": "adapter", "translation": "none", "head": "descriptions", "shots": k, "texts": 0, "seed": s, "val_acc": 0.5, "test_acc": a}
+        for k, s, a in ((1, 0, 0.60), (1, 1, 0.64), (4, 0, 0.83), (4, 1, 0.85))
+    ]
+    extra += [
+        {"method": m, "translation": "", "shots": k, "texts": 0, "seed": s, "val_acc": 0.5, "test_acc": a + d, "chosen": '{"at_grid_edge": false}'}
+        for m, d in (("gda", 0.0), ("lp++", 0.02), ("tip-adapter", -0.05))
+        for k, s, a in ((1, 0, 0.58), (1, 1, 0.60), (4, 0, 0.80), (4, 1, 0.84))
+    ]
+    results = pd.concat([TRANSLATED.assign(head="zeroshot"), pd.DataFrame(extra).assign(dataset="x", protocol="")], ignore_index=True)
+    fig = figure4(results)
+    by_name = {t.name: t for t in fig.data}
+    baselines = ["description-init adapter (image only)", "linear probe", "Tip-Adapter", "GDA", "LP++"]
+    assert [t.name for t in fig.data][4:] == baselines  # image only on the sweep's own head is the "image only" trace
+    assert len({by_name[b].line.dash for b in baselines}) == len(baselines) and all(by_name[b].line.dash != "solid" for b in baselines)
+    assert list(by_name["GDA"].y) == pytest.approx([59.0, 82.0]) and list(by_name["GDA"].error_y.array) == pytest.approx([2**0.5, 2 * 2**0.5])
+    assert list(by_name["description-init adapter (image only)"].y) == pytest.approx([62.0, 84.0])
+    assert fig.layout.title.text == "<br><sup>2 seeds · text count chosen per seed on validation</sup>"  # no run description given
+    assert fig.layout.yaxis.title.text == "test accuracy (%), mean ± sample SD over seeds"
