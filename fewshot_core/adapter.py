@@ -13,11 +13,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .config import ADAPTER_INITS as INITS
 from .config import AdapterConfig
 from .errors import FewShotError
 from .progress import CancelFn, check_cancel, never_cancel
-
-INITS = ("zeroshot", "zeros")
 
 
 @dataclass
@@ -53,15 +52,17 @@ def _prepare(features: np.ndarray, normalize: bool, device: torch.device | str) 
     return F.normalize(x, dim=-1) if normalize else x
 
 
-def initial_weights(cfg: AdapterConfig, num_classes: int, dim: int, class_text: np.ndarray | None) -> torch.Tensor:
-    """(C, D) starting weights: normalised class-prompt embeddings (the zero-shot classifier) or zeros."""
+def initial_weights(cfg: AdapterConfig, num_classes: int, dim: int, classifier: np.ndarray | None) -> torch.Tensor:
+    """(C, D) starting weights: the normalised rows of ``classifier`` (init "zeroshot": the class-prompt
+    embeddings; "descriptions": each class's mean description embedding), or zeros (init "zeros")."""
     if cfg.init not in INITS:
         raise FewShotError(f"Unknown adapter init {cfg.init!r}; choose one of {', '.join(INITS)}.")
     if cfg.init == "zeros":
         return torch.zeros(num_classes, dim)
-    if class_text is None:
-        raise FewShotError("Zero-shot initialisation needs class prompt features; use init='zeros' without them.")
-    return F.normalize(torch.as_tensor(class_text, dtype=torch.float32), dim=-1)
+    if classifier is None:
+        what = "class prompt features" if cfg.init == "zeroshot" else "description features"
+        raise FewShotError(f"The {cfg.init!r} initialisation needs {what}; use init='zeros' without them.")
+    return F.normalize(torch.as_tensor(classifier, dtype=torch.float32), dim=-1)
 
 
 def pooled(sets: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
@@ -79,7 +80,7 @@ def train_adapter_heads(
     rows: list[np.ndarray],
     num_classes: int,
     cfg: AdapterConfig | None = None,
-    class_text: np.ndarray | None = None,
+    classifier: np.ndarray | None = None,
     device: str | torch.device = "cpu",
     should_cancel: CancelFn = never_cancel,
 ) -> AdapterHeads:
@@ -88,7 +89,8 @@ def train_adapter_heads(
     The sets of one sweep unit overlap (every head holds the same support images, and the heads of one
     translation share its pseudo features), so they are given as indices into one pool of rows rather
     than as copies. Each step draws ``batch_size`` rows with replacement from every head's own set; the
-    loss is the sum over heads of each head's mean cross-entropy, so heads do not interact.
+    loss is the sum over heads of each head's mean cross-entropy, so heads do not interact. Every head starts
+    from ``classifier`` (C, D) as ``cfg.init`` says (``initial_weights``).
     """
     cfg = cfg or AdapterConfig()
     if not rows or any(len(r) == 0 for r in rows):
@@ -100,9 +102,9 @@ def train_adapter_heads(
     sizes = torch.tensor([len(r) for r in rows], device=device)
     offsets = torch.cumsum(sizes, 0) - sizes
     h, dim = len(rows), x.shape[1]
-    init = initial_weights(cfg, num_classes, dim, class_text).to(device)
-    # W = W0 + delta: weight decay on delta pulls the head back to its initialisation (the zero-shot
-    # classifier), not to zero, so a 1-shot head cannot wander far from what CLIP already knows.
+    init = initial_weights(cfg, num_classes, dim, classifier).to(device)
+    # W = W0 + delta: weight decay on delta pulls the head back to its initialisation (the zero-shot or the
+    # description classifier), not to zero, so a 1-shot head cannot wander far from what CLIP already knows.
     # logits = s<x, W0> + <s x, delta> + b: the first term is computed once per pool row, and delta is
     # stored (H, D, C) so the batched matmul needs no transposed copy. The gradient of softmax regression
     # is written by hand into buffers kept across steps (no autograd graph, no fresh 10 MB gradient a step

@@ -16,6 +16,7 @@ TRANSLATIONS = ("raw", "mean-shift", "qformer")  # how descriptions become pseud
 NONE = "none"  # the translation label of image-only adapter rows
 QFORMER_INPUTS = ("pooled", "tokens")  # the pooled text embedding, or CLIP's per-token states
 LOSSES = ("paper", "paper-literal", "balanced", "infonce")
+ADAPTER_INITS = ("zeroshot", "descriptions", "zeros")  # the classifier an adapter head starts from
 
 
 @dataclass
@@ -70,7 +71,7 @@ class AdapterConfig:
     batch_size: int = 64  # samples per head per step, drawn with replacement
     weight_decay: float = 10.0  # decoupled decay of (W - W_init): pulls the head toward its initialisation
     normalize: bool = True  # L2-normalise every feature (real and translated) before the head
-    init: str = "zeroshot"  # "zeroshot": class-prompt text embeddings; "zeros": all-zero weights
+    init: str = "zeroshot"  # the classifier a head starts from: "zeroshot" (class-name prompts), "descriptions" (each class's mean description embedding), "zeros"
     logit_scale: float = 30.0  # logits = scale * <w_c, x> + b_c
     seed: int = 0
 
@@ -82,6 +83,7 @@ class AdapterConfig:
 
 METHODS = ("adapter", "zeroshot", "description-zeroshot", "linear-probe", "tip-adapter")
 PROTOCOLS = ("support", "train-split")
+VAL_AS_SHOTS = "k"  # SweepConfig.val_per_class: k-shot validation (as many validation images as support images)
 
 
 @dataclass
@@ -90,16 +92,24 @@ class SweepConfig:
 
     shots: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 10, 15])
     text_counts: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 10, 20, 30])  # per class; 0 = image only
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  # 5: the default support sweep fits 600 s on a 2-core CPU (bench_sweep.py)
+    seeds: list[int] = field(default_factory=lambda: list(range(20)))  # 20: a paired interval of about +-1.5 points at 1 shot (5 gave +-3.5)
     methods: list[str] = field(default_factory=lambda: list(METHODS))
     translations: list[str] = field(default_factory=lambda: list(TRANSLATIONS))  # how texts become image features (translations.py)
     protocol: str = "support"  # which images the translators learn from: "support" (k-shot only) or "train-split" (paper)
-    val_per_class: int = 4  # validation images per class, drawn once from the training split
+    val_per_class: int | str = 4  # validation images per class, drawn once from the training split; "k": as many as the shots (k-shot validation)
     qformer_size: str = "tiny"  # a name from qformer_configs/; tiny: within 0.4 validation points of small (1 and 5 shots, seed 0), ~4x faster
     qformer_text_input: str = "pooled"  # "pooled" text embedding or CLIP's per-token "tokens" (bundle must have them)
     qformer_train: QFormerTrainConfig = field(default_factory=QFormerTrainConfig)
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
     device: str = "auto"
+
+    def val_count(self, shots: int) -> int:
+        """Validation images per class for a shot count (``val_per_class``, or the shots under "k")."""
+        return shots if self.val_per_class == VAL_AS_SHOTS else int(self.val_per_class)
+
+    def label_budget(self, shots: int) -> int:
+        """Labelled images per class a unit may use: the support set plus validation."""
+        return shots + self.val_count(shots)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SweepConfig:
@@ -122,8 +132,13 @@ class SweepConfig:
             raise FewShotError(f"qformer_text_input must be 'pooled' or 'tokens', not {self.qformer_text_input!r}.")
         if not self.shots or min(self.shots) < 1 or not self.seeds or min(self.text_counts, default=0) < 0:
             raise FewShotError("Shots must be >= 1, text counts >= 0, and at least one seed is needed.")
-        if self.val_per_class < 1:
-            raise FewShotError(f"val_per_class must be >= 1 (got {self.val_per_class}): text counts are chosen on validation images.")
+        if self.val_per_class != VAL_AS_SHOTS and not (isinstance(self.val_per_class, int) and self.val_per_class >= 1):
+            raise FewShotError(
+                f"val_per_class must be a whole number >= 1 or 'k' (as many as the shots), not {self.val_per_class!r}: "
+                "text counts and hyper-parameters are chosen on validation images."
+            )
         if max(self.text_counts, default=0) > 0 and "adapter" in self.methods and not self.translations:
             raise FewShotError("Text counts above 0 need at least one translation (raw, mean-shift, qformer).")
+        if self.adapter.init not in ADAPTER_INITS:
+            raise FewShotError(f"Unknown adapter init {self.adapter.init!r}; choose one of {', '.join(ADAPTER_INITS)}.")
         self.qformer_train.validate()

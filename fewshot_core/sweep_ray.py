@@ -32,11 +32,11 @@ POLL_SECONDS = 0.5  # how often the driver checks for cancellation while tasks r
 
 def _translator(bundle: FeatureBundle, cfg: SweepConfig, val_idx: np.ndarray, qformer_cache: str | None):
     from .backbone import resolve_device
-    from .sweep import _Translator
+    from .translator import Translator
 
     device = resolve_device(cfg.device)
     cache = qformer_cache if qformer_cache and Path(qformer_cache).is_dir() else None  # a path the worker's machine lacks: no Q-Former cache
-    return _Translator(bundle, cfg, device, cache, val_idx), device
+    return Translator(bundle, cfg, device, cache, val_idx), device
 
 
 def _seed_qformer_task(bundle: FeatureBundle, cfg: SweepConfig, seed: int, val_idx: np.ndarray, qformer_cache: str | None) -> np.ndarray:
@@ -53,7 +53,7 @@ def _unit_task(
 
     import ray
 
-    from .sweep import compute_unit
+    from .units import compute_unit
 
     translator, device = _translator(bundle, cfg, val_idx, qformer_cache)
     if seed_translations is not None:

@@ -49,7 +49,7 @@ def heads_for(sets, num_classes, cfg=None, class_text=None):
 def test_bad_input():
     with pytest.raises(FewShotError, match="at least one training example"):
         heads_for([(np.zeros((0, 4)), np.zeros(0, int))], 2)
-    with pytest.raises(FewShotError, match="class prompt features"):
+    with pytest.raises(FewShotError, match="needs class prompt features"):
         heads_for([(np.ones((2, 4)), np.array([0, 1]))], 2, AdapterConfig(init="zeroshot"))
     with pytest.raises(FewShotError, match="Unknown adapter init"):
         heads_for([(np.ones((2, 4)), np.array([0, 1]))], 2, AdapterConfig(init="magic"))

@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-import fewshot_core.sweep as sweep
+import fewshot_core.translator as translator
+import fewshot_core.units as units
 from fewshot_core import FewShotError
 from fewshot_core.datasets.sampling import sample_few_shot, validation_indices
 from fewshot_core.progress import Cancelled
@@ -28,7 +29,9 @@ def finished(small_bundle, tmp_path_factory, qcache):
 def test_results_table_is_complete_and_self_describing(finished):
     run_dir, df = finished
     adapter = df[df.method == "adapter"]
-    assert len(adapter) == 2 * 3 * (1 + 2 * 3) and set(adapter.protocol) == {"support"}  # image only + 2 text counts x 3 translations
+    # image only + 2 text counts x 3 translations on the sweep's head, image only on the other head
+    assert len(adapter) == 2 * 3 * (1 + 2 * 3 + 1) and set(adapter.protocol) == {"support"}
+    assert set(adapter["head"]) == {"zeroshot", "descriptions"}
     assert set(adapter.translation) == {"none", "raw", "mean-shift", "qformer"}
     assert (adapter.translation == "none").eq(adapter.texts == 0).all()
     assert set(df[df.method != "adapter"].translation) == {""}
@@ -62,7 +65,7 @@ def test_table1_selects_on_validation_and_oracle(finished):
 
 def test_rerun_is_a_no_op(finished, small_bundle, monkeypatch):
     run_dir, df = finished
-    monkeypatch.setattr(sweep, "_unit_rows", lambda *a, **k: pytest.fail("recomputed a finished unit"))
+    monkeypatch.setattr(units, "_unit_rows", lambda *a, **k: pytest.fail("recomputed a finished unit"))
     again = run_sweep(small_bundle, SweepConfig(**FAST), run_dir)
     assert again.equals(df)
 
@@ -90,10 +93,10 @@ def test_other_settings_need_another_folder(finished, small_bundle):
 
 def test_no_validation_or_test_image_enters_training(small_bundle, tmp_path, monkeypatch):
     seen = {"qformer": [], "adapter": []}
-    real_q, real_a = sweep.train_qformer, sweep.train_adapter_heads
-    monkeypatch.setattr(sweep, "train_qformer", lambda x, *a, **k: seen["qformer"].append(x) or real_q(x, *a, **k))
+    real_q, real_a = translator.train_qformer, units.train_adapter_heads
+    monkeypatch.setattr(translator, "train_qformer", lambda x, *a, **k: seen["qformer"].append(x) or real_q(x, *a, **k))
     monkeypatch.setattr(
-        sweep, "train_adapter_heads", lambda x, y, rows, *a, **k: seen["adapter"].extend(x[r] for r in rows) or real_a(x, y, rows, *a, **k)
+        units, "train_adapter_heads", lambda x, y, rows, *a, **k: seen["adapter"].extend(x[r] for r in rows) or real_a(x, y, rows, *a, **k)
     )
     for protocol in ("train-split", "support"):
         run_sweep(small_bundle, SweepConfig(**{**FAST, "seeds": [0], "protocol": protocol}), tmp_path / protocol)

@@ -5,15 +5,17 @@ import json
 import numpy as np
 import pytest
 
-import fewshot_core.sweep as sweep
+import fewshot_core.translator as translator
+import fewshot_core.units as units
 from fewshot_core import FewShotError
 from fewshot_core.cli import main
 from fewshot_core.datasets.sampling import sample_few_shot, validation_indices
 from fewshot_core.qformer import QFormerTrainConfig, alignment
 from fewshot_core.runs import RunFolder
-from fewshot_core.sweep import SweepConfig, _Translator, run_sweep
+from fewshot_core.sweep import SweepConfig, run_sweep
 from fewshot_core.synthetic import SyntheticSpec, make_synthetic
 from fewshot_core.translations import mean_shift
+from fewshot_core.translator import Translator
 
 SMALL = dict(num_classes=20, dim=64, train_per_class=16, test_per_class=15, descriptions_per_class=12, seed=1)
 TINY = dict(shots=[1, 4], text_counts=[0, 2], seeds=[0], qformer_size="tiny", qformer_train=QFormerTrainConfig(epochs=5))
@@ -51,9 +53,9 @@ def bundle():
 
 def test_support_protocol_translators_see_only_the_support_set(bundle, tmp_path, monkeypatch):
     seen = []
-    real_q, real_shift = sweep.train_qformer, sweep.mean_shift
-    monkeypatch.setattr(sweep, "train_qformer", lambda x, *a, **k: seen.append(("qformer", x)) or real_q(x, *a, **k))
-    monkeypatch.setattr(sweep, "mean_shift", lambda t, x: seen.append(("mean-shift", x)) or real_shift(t, x))
+    real_q, real_shift = translator.train_qformer, translator.mean_shift
+    monkeypatch.setattr(translator, "train_qformer", lambda x, *a, **k: seen.append(("qformer", x)) or real_q(x, *a, **k))
+    monkeypatch.setattr(translator, "mean_shift", lambda t, x: seen.append(("mean-shift", x)) or real_shift(t, x))
     run_sweep(bundle, SweepConfig(**{**TINY, "seeds": [0, 1]}), tmp_path)
     supports = [bundle.train_features[sample_few_shot(bundle.train_labels, k, s).support] for s in (0, 1) for k in (1, 4)]  # seed-major
     assert [kind for kind, _ in seen] == ["mean-shift", "qformer"] * 4  # one of each per (shots, seed)
@@ -65,7 +67,7 @@ def test_support_protocol_translators_see_only_the_support_set(bundle, tmp_path,
 def test_each_seed_trains_its_own_qformer_and_a_seed_repeats_exactly(bundle, tmp_path):
     cfg = SweepConfig(**{**TINY, "protocol": "train-split", "seeds": [0, 1]})
     val = validation_indices(bundle.train_labels, cfg.val_per_class)
-    translate = lambda seed: _Translator(bundle, cfg, "cpu", None, val).pseudo_features(  # noqa: E731
+    translate = lambda seed: Translator(bundle, cfg, "cpu", None, val).pseudo_features(  # noqa: E731
         "qformer", sample_few_shot(bundle.train_labels, 1, seed)
     )
     first, again, other = translate(0), translate(0), translate(1)  # train-split: same images for both seeds
@@ -78,9 +80,13 @@ def test_results_hold_all_four_translations_and_their_predictions(bundle, tmp_pa
     df = run_sweep(bundle, SweepConfig(**TINY), tmp_path)
     adapter = df[df.method == "adapter"]
     assert sorted(adapter.translation.unique()) == ["mean-shift", "none", "qformer", "raw"]
-    assert len(adapter) == 2 * (1 + 3)  # 2 shot counts x (image only + 1 text count x 3 translations)
+    head, other = SweepConfig().adapter.init, {"zeroshot": "descriptions", "descriptions": "zeroshot"}[SweepConfig().adapter.init]
+    # 2 shot counts x (image only + 1 text count x 3 translations on the sweep's head, + image only on the other head)
+    assert len(adapter) == 2 * (1 + 3 + 1)
+    assert set(adapter[adapter["head"] == other].translation) == {"none"} and len(adapter[adapter["head"] == head]) == 2 * 4
     keys = set(RunFolder(tmp_path).predictions("01-0"))
-    assert {"adapter-0", "adapter-raw-2", "adapter-mean-shift-2", "adapter-qformer-2", "linear-probe", "tip-adapter"} == keys
+    expected = {"adapter-0", "adapter-raw-2", "adapter-mean-shift-2", "adapter-qformer-2", f"adapter-0@{other}", "linear-probe", "tip-adapter"}
+    assert expected == keys
     only = run_sweep(bundle, SweepConfig(**{**TINY, "translations": ["raw"]}), tmp_path / "raw-only")
     assert set(only[only.method == "adapter"].translation) == {"none", "raw"}
 
@@ -130,8 +136,8 @@ def test_damaged_unit_is_recomputed_to_the_same_numbers(bundle, tmp_path, monkey
     with pytest.raises(FewShotError, match="run the sweep again"):
         RunFolder(tmp_path).results()  # never read as if whole
     computed = []
-    real = sweep._unit_rows
-    monkeypatch.setattr(sweep, "_unit_rows", lambda b, c, split, *a: computed.append(split.shots) or real(b, c, split, *a))
+    real = units._unit_rows
+    monkeypatch.setattr(units, "_unit_rows", lambda b, c, split, *a: computed.append(split.shots) or real(b, c, split, *a))
     again = run_sweep(bundle, cfg, tmp_path)
     assert computed == [4]  # only the damaged unit
     key = ["method", "translation", "shots", "texts", "seed"]

@@ -1,0 +1,109 @@
+"""The translator of a sweep: every description turned into pseudo image features, each way, from the images
+the protocol allows (``support``: the unit's k-shot support set; ``train-split``: the training split less
+validation). The translations themselves are in ``translations.py`` and ``qformer.py``."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .bundle import FeatureBundle, bundle_fingerprint
+from .config import QFormerTrainConfig, SweepConfig
+from .datasets.sampling import FewShotSplit
+from .errors import FewShotError
+from .progress import CancelFn, ProgressFn, never_cancel, no_progress
+from .qformer import TextSide, load_qformer, load_qformer_config, save_qformer, train_qformer, translate
+from .storage import content_key
+from .translations import mean_shift
+
+
+class Translator:
+    """Turns every description into pseudo image features, each way, from the images a protocol allows.
+
+    ``support``: the support set of the (shots, seed) being run; a Q-Former per (shots, seed).
+    ``train-split``: the training split minus validation; a Q-Former per seed, reused across shots.
+    Q-Formers are seeded with ``qformer_train.seed + seed`` and cached on disk under a key of
+    everything they depend on (the images used included).
+    """
+
+    def __init__(
+        self,
+        bundle: FeatureBundle,
+        cfg: SweepConfig,
+        device: torch.device,
+        cache: Path | str | None,
+        val_idx: np.ndarray,
+        should_cancel: CancelFn = never_cancel,
+        on_progress: ProgressFn = no_progress,
+    ):
+        self.bundle, self.cfg, self.device, self.val_idx = bundle, cfg, device, val_idx
+        self.should_cancel, self.on_progress = should_cancel, on_progress
+        self.cache = Path(cache) if cache else None
+        self.text = TextSide(bundle.description_features, bundle.description_labels, bundle.description_tokens, bundle.description_mask)
+        self._per_seed: dict[int, np.ndarray] = {}  # train-split: seed -> Q-Former translations
+
+    def allowed_images(self, split: FewShotSplit) -> np.ndarray:
+        """Indices into the training split that the protocol lets the translators see."""
+        return self._train_split_images() if self.cfg.protocol == "train-split" else np.asarray(split.support)
+
+    def _train_split_images(self) -> np.ndarray:
+        """``train-split``: every training image but the validation ones."""
+        return np.setdiff1d(np.arange(len(self.bundle.train_labels)), self.val_idx)
+
+    def pseudo_features(self, name: str, split: FewShotSplit) -> np.ndarray:
+        """(M, D) descriptions translated by ``name`` (raw, mean-shift or qformer) for this split."""
+        if name == "raw":
+            return self.bundle.description_features
+        if name == "mean-shift":
+            return mean_shift(self.bundle.description_features, self.bundle.train_features[self.allowed_images(split)])
+        if self.cfg.protocol == "train-split":
+            return self.seed_translations(split.seed)
+        return self._train_and_translate(self.allowed_images(split), split.seed)
+
+    def seed_translations(self, seed: int) -> np.ndarray:
+        """``train-split``: the seed's Q-Former translations (trained or loaded once, then kept)."""
+        if seed not in self._per_seed:
+            self._per_seed[seed] = self._train_and_translate(self._train_split_images(), seed)
+        return self._per_seed[seed]
+
+    def keep_seed_translations(self, seed: int, features: np.ndarray) -> None:
+        """``train-split``: use translations made elsewhere (a Ray task) for this seed."""
+        self._per_seed[seed] = features
+
+    def _train_and_translate(self, image_idx: np.ndarray, seed: int) -> np.ndarray:
+        arch = load_qformer_config(self.cfg.qformer_size, text_input=self.cfg.qformer_text_input)
+        if arch.text_input == "tokens" and self.text.tokens is None:
+            raise FewShotError("The tokens Q-Former input needs per-token description features; build the features with tokens.")
+        train = replace(self.cfg.qformer_train, seed=self.cfg.qformer_train.seed + seed)
+        key = content_key(
+            {
+                "bundle": bundle_fingerprint(self.bundle),
+                "images": hashlib.sha256(np.sort(image_idx).tobytes()).hexdigest(),
+                "arch": asdict(arch),
+                "train": asdict(train),
+            }
+        )
+        path = self.cache / "qformers" / f"{key}.safetensors" if self.cache else None
+        model = load_qformer(path, arch, self.bundle.description_features.shape[1], self.bundle.dim) if path else None
+        if model is None:
+            model = self._train(image_idx, arch, train)
+            if path:
+                save_qformer(path, model, arch, train)
+        return translate(model, self.text)
+
+    def _train(self, image_idx: np.ndarray, arch, train: QFormerTrainConfig):
+        result = train_qformer(
+            self.bundle.train_features[image_idx],
+            self.bundle.train_labels[image_idx],
+            self.text,
+            arch,
+            train,
+            self.device,
+            on_progress=self.on_progress,
+            should_cancel=self.should_cancel,
+        )
+        return result.model
