@@ -52,7 +52,7 @@ def main() -> None:
         result[f"seconds_{key}"], result[f"runs_{key}"], result[f"qformers_{key}"] = round(seconds, 1), int(len(df)), qformers
         tables[protocol] = summary_json(df, config, bundle.num_classes)["rows"]
         print(f"{protocol}: {seconds:.1f} s, {len(df)} results, {qformers} Q-Formers, seeds {cfg.seeds}", flush=True)
-        print(format_table1(table1(df), config.get("qformer_images_per_class")), flush=True)
+        print(format_table1(table1(df), config.get("qformer_images_per_class"), cfg.val_per_class), flush=True)
     cfg = SweepConfig()
     split = sample_few_shot(bundle.train_labels, 1, 0, cfg.val_per_class)
     text = TextSide(bundle.description_features, bundle.description_labels)

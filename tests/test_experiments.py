@@ -53,13 +53,15 @@ def test_text_helps_at_one_shot_and_shots_never_hurt(finished):
 def test_table1_selects_on_validation_and_oracle(finished):
     _, df = finished
     t = table1(df)
-    assert t.shots.tolist() == [1, 4] and set(t.qformer_texts) <= {2, 8} and (t.seeds == 3).all()
-    assert (t.qformer_oracle >= t.qformer - 1e-9).all()  # the oracle maximises test accuracy
+    assert t.shots.tolist() == [1, 4] and set(t.qformer_texts) <= {2, 5, 8} and (t.seeds == 3).all()  # per-seed picks: a median
+    q = df[(df.method == "adapter") & (df.translation == "qformer")].groupby(["shots", "texts"]).test_acc.mean() * 100
+    assert np.allclose(t.qformer_oracle, [q[k].max() for k in t.shots])  # the oracle: the one text count best on test
     assert (t.qformer_gain_low <= t.qformer_gain).all() and (t.qformer_gain <= t.qformer_gain_high).all()
     text = format_table1(t)
     assert "±" in text and "zero-shot CLIP" in text and "95% t-interval" in text
     helped = text_helped(t)  # 3 seeds: a gain of a few points can sit inside the noise, so no fixed answer here
-    assert list(helped) == [1, 4] and all(t.qformer_gain_low[i] > 0 if helped[k] else t.qformer_gain_low[i] <= 0 for i, k in enumerate(helped))
+    starred = [bool(t.qformer_gain_p_holm[i] < 0.05 and t.qformer_gain[i] > 0) for i in range(len(t))]
+    assert list(helped) == [1, 4] and list(helped.values()) == starred  # the star: Holm-adjusted p < 0.05 and a gain above 0
     assert not any(helped[k] and t.qformer_gain[i] <= 0 for i, k in enumerate(helped))  # never claimed without a positive mean
 
 
