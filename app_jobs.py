@@ -3,7 +3,8 @@
 A job is a folder, ``<cache>/jobs/<kind>[-<slot>]/``, holding everything a watcher needs:
 
 - ``job.json``: the command line, the settings it ran with (for the page to show), when it started;
-- ``pid``: the process id (the job is the leader of its own process group);
+- ``pid`` and ``pid_start``: the process id (the job leads its own process group) and when that process started
+  (``fewshot_core.processes.start_token``): a job is its pid *and* its start, so a reused pid is never the job;
 - ``events.jsonl``: the CLI's ``--events`` log (progress with step and metrics, ``result``, ``end`` with the exit code);
 - ``stdout.log`` / ``stderr.log``: what the command printed;
 - ``cancel``: present once someone asked the job to stop.
@@ -16,6 +17,7 @@ description source).
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -27,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from fewshot_core import FewShotError
+from fewshot_core.processes import parse_pid, same_process, signal_group, start_token
 from fewshot_core.progress import read_events
+from fewshot_core.redact import redact_argv, redact_value
 from fewshot_core.storage import lock_for, read_json, write_json
 
 REPO = Path(__file__).resolve().parent
@@ -60,10 +64,13 @@ class Job:
 
     @property
     def pid(self) -> int | None:
-        try:
-            return int((self.folder / "pid").read_text().strip())
-        except (OSError, ValueError):
-            return None
+        """The job's pid, or None when the ``pid`` file is missing or holds no plausible pid (0, -1, 1, huge, text)."""
+        return parse_pid(_read_small(self.folder / "pid"))
+
+    @property
+    def pid_start(self) -> str | None:
+        """When the job's process started (recorded at launch); without it the job is never taken for running."""
+        return _read_small(self.folder / "pid_start").strip() or None
 
     def events(self) -> list[dict[str, Any]]:
         return read_events(self.folder / "events.jsonl")
@@ -74,14 +81,17 @@ class Job:
 
     @property
     def running(self) -> bool:
-        return self.pid is not None and self.last("end") is None and _alive(self.pid, self.folder)
+        return self.last("end") is None and self._alive()
+
+    def _alive(self) -> bool:
+        return _alive(self.pid, self.pid_start)
 
     @property
     def status(self) -> str:
         """running | finished | cancelled | failed."""
         end = self.last("end")
         if end is None:
-            if self.pid is not None and _alive(self.pid, self.folder):
+            if self._alive():
                 return "running"
             return "cancelled" if (self.folder / "cancel").exists() else "failed"
         code = end.get("exit_code")
@@ -114,41 +124,52 @@ class Job:
         return None
 
     def metric_series(self, metric: str) -> list[float]:
-        """Every value a metric took, in order (e.g. ``qformer_loss`` per epoch)."""
-        return [float(e["metrics"][metric]) for e in self.events() if e.get("event") == "progress" and metric in (e.get("metrics") or {})]
+        """Every value a metric took, in order (e.g. ``qformer_loss`` per epoch); values that are no number are skipped."""
+        values = []
+        for e in self.events():
+            metrics = e.get("metrics")
+            if e.get("event") == "progress" and isinstance(metrics, dict) and (value := _number(metrics.get(metric))) is not None:
+                values.append(value)
+        return values
 
     def eta_seconds(self, step: str) -> float | None:
-        """Seconds left in ``step`` at the rate since its first report (None before two reports)."""
-        reports = [e for e in self.events() if e.get("event") == "progress" and e.get("step") == step]
+        """Seconds left in ``step`` at the rate since its first report (None before two reports); reports whose
+        time, done or total is no number are skipped."""
+        reports = []
+        for e in self.events():
+            if e.get("event") == "progress" and e.get("step") == step:
+                numbers = [_number(e.get(k)) for k in ("time", "done", "total")]
+                if None not in numbers:
+                    reports.append(numbers)
         if len(reports) < 2:
             return None
-        first, last = reports[0], reports[-1]
-        done, total = last.get("done", 0) - first.get("done", 0), last.get("total", 0)
-        if done <= 0 or not total:
+        (t0, done0, _), (t1, done1, total) = reports[0], reports[-1]
+        if done1 - done0 <= 0 or not total:
             return None
-        rate = (last["time"] - first["time"]) / done
-        return max(0.0, rate * (total - last["done"]) - (time.time() - last["time"]))
+        rate = (t1 - t0) / (done1 - done0)
+        return max(0.0, rate * (total - done1) - (time.time() - t1))
 
     @property
     def started(self) -> float:
-        return float(self.spec.get("started", 0.0))
+        """When the job started (epoch seconds); 0 when job.json holds no number there."""
+        return _number(self.spec.get("started")) or 0.0
 
     def cancel(self, grace: float = CANCEL_GRACE_S) -> bool:
         """Stop the job: SIGINT to its process group (the CLI exits 130, keeping finished work), then SIGKILL
         after ``grace`` seconds. Returns whether it has ended."""
         (self.folder / "cancel").touch()
-        pid = self.pid
-        if pid is None or not _alive(pid, self.folder):
-            return True
-        _signal_group(pid, signal.SIGINT)
+        pid, token = self.pid, self.pid_start
+        if not _alive(pid, token):
+            return True  # nothing to stop: no signal goes to a pid this job cannot prove is its own
+        signal_group(pid, token, signal.SIGINT)
         end = time.monotonic() + grace
         while time.monotonic() < end:
-            if not _alive(pid, self.folder):
+            if not _alive(pid, token):
                 return True
             time.sleep(0.05)
-        _signal_group(pid, signal.SIGKILL)
+        signal_group(pid, token, signal.SIGKILL)  # checked again: the pid may have ended and been reused meanwhile
         time.sleep(0.2)
-        return not _alive(pid, self.folder)
+        return not _alive(pid, token)
 
 
 class JobRegistry:
@@ -201,9 +222,11 @@ class JobRegistry:
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
             }
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=REPO, env=env, start_new_session=True)
-        (folder / "pid").write_text(str(process.pid))
-        # job.json last: a watcher that finds it also finds the pid (a job is never seen half-started)
-        write_json(folder / "job.json", {"kind": kind, "slot": slot, "argv": command, "params": params or {}, "started": time.time()})
+        record_process(folder, process.pid)
+        # job.json last: a watcher that finds it also finds the pid (a job is never seen half-started). Credentials
+        # in a URL or a secret flag never reach it (the README says they are removed before storing).
+        spec = {"kind": kind, "slot": slot, "argv": redact_argv(command), "params": redact_value(params or {}), "started": time.time()}
+        write_json(folder / "job.json", spec)
         _CHILDREN[process.pid] = process  # reaped by poll(), so an ended child never lingers as a zombie
         return Job(folder)
 
@@ -211,30 +234,40 @@ class JobRegistry:
 _CHILDREN: dict[int, subprocess.Popen] = {}  # jobs this server process started (only to reap them)
 
 
-def _alive(pid: int, folder: Path) -> bool:
-    """Whether ``pid`` is still this job's process (not ended, not a zombie, not a reused id)."""
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def record_process(folder: Path, pid: int) -> None:
+    """Write a job's identity: its start token first, then its pid (a reader never pairs a pid with no start)."""
+    (folder / "pid_start").write_text(start_token(pid) or "")
+    (folder / "pid").write_text(str(pid))
+
+
+def _alive(pid: int | None, token: str | None) -> bool:
+    """Whether ``pid`` is still the job's process: the same start time (not a reused pid), not ended, not a zombie.
+    Never by its command line: another process naming the job folder (``tail -f .../stderr.log``) is not the job."""
+    if pid is None or not token:
         return False
-    except PermissionError:
-        return True
-    proc = Path(f"/proc/{pid}")
-    if proc.is_dir():
-        try:
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-        except (OSError, IndexError):
-            return False
-        return state != "Z" and str(folder) in cmdline
-    return True
+    child = _CHILDREN.get(pid)
+    if child is not None and child.poll() is not None:  # ours and ended: reaped now, so it never lingers as a zombie
+        return False
+    return same_process(pid, token)
 
 
-def _signal_group(pid: int, sig: int) -> None:
+def _read_small(path: Path, limit: int = 256) -> str:
+    """The start of a small regular file ("" if missing, not a regular file, e.g. a FIFO, or unreadable)."""
     try:
-        os.killpg(pid, sig)  # the job leads its own session and process group: DataLoader workers stop too
-    except (ProcessLookupError, PermissionError):
-        pass
+        if not path.is_file():
+            return ""
+        with open(path, "rb") as f:
+            return f.read(limit).decode("ascii", errors="replace")
+    except OSError:
+        return ""
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a finite float, or None for text, booleans, None, NaN and infinities (a hand-edited job folder)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None

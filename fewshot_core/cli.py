@@ -25,6 +25,7 @@ from .cli_io import (
 )
 from .errors import FewShotError
 from .ray_cluster import EXECUTORS
+from .redact import redact_text
 
 if TYPE_CHECKING:
     from .config import SweepConfig
@@ -234,6 +235,7 @@ def cmd_describe(args: argparse.Namespace) -> None:
     request = DescribeRequest(
         args.source, args.prompt, settings, args.base_url, args.captions_root, args.batch_size, args.timeout, args.retries, args.deadline
     )
+    request.api_key_env, request.allow_insecure_http = args.api_key_env, args.allow_insecure_http
     summary = describe(
         dataset, request, args.cache or default_cache_root(), _pick_classes(args.classes, dataset), on_progress=tqdm_progress("classes")
     )
@@ -370,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataset_args(p)
     p.add_argument("--source", default=request.source, choices=LLM_SOURCES + DATA_SOURCES)
     p.add_argument("--base-url", default=None, help="OpenAI-compatible server, e.g. http://localhost:11434/v1")
+    p.add_argument("--api-key-env", default=request.api_key_env, metavar="NAME", help="openai-compatible: variable holding its key (default: none)")
+    p.add_argument(
+        "--allow-insecure-http", action="store_true", help="openai-compatible: allow plain http:// to another machine (default: loopback only)"
+    )
     p.add_argument("--model", default=None, help="LLM name (default: gpt-3.5-turbo; local: smollm2, the embedded model)")
     p.add_argument("--prompt", default=request.prompt, help="must contain {class_name}")
     p.add_argument("--classes", default=None, help="a number (the first N classes) or comma-separated class names")
@@ -459,8 +465,9 @@ def main(argv: list[str] | None = None) -> int:
         if args is not None and args.verbose:
             raise
         close_progress_bars()
-        print(f"error: {e}", file=sys.stderr)
-        emit("error", message=str(e))
+        message = redact_text(str(e))  # a URL with credentials in it is never printed or logged
+        print(f"error: {message}", file=sys.stderr)
+        emit("error", message=message)
         return 2
     except KeyboardInterrupt:
         code = 130
@@ -469,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BaseException as e:
         code = 1
-        emit("error", message=f"{type(e).__name__}: {e}")
+        emit("error", message=redact_text(f"{type(e).__name__}: {e}"))
         raise
     finally:
         emit("end", exit_code=code)

@@ -3,6 +3,10 @@
 Without an address, a local Ray instance is started on this machine (as many CPUs as it has, or
 ``num_cpus``); with one (``ray://host:10001``, ``host:6379`` or ``auto``), the driver joins that
 cluster, whose workers must have fewshot-lab installed (README, "Scaling out").
+
+A local instance is private to this machine and this process (``ray_local.py``): it listens on
+127.0.0.1 only, keeps its session files in a folder only its user can read, and is stopped fully when
+the process exits, Ctrl-C included.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import os
 from typing import Any
 
 from .errors import FewShotError
+from .ray_local import shutdown_ray, start_local_instance
 
 EXECUTORS = ("local", "ray")
+__all__ = ["EXECUTORS", "check_executor", "gpu_plan", "import_ray", "init_ray", "ray_available", "shutdown_ray"]
 log = logging.getLogger(__name__)
 
 
@@ -46,20 +52,21 @@ def check_executor(executor: str, address: str | None) -> None:
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
-    """Connect to the Ray cluster at ``address``, or start a local instance; returns the module.
+    """Connect to the Ray cluster at ``address``, or start a local instance bound to 127.0.0.1; returns the module.
 
-    An instance this process already joined is reused.
+    An instance this process already joined is reused; without an address a *new* local instance is started
+    (never one found through ``RAY_ADDRESS`` or /tmp/ray).
     """
     ray = import_ray()
     if ray.is_initialized():
         return ray
-    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-    if address:
-        kwargs["address"] = address
-    else:
-        kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
+    shutdown_ray()  # what is left of an instance someone stopped with a bare ray.shutdown()
+    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     try:
-        ray.init(**kwargs)
+        if address:
+            ray.init(address=address, **options)
+        else:
+            start_local_instance(ray, num_cpus or os.cpu_count() or 1, options)
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise FewShotError(f"Could not start or join {where}: {e}. Check the address (ray status on the head node shows it).") from e

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import streamlit as st
 
 from app_sidebar import backbone_args, dataset_args, default_source, escape_markdown, job_registry, openai_key, settings, show_job
 from fewshot_core import FewShotError
 from fewshot_core.datasets import load_dataset
+from fewshot_core.descriptions.endpoint import APP_KEY_ENV
 from fewshot_core.descriptions.json_io import import_description_bytes
 from fewshot_core.descriptions.prompt import DEFAULT_PROMPT, render_prompt, validate_prompt
 from fewshot_core.descriptions.sources import DATA_SOURCES, LLM_SOURCES, GenerationSettings, estimate_request_cost
@@ -54,8 +56,12 @@ def llm_ui(source: str, dataset) -> list[str] | None:
     max_tokens = c3.number_input("Max tokens", 16, 4000, defaults.max_tokens if source != "local" else 160)
     samples = c4.number_input("Samples per class", 1, 10, defaults.samples)
     args = [f"--prompt={prompt}", "--model", model, "--temperature", str(temperature), "--max-tokens", str(max_tokens), "--samples", str(samples)]
-    if source == "openai-compatible":
+    if source == "openai-compatible":  # its own key only (never OPENAI_API_KEY), plain http to this machine only
         args += ["--base-url", st.text_input("Server URL", "http://localhost:11434/v1")]
+        if st.checkbox(f"Send the key in ${APP_KEY_ENV}", bool(os.environ.get(APP_KEY_ENV)), help="Set it where the app starts."):
+            args += ["--api-key-env", APP_KEY_ENV]
+        if st.checkbox("Allow plain http:// to another machine", help="The key and the prompts then cross the network unencrypted."):
+            args += ["--allow-insecure-http"]
     if source == "local":
         batch = st.number_input(
             "Classes per generate call",
@@ -118,7 +124,7 @@ def generate_ui(s, dataset, source: str) -> None:
         args += ["--captions-root", st.text_input("Captions folder (holding text_c10/)")]
     registry = job_registry()
     if st.button("Generate", type="primary", disabled=args is None):
-        key = openai_key() if source in ("openai", "openai-compatible") else None
+        key = openai_key() if source == "openai" else None  # OPENAI_API_KEY goes to api.openai.com only
         params = {"source": source, **({"model": args[args.index("--model") + 1]} if "--model" in args else {})}  # shown while it runs
         params |= dict(a[2:].split("=", 1) for a in args if a.startswith("--classes="))
         try:

@@ -1,8 +1,10 @@
-"""A fake OpenAI-compatible chat server on 127.0.0.1; the behaviour is chosen by the request's model name."""
+"""A fake OpenAI-compatible chat server on 127.0.0.1 (HTTPS with ``tls=(cert, key)``); the behaviour is chosen by
+the request's model name. Every request's headers are recorded (``auth_headers``, ``headers``)."""
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +15,7 @@ COMPLETION = "Here are the visual characteristics:\n1. A large seabird with long
 class _Handler(BaseHTTPRequestHandler):
     calls: dict[str, int] = {}
     auth_headers: list[str] = []
+    headers_seen: list[dict[str, str]] = []  # (``self.headers`` is the request's own, in the handler)
 
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -20,6 +23,9 @@ class _Handler(BaseHTTPRequestHandler):
         key = f"{model}|{prompt}"
         self.calls[key] = self.calls.get(key, 0) + 1
         self.auth_headers.append(self.headers.get("Authorization", ""))
+        self.headers_seen.append({k.lower(): v for k, v in self.headers.items()})
+        if model == "redirect":  # somewhere else, e.g. a cloud metadata service: never followed
+            return self._raw(307, b"", {"Location": "http://169.254.169.254/latest/meta-data/"})
         if model == "unauthorized":
             return self._json(401, {"error": {"message": "Incorrect API key", "type": "invalid_request_error", "code": "invalid_api_key"}})
         if model == "bad-request":
@@ -60,14 +66,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeOpenAI:
-    """Context manager: ``with FakeOpenAI() as server: server.base_url``."""
+    """Context manager: ``with FakeOpenAI() as server: server.base_url`` (``tls=(certfile, keyfile)``: HTTPS)."""
+
+    def __init__(self, tls: tuple[str, str] | None = None):
+        self.tls = tls
 
     def __enter__(self):
-        _Handler.calls, _Handler.auth_headers = {}, []
+        _Handler.calls, _Handler.auth_headers, _Handler.headers_seen = {}, [], []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_port}/v1"
-        self.calls, self.auth_headers = _Handler.calls, _Handler.auth_headers
+        self.port = self.server.server_port
+        self.base_url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v1"
+        self.calls, self.auth_headers, self.headers = _Handler.calls, _Handler.auth_headers, _Handler.headers_seen
         return self
 
     def __exit__(self, *exc):

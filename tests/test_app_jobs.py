@@ -82,12 +82,12 @@ def test_a_job_killed_without_a_report_is_failed_and_a_cancelled_one_cancelled(t
     import subprocess
     import sys
 
-    from app_jobs import Job
+    from app_jobs import Job, record_process
 
     folder = tmp_path / "jobs" / "train"
     folder.mkdir(parents=True)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(folder)], start_new_session=True)
-    (folder / "pid").write_text(str(sleeper.pid))
+    record_process(folder, sleeper.pid)
     (folder / "job.json").write_text(json.dumps({"started": time.time()}))
     job = Job(folder)
     assert job.status == "running"

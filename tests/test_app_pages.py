@@ -295,7 +295,7 @@ def _fake_running_job(kind: str, events: list[dict]):
     import sys
     import time as clock
 
-    from app_jobs import Job
+    from app_jobs import Job, record_process
     from fewshot_core.storage import default_cache_root
 
     folder = default_cache_root() / "jobs" / kind
@@ -305,7 +305,7 @@ def _fake_running_job(kind: str, events: list[dict]):
     while str(folder) not in Path(f"/proc/{sleeper.pid}/cmdline").read_bytes().decode(errors="replace") and clock.time() < deadline:
         clock.sleep(0.01)  # until the child has exec'd: before that its command line is still pytest's
     (folder / "job.json").write_text(json.dumps({"kind": kind, "params": {"sweep": {"shots": [1, 4]}}, "started": clock.time()}))
-    (folder / "pid").write_text(str(sleeper.pid))
+    record_process(folder, sleeper.pid)  # its pid and start time, as a launched job's
     (folder / "events.jsonl").write_text("".join(json.dumps({"time": clock.time(), **e}) + "\n" for e in events))
     return Job(folder), sleeper
 

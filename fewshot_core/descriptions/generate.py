@@ -13,6 +13,7 @@ from ..datasets.base import ImageDataset
 from ..errors import FewShotError
 from ..progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress, report
 from ..redact import redact_url
+from .endpoint import check_base_url, check_key_destination, key_from_env
 from .local_llm import LocalSource
 from .parsing import dedupe_lines, split_completion
 from .prompt import DEFAULT_PROMPT, render_prompt, validate_prompt
@@ -46,6 +47,8 @@ class DescribeRequest:
     timeout: float = 60.0  # seconds one request to an LLM server may take (each try)
     retries: int = 2  # further tries after a timeout, connection error, 429 or 5xx (announced as they happen)
     deadline: float | None = None  # seconds the whole run may take; None = no limit. Finished classes are kept either way
+    api_key_env: str | None = None  # openai-compatible: the environment variable holding that server's key; None = send no key
+    allow_insecure_http: bool = False  # openai-compatible: plain http:// to another machine (default: loopback only)
 
     def key_settings(self) -> dict[str, Any]:
         """What goes into the store key and meta.json (never an API key, nor credentials inside the URL)."""
@@ -70,6 +73,20 @@ class DescribeRequest:
         for value, what in ((self.timeout, "timeout"), (self.deadline, "deadline")):
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise FewShotError(f"The {what} must be a positive number of seconds (got {value!r}).")
+        if self.source != "openai-compatible":
+            for value, flag in (
+                (self.base_url, "--base-url"),
+                (self.api_key_env, "--api-key-env"),
+                (self.allow_insecure_http, "--allow-insecure-http"),
+            ):
+                if value:
+                    raise FewShotError(f"{flag} applies to --source openai-compatible only (the openai source always uses https://api.openai.com).")
+
+    def check_server(self) -> None:
+        """Refuse an openai-compatible base URL or key variable that cannot be used (``endpoint.check_base_url``),
+        before anything is stored."""
+        if self.source == "openai-compatible" and self.base_url:
+            check_key_destination(key_from_env(self.api_key_env), check_base_url(self.base_url, self.allow_insecure_http))
 
 
 @dataclass
@@ -83,13 +100,21 @@ class DescribeSummary:
 
 
 def make_source(request: DescribeRequest, api_key: str | None = None, device: str = "cpu", cache_root: Path | str | None = None):
-    """The LLM source a request names."""
+    """The LLM source a request names. ``api_key`` (in memory) overrides the environment: OPENAI_API_KEY for
+    ``openai``, the variable ``request.api_key_env`` names for ``openai-compatible`` (none: no key is sent)."""
     if request.source == "openai":
         return OpenAISource(api_key=api_key, timeout=request.timeout, max_retries=request.retries)
     if request.source == "openai-compatible":
         if not request.base_url:
             raise FewShotError("The openai-compatible source needs a base URL, e.g. http://localhost:11434/v1 for Ollama.")
-        return OpenAISource(api_key=api_key, base_url=request.base_url, timeout=request.timeout, max_retries=request.retries)
+        key = api_key or key_from_env(request.api_key_env)
+        return OpenAISource(
+            api_key=key,
+            base_url=request.base_url,
+            timeout=request.timeout,
+            max_retries=request.retries,
+            allow_insecure_http=request.allow_insecure_http,
+        )
     if request.source == "local":
         return LocalSource((request.settings or GenerationSettings()).model, device, request.batch_size, cache_root)
     raise FewShotError(f"Unknown description source {request.source!r}; choose one of {', '.join(LLM_SOURCES + DATA_SOURCES)}.")
@@ -114,6 +139,8 @@ def describe(
     request.validate()
     if request.source in LLM_SOURCES:
         validate_prompt(request.prompt)
+    if source is None:
+        request.check_server()
     deadline = time.monotonic() + request.deadline if request.deadline else None
     dset = DescriptionStore(cache_root).open(dataset.name, request.source, request.key_settings())
     wanted = list(range(dataset.num_classes)) if classes is None else classes

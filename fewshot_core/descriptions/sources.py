@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import FewShotError
 from ..redact import redact_url
+from .endpoint import OPENAI_URL, check_base_url, check_key_destination, compatible_client
 
 LLM_SOURCES = ("openai", "openai-compatible", "local")
 DATA_SOURCES = ("attributes", "captions")
@@ -73,20 +74,36 @@ def estimate_request_cost(model: str, prompts: list[str], settings: GenerationSe
 class OpenAISource:
     """The OpenAI API, or any server speaking it (Ollama, vLLM, LM Studio, llama.cpp) via ``base_url``.
 
+    Without ``base_url``: https://api.openai.com with ``api_key`` or OPENAI_API_KEY. With one: that server (checked
+    and pinned by ``endpoint.check_base_url``), sent ``api_key`` only, or no key at all; never OPENAI_API_KEY.
+
     Each try waits at most ``timeout`` seconds. Timeouts, connection errors, 429 and 5xx are tried again
     up to ``max_retries`` times with exponential backoff (or the server's Retry-After), and every retry is
     announced through ``on_notice``; an authentication error stops everything at once. Requests run on
     daemon threads, so Ctrl-C or a deadline returns at once instead of waiting for a silent server.
     """
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, concurrency: int = 4, timeout: float = 60.0, max_retries: int = 2):
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        concurrency: int = 4,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        allow_insecure_http: bool = False,
+    ):
         import openai
 
-        key = api_key or os.environ.get("OPENAI_API_KEY") or ("not-needed" if base_url else None)
-        if not key:
-            raise FewShotError("No OpenAI API key: set OPENAI_API_KEY (or Streamlit secrets), or use the local or attributes source.")
         # The client's own retries are off: ours can be reported, stopped and bounded by a deadline.
-        self.client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+        if base_url is None:
+            key = api_key or os.environ.get("OPENAI_API_KEY")
+            if not key:
+                raise FewShotError("No OpenAI API key: set OPENAI_API_KEY (or Streamlit secrets), or use the local or attributes source.")
+            self.client = openai.OpenAI(api_key=key, base_url=OPENAI_URL, timeout=timeout, max_retries=0)  # never $OPENAI_BASE_URL
+        else:
+            endpoint = check_base_url(base_url, allow_insecure_http)
+            check_key_destination(api_key, endpoint)
+            self.client = compatible_client(endpoint, api_key, timeout)
         self.concurrency, self.base_url, self.timeout, self.max_retries = concurrency, base_url, timeout, max_retries
 
     def complete(
@@ -176,7 +193,9 @@ class OpenAISource:
                 timeout=timeout,
             )
         except openai.AuthenticationError as e:
-            raise FewShotError("The API key was rejected (401). Check OPENAI_API_KEY or the server's key setting.") from e
+            raise FewShotError(
+                "The API key was rejected (401). Check OPENAI_API_KEY, or for an openai-compatible server the key it is given (--api-key-env NAME)."
+            ) from e
         except openai.NotFoundError as e:
             raise FewShotError(f"The server does not know model {settings.model!r} (404). Check the model name.") from e
         except openai.APIResponseValidationError as e:
