@@ -110,11 +110,11 @@ def test_full_pipeline_on_the_demo(demo_bundle, tmp_path):
     results = run_sweep(demo_bundle, cfg, tmp_path / "run")
     t = table1(results)
     assert t.shots.tolist() == [1, 2, 4] and np.isfinite(t.image_only).all() and np.isfinite(t.qformer).all()
-    # The adapter starts from the zero-shot classifier; 4 labelled shots must not make it worse.
+    # The adapter starts from a text classifier; 4 labelled shots must not make it worse than zero-shot.
     assert t.image_only.iloc[-1] >= t.zero_shot.iloc[0]
     fig = figure4(results, "demo")
     assert len(fig.data) >= 2 and list(fig.data[0].x) == [1, 2, 4]
-    assert (t.qformer_gain_low <= t.qformer_gain).all() and (t.qformer_texts.isin([1, 3])).all()  # 2 seeds: intervals exist
+    assert (t.qformer_gain_low <= t.qformer_gain).all() and t.qformer_texts.between(1, 3).all()  # 2 seeds: intervals exist; texts: median of per-seed picks
     # Seen vs held-out classes: the committed demo CLIP's 24 held-out classes, and the groups add up to Table 1.
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     held = demo_held_out(config, demo_bundle.class_names)
