@@ -33,6 +33,7 @@ from .backbone import resolve_device
 from .baselines import accuracy, description_class_embeddings, linear_probe, tip_adapter, zero_shot_predict
 from .bundle import FeatureBundle, bundle_fingerprint
 from .config import METHODS, PROTOCOLS, TRANSLATIONS, AdapterConfig, QFormerTrainConfig, SweepConfig  # noqa: F401 (re-exported)
+from .datasets.base import check_class_sizes
 from .datasets.sampling import FewShotSplit, sample_few_shot, validation_indices
 from .errors import FewShotError
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
@@ -89,6 +90,7 @@ def run_sweep(
     run = RunFolder(run_dir)
     fingerprint = bundle_fingerprint(bundle)
     val_idx = validation_indices(bundle.train_labels, cfg.val_per_class, fixed_val=bundle.val_indices)
+    check_class_sizes(bundle.train_labels, val_idx, bundle.class_names, bundle.val_indices is not None)
     config = {
         "dataset": bundle.dataset,
         "sweep": asdict(cfg),
