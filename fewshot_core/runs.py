@@ -116,7 +116,8 @@ class RunFolder:
 
     def check_usable(self, key: str | None = None) -> None:
         """Refuse (one line) a folder the sweep must not write into: a file, or a non-empty folder it did not create
-        (a legacy run folder counts as created when its config.json has ``key``). Creates nothing."""
+        (a legacy run folder counts as created when its config.json has ``key``; None: any key, checked again by
+        ``start``). Creates nothing."""
         if not (self.path.exists() or self.path.is_symlink()):
             return
         if not self.path.is_dir():
@@ -127,21 +128,21 @@ class RunFolder:
             entries = {p.name for p in self.path.iterdir()}
         except OSError as e:
             raise FewShotError(f"The run folder {self.path} cannot be read ({e.strerror or e}). Choose another folder.") from e
-        if entries and not (key is not None and self._is_legacy_run(entries, key)):
+        if entries and not self._is_legacy_run(entries, key):
             raise FewShotError(
                 f"{self.path} is not empty and is not a run folder of this tool (no {MARKER} file in it), so results will not be "
                 "written there (your files stay as they are). Choose a new or empty folder with --run-dir."
             )
 
-    def _is_legacy_run(self, entries: set[str], key: str) -> bool:
-        """A run folder made before the marker, of the run with ``key``: only run files in it."""
+    def _is_legacy_run(self, entries: set[str], key: str | None) -> bool:
+        """A run folder made before the marker, of the run with ``key`` (None: of any run): only run files in it."""
         if not entries <= RUN_ENTRIES | {e for e in entries if e.startswith(".") and e.endswith((".tmp", ".lock"))}:
             return False
         try:
             old = read_json(self.path / "config.json")
         except (OSError, ValueError, RecursionError):
             return False
-        return isinstance(old, dict) and old.get("key") == key
+        return isinstance(old, dict) and (key is None or old.get("key") == key)
 
     def start(self, config: dict[str, Any]) -> None:
         """Create the run folder and write config.json (with its checksum), or check that an existing one is this

@@ -31,6 +31,8 @@ WRITE_ERRORS = {
     errno.EROFS: "the file system is read-only",
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
+    errno.ENOTDIR: "a part of its path is a file, not a folder",
+    errno.EEXIST: "a file stands where a folder should be",
 }
 
 
@@ -60,6 +62,23 @@ def checked_cache_root(path: Path | str | None = None) -> Path:
     if not stat.S_ISDIR(mode):
         raise FewShotError(f"{where} {root} is a file, not a folder. {fix}")
     return root
+
+
+def check_path_kind(path: Path | str, what: str, folder: bool) -> Path:
+    """Refuse, before any work, a path that cannot become a ``folder`` (or a file): one that exists as the other
+    kind, or lies under a file. Returns the path (``~`` expanded); creates nothing."""
+    path = Path(path).expanduser()
+    if path.exists():
+        if path.is_dir() != folder:
+            kind, want = ("a file", "a folder") if folder else ("a folder", "a file name")
+            raise FewShotError(f"{what} {path} is {kind}; give {want}.")
+        return path
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise FewShotError(f"{what} {path} lies under {parent}, which is a file, not a folder. Choose another path.")
+            break
+    return path
 
 
 def timestamp() -> str:
@@ -111,9 +130,12 @@ def write_error(e: BaseException, target: Path | str) -> FewShotError | None:
         code = int(found.group(1)) if found else None
     if code not in WRITE_ERRORS:
         return None
+    room = code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    fix = "Free some space, or point" if room else "Point"
     return FewShotError(
-        f"Could not write {target}: {WRITE_ERRORS[code]}. Free some space or fix the folder's permissions, "
-        "or point --cache (FEWSHOT_CACHE) or --run-dir at a writable folder with room; finished work is kept."
+        f"Could not write {target}: {WRITE_ERRORS[code]}. {fix} --cache (FEWSHOT_CACHE) or --run-dir at a folder you can write to"
+        + (" with room" if room else "")
+        + "; finished work is kept."
     )
 
 
