@@ -317,10 +317,30 @@ def training_features(
     return merged, np.arange(len(train.labels), len(merged.labels))
 
 
+TEXT_CHUNK = 65_536  # texts per cache entry: writing an entry copies its arrays once, so a million texts never need two copies
+
+
 def text_features(
     cache: FeatureCache, backbone: Backbone, texts: Sequence[str], with_tokens: bool = False, on_progress: ProgressFn = no_progress
 ) -> dict[str, np.ndarray]:
-    """Cached text features: ``pooled`` (N, D), plus ``tokens`` (N, L, D) and ``mask`` (N, L) if asked."""
+    """Cached text features: ``pooled`` (N, D), plus ``tokens`` (N, L, D) and ``mask`` (N, L) if asked.
+
+    Pooled features are cached in entries of up to ``TEXT_CHUNK`` texts (a list that fits one entry has the key
+    it always had) and gathered into one array, so memory stays at that array plus one entry's worth."""
+    if with_tokens:
+        arrays = _cached_texts(cache, backbone, texts, True, on_progress)
+        arrays["mask"] = arrays["mask"].astype(bool)
+        return arrays
+    pooled = np.zeros((len(texts), backbone.embed_dim), np.float32)  # (N, D)
+    for start in range(0, len(texts), TEXT_CHUNK):
+        chunk = texts[start : start + TEXT_CHUNK]
+        shifted = lambda done, total, message, s=start: on_progress(s + done, len(texts), f"texts encoded: {s + done}/{len(texts)}")  # noqa: E731
+        pooled[start : start + len(chunk)] = _cached_texts(cache, backbone, chunk, False, shifted)["pooled"]
+    return {"pooled": pooled}
+
+
+def _cached_texts(cache: FeatureCache, backbone: Backbone, texts: Sequence[str], with_tokens: bool, on_progress: ProgressFn) -> dict[str, np.ndarray]:
+    """One cache entry of text features, keyed by a hash of the JSON list of ``texts``."""
     digest = hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode()).hexdigest()  # unambiguous, unlike a joined string
     parts = {**backbone.identity, "precision": backbone.precision, "texts": digest, "n": len(texts), "tokens": with_tokens}
 
@@ -330,7 +350,4 @@ def text_features(
             return {"pooled": pooled, "tokens": tokens, "mask": mask.astype(np.uint8)}, {}
         return {"pooled": encode_texts(backbone, texts, on_progress=on_progress)}, {}
 
-    arrays, _, _ = cache.get_or_compute("texts", parts, compute)
-    if "mask" in arrays:
-        arrays["mask"] = arrays["mask"].astype(bool)
-    return arrays
+    return cache.get_or_compute("texts", parts, compute)[0]
