@@ -121,7 +121,8 @@ class RunFolder:
         if not (self.path.exists() or self.path.is_symlink()):
             return
         if not self.path.is_dir():
-            raise FewShotError(f"The run folder {self.path} is a file (or a broken link). Choose a new folder for the run; it is created.")
+            what = "a broken symbolic link" if self.path.is_symlink() and not self.path.exists() else "a file"
+            raise FewShotError(f"The run folder {self.path} is {what}. Choose a new folder for the run; it is created.")
         if (self.path / MARKER).is_file():
             return
         try:

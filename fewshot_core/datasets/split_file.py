@@ -54,7 +54,8 @@ def read_split_file(path: Path | str) -> SplitFile:
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FewShotError(f"The split file {path} does not exist. Pass a JSON file like CoOp's split_zhou_<Dataset>.json.")
+        what = "is not a regular file (a folder, named pipe or device)" if path.exists() else "does not exist"
+        raise FewShotError(f"The split file {path} {what}. Pass a JSON file like CoOp's split_zhou_<Dataset>.json.")
     try:
         raw = path.read_bytes()
         data = parse_json(raw)  # strict: a repeated key, a lone surrogate or a 5000-digit number is refused

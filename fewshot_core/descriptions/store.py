@@ -174,7 +174,7 @@ def _read_fields(path: Path, fields: Fields) -> tuple[dict[str, Any] | None, str
         if name not in data:
             return None, f"no {name!r} field", True
         if not ok(data[name]):
-            return None, f"{name!r} is a {type(data[name]).__name__}, not {what}", True
+            return None, f"{name!r} is not {what}", True
     return data, None, True
 
 
