@@ -156,9 +156,10 @@ class RunFolder:
         self.check_usable(config["key"])
         target = self.path / "config.json"
         if not (self.path / MARKER).is_file():
+            if target.is_file():  # a legacy run of the same key: adopted, its config sealed (one that has a checksum must match it)
+                legacy = read_json(target)
+                write_json(target, self.config() if "checksum" in legacy else seal(legacy))
             write_json(self.path / MARKER, {"tool": "fewshot-lab", "created": timestamp()})
-            if target.is_file():  # a legacy run of the same key: adopted, sealed with a checksum
-                write_json(target, seal(read_json(target)))
         remove_stale_tmp(self.path)
         if target.is_file():
             if self.config().get("key") != config["key"]:

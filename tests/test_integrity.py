@@ -209,3 +209,13 @@ def test_an_image_replaced_with_the_same_size_and_mtime_is_not_served_stale(tiny
     again = image_features(cache, tiny_backbone, load_dataset("folder", tree), "train", num_workers=0)
     assert not again.cache_hit and not np.allclose(again.features[0], first.features[0])
     assert np.array_equal(again.features[1:], first.features[1:])
+
+
+def test_removing_the_marker_does_not_launder_an_edited_config(small_bundle, run):
+    (run.path / MARKER).unlink()
+    config = read_json(run.path / "config.json")
+    config["qformer_images_per_class"] = 99  # edited, its checksum kept: not a legacy config
+    (run.path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(FewShotError, match="config.json was changed after the run wrote it"):
+        run_sweep(small_bundle, SweepConfig(**CFG), run.path)
+    assert not (run.path / MARKER).exists()
