@@ -18,9 +18,7 @@ import streamlit as st
 from app_jobs import Job, JobRegistry
 from fewshot_core.datasets import dataset_title, list_datasets
 from fewshot_core.ray_cluster import EXECUTORS
-from fewshot_core.settings import LabSettings, load_settings, save_settings
-
-DEVICES = ["auto", "cpu", "cuda", "mps"]
+from fewshot_core.settings import DEVICES, MAX_SEEDS, LabSettings, load_settings, save_settings
 
 
 def _store_settings() -> None:
@@ -48,9 +46,9 @@ def draw_sidebar() -> LabSettings:
         st.text_input("Split file (optional)", key="setting_split_file", help="CoOp-format JSON {train, val, test}: replaces the splits.", **keep)
         st.text_input("CLIP model (open_clip name)", key="setting_model", **keep)
         st.text_input("Weights (tag or local file)", key="setting_pretrained", help="e.g. openai, laion2b_s34b_b79k, or /path/to/model.bin", **keep)
-        st.selectbox("Device", DEVICES, key="setting_device", **keep)
+        st.selectbox("Device", list(DEVICES), key="setting_device", **keep)
         st.text_input("Cache folder", key="setting_cache_root", placeholder=str(st.session_state.settings.cache_path()), **keep)
-        st.number_input("Seeds", 1, 20, key="setting_seeds", **keep)
+        st.number_input("Seeds", 1, MAX_SEEDS, key="setting_seeds", **keep)
         executor_ui(keep)
     return st.session_state.settings
 

@@ -110,6 +110,8 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise FewShotError("CUDA was requested but no CUDA GPU is visible to PyTorch. Use --device cpu or auto.")
+    if device.startswith("mps") and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise FewShotError("MPS (the Apple-silicon GPU) was requested but PyTorch has no MPS device here. Use --device cpu or auto.")
     try:
         return torch.device(device)
     except RuntimeError as e:

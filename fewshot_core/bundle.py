@@ -100,7 +100,7 @@ def bundle_from_dataset(
     texts, labels, report = descriptions_for_classes(descriptions, dataset.class_names, dataset.display_names)
     if not texts:
         raise FewShotError("None of the description file's classes match this dataset's classes; check its class names.")
-    desc = text_features(cache, backbone, texts, with_tokens=with_tokens)
+    desc = text_features(cache, backbone, texts, with_tokens=with_tokens, on_progress=on_progress)
     return FeatureBundle(
         dataset=dataset.name,
         class_names=dataset.display_names,

@@ -16,9 +16,11 @@ from .cli_io import (
     close_events,
     close_progress_bars,
     emit,
+    nonnegative_number,
     open_events,
     positive_float,
     positive_int,
+    positive_number,
     print_json,
     setup_logging,
     tqdm_progress,
@@ -78,8 +80,9 @@ def cmd_features(args: argparse.Namespace) -> None:
 
     if args.export:
         from .export import check_export_dir
+        from .storage import check_path_kind
 
-        check_export_dir(args.export)
+        check_export_dir(check_path_kind(args.export, "--export", folder=True))  # before encoding: a path under a file fails now
     dataset = load_dataset(args.dataset, args.root, args.split_file)
     cfg = backbone_config(args)
     backbone = load_backbone(cfg)
@@ -165,12 +168,17 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     from .class_groups import demo_held_out, format_group_accuracy, group_accuracy
     from .ray_cluster import check_executor
     from .report import TRANSLATIONS, format_table1, summary_json, table1, text_helped
-    from .storage import default_cache_root, read_json
+    from .runs import RunFolder
+    from .storage import default_cache_root
     from .sweep import run_sweep
 
     cache = args.cache or default_cache_root()
     cfg = sweep_config(args)
     check_executor(args.executor, args.ray_address)
+    if args.run_dir:  # refused before any encoding: a file, a path under one, or a user's folder
+        from .storage import check_path_kind
+
+        RunFolder(check_path_kind(args.run_dir, "--run-dir", folder=True)).check_usable()
     backbone_cfg = backbone_config(args)
     bundle = build_bundle(
         args.dataset,
@@ -189,7 +197,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     results = run_sweep(
         bundle, cfg, run_dir, qformer_cache=cache, on_progress=tqdm_progress("sweep"), executor=args.executor, ray_address=args.ray_address
     )
-    table, config = table1(results), read_json(Path(run_dir) / "config.json")
+    table, config = table1(results), RunFolder(run_dir).config()
     print(f"Table 1 · {bundle.dataset} · {bundle.provenance.get('model', 'synthetic')} · protocol {cfg.protocol} · seeds {cfg.seeds}")
     print(format_table1(table, config.get("qformer_images_per_class"), config.get("sweep", {}).get("val_per_class")))
     for translation in TRANSLATIONS:
@@ -209,13 +217,18 @@ def _pick_classes(spec: str | None, dataset) -> list[int] | None:
     """``--classes``: a count (the first N) or comma-separated class names."""
     from .descriptions import normalise
 
-    if not spec:
+    if spec is None:
         return None
-    if spec.isdigit():
+    if spec.strip().isdigit():
+        if int(spec) < 1:
+            raise FewShotError(f"--classes {spec} picks no class; give a number of at least 1 (the first N classes) or class names.")
         return list(range(min(int(spec), dataset.num_classes)))
+    names = [name.strip() for name in spec.split(",")]
+    if not all(names):
+        raise FewShotError(f"--classes {spec!r} has an empty class name (two commas in a row, or one at an end); separate names with single commas.")
     forms = {normalise(n): c for names in (dataset.class_names, dataset.display_names) for c, n in enumerate(names)}
-    picked = [forms.get(normalise(name)) for name in spec.split(",")]
-    missing = [name for name, c in zip(spec.split(","), picked) if c is None]
+    picked = [forms.get(normalise(name)) for name in names]
+    missing = [name for name, c in zip(names, picked) if c is None]
     if missing:
         raise FewShotError(f"Unknown classes: {', '.join(missing)}. Use names as verify-dataset lists them, or a number.")
     return picked
@@ -321,9 +334,11 @@ def add_sweep_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--qformer-epochs", type=positive_int, default=train_defaults.epochs)
     adapter = AdapterConfig()
-    p.add_argument("--adapter-lr", type=float, default=adapter.lr, help="adapter learning rate (AdamW, cosine to 0)")
+    p.add_argument("--adapter-lr", type=positive_number, default=adapter.lr, help="adapter learning rate (AdamW, cosine to 0)")
     p.add_argument("--adapter-steps", type=positive_int, default=adapter.steps, help="adapter optimizer steps")
-    p.add_argument("--adapter-weight-decay", type=float, default=adapter.weight_decay, help="decay of the adapter toward its zero-shot start")
+    p.add_argument(
+        "--adapter-weight-decay", type=nonnegative_number, default=adapter.weight_decay, help="decay of the adapter toward its zero-shot start"
+    )
     p.add_argument("--adapter-batch-size", type=positive_int, default=adapter.batch_size, help="adapter samples per head per step")
 
 
@@ -457,6 +472,10 @@ def main(argv: list[str] | None = None) -> int:
             args.root = args.cache / "demo-data"  # --cache relocates the generated demo images too
         setup_logging(args.verbose)
         open_events(args)
+        if hasattr(args, "cache") or getattr(args, "dataset", None) == "demo":  # a cache that cannot be a folder: one line, now
+            from .storage import checked_cache_root
+
+            checked_cache_root(getattr(args, "cache", None))
         code = int(args.func(args) or 0)
         return code
     except SystemExit as e:  # argparse: --help (0) or a bad argument (2, message already printed)

@@ -48,11 +48,14 @@ class QFormerTrainConfig:
     seed: int = 0  # initialisation and pairing; the sweep adds the unit's seed
 
     def validate(self) -> None:
-        """Raise FewShotError on settings that cannot train."""
+        """Raise FewShotError on settings that cannot train (non-finite or out-of-range numbers included)."""
         if self.loss not in LOSSES:
             raise FewShotError(f"Unknown Q-Former loss {self.loss!r}; choose one of {', '.join(LOSSES)}.")
         if self.epochs < 1 or self.max_steps < 0 or self.batch_size < 1:
             raise FewShotError(f"Q-Former epochs must be >= 1 (got {self.epochs}), max_steps >= 0 and batch_size >= 1.")
+        check_number("Q-Former learning rate", self.lr, positive=True)
+        check_number("Q-Former weight decay", self.weight_decay)
+        check_number("Q-Former temperature", self.temperature, positive=True)
 
     def total_steps(self, pairs_per_epoch: int) -> int:
         """Optimizer steps for ``pairs_per_epoch`` pairs: ``epochs`` passes, capped at ``max_steps``."""
@@ -75,6 +78,21 @@ class AdapterConfig:
     init: str = "descriptions"  # the classifier a head starts from (chosen on validation: bench_adapter_head.py): "zeroshot" (class-name prompts), "descriptions" (each class's mean description embedding), "zeros"
     logit_scale: float = 30.0  # logits = scale * <w_c, x> + b_c
     seed: int = 0
+
+    def validate(self) -> None:
+        """Raise FewShotError on settings that cannot train: a learning rate of inf, nan or -1 would store
+        chance-level numbers as a normal run."""
+        check_number("adapter learning rate (--adapter-lr)", self.lr, positive=True)
+        check_number("adapter weight decay (--adapter-weight-decay)", self.weight_decay)
+        check_number("adapter logit scale", self.logit_scale, positive=True)
+        if self.epochs is not None:
+            check_number("adapter epochs", self.epochs, positive=True)
+        for what, value, least in (
+            ("adapter steps (--adapter-steps)", self.steps, 0),
+            ("adapter batch size (--adapter-batch-size)", self.batch_size, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise FewShotError(f"The {what} must be a whole number of at least {least} (got {value!r}).")
 
     def num_steps(self, largest_set: int) -> int:
         if self.epochs is None:
@@ -143,3 +161,12 @@ class SweepConfig:
         if self.adapter.init not in ADAPTER_INITS:
             raise FewShotError(f"Unknown adapter init {self.adapter.init!r}; choose one of {', '.join(ADAPTER_INITS)}.")
         self.qformer_train.validate()
+        self.adapter.validate()
+
+
+def check_number(what: str, value: Any, positive: bool = False) -> None:
+    """Refuse a hyper-parameter that is not a finite number, is negative, or (``positive``) is 0."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (value > 0 if positive else value >= 0)
+    if not ok:
+        need = "a finite number above 0" if positive else "a finite number of at least 0"
+        raise FewShotError(f"The {what} must be {need} (got {value!r}).")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .datasets.base import ImageDataset
-from .storage import sha256_file
+from .storage import file_stamp, sha256_file
 
 RANDOM_INIT_SEED = 0  # seed of the weights when no pretrained weights are given
 # Bump when what is stored, or how it is computed, changes. 2: bf16/fp16 image features from a cast-weights copy
@@ -35,26 +35,19 @@ def _file_digest(path: str, mtime_ns: int) -> str:
 
 
 def split_fingerprint(dataset: ImageDataset, split: str) -> str:
-    """SHA-256 over the split's image paths (relative to the dataset root), labels, and each file's size and mtime.
+    """SHA-256 over the split's image paths (relative to the dataset root), labels, and each file's stamp
+    (``storage.file_stamp``: size, mtime, inode and ctime).
 
-    Size and modification time stand in for the content: a repaired, replaced or deleted image changes
-    the fingerprint, so its features are recomputed instead of served stale from the cache.
+    The stamp stands in for the content: a repaired, replaced or deleted image changes the fingerprint,
+    so its features are recomputed instead of served stale from the cache, even when the new file has
+    the old one's size and modification time.
     """
     s = dataset.split(split)
     h = hashlib.sha256()
     for path, label in zip(s.paths, s.labels):
         rel = os.path.relpath(path, dataset.root)
-        h.update(f"{rel}\t{int(label)}\t{_file_stamp(path)}\n".encode())
+        h.update(f"{rel}\t{int(label)}\t{file_stamp(path)}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
-
-
-def _file_stamp(path: Path) -> str:
-    """``size:mtime_ns`` of a file, or ``missing``."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return "missing"
-    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 def find_entries(features_root: Path, kind: str, **match: Any) -> list[dict[str, Any]]:

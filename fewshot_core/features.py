@@ -1,4 +1,4 @@
-"""Batched CLIP encoding of images and texts, and the verified on-disk feature cache."""
+"""Batched CLIP encoding of images and texts, through the verified on-disk feature cache (``feature_cache.py``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,16 +15,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
 
 from .backbone import Backbone
 from .datasets.base import ImageDataset
 from .datasets.images import load_rgb
 from .errors import FewShotError
+from .feature_cache import FeatureCache  # noqa: F401 - re-exported
 from .feature_status import FORMAT_VERSION, cached_splits, find_entries, split_fingerprint  # noqa: F401 - re-exported
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
-from .storage import atomic_path, content_key, lock_for, timestamp
 
 MIN_COSINE = 0.999  # reduced precision is kept only if it stays this close to fp32
 log = logging.getLogger(__name__)
@@ -57,6 +55,8 @@ class _ImageFiles(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, bool]:
+        if not os.path.isfile(self.paths[i]):  # a FIFO or device named .png would block the read forever: unreadable
+            return torch.zeros_like(self.blank), False
         try:
             return self.preprocess(load_rgb(self.paths[i])), True
         except Exception:  # noqa: BLE001 - listed as unreadable, never fatal
@@ -171,14 +171,18 @@ def _checked_precision(backbone: Backbone, probe: torch.Tensor) -> str:
     return backbone.precision
 
 
-def encode_texts(backbone: Backbone, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-    """Pooled CLIP text features, (N, D) float32, not normalised."""
-    chunks = []
+def encode_texts(backbone: Backbone, texts: Sequence[str], batch_size: int = 256, on_progress: ProgressFn = no_progress) -> np.ndarray:
+    """Pooled CLIP text features, (N, D) float32, not normalised (written into one array: no second copy for
+    a million texts)."""
+    out = np.zeros((len(texts), backbone.embed_dim), np.float32)
     with torch.inference_mode(), backbone.autocast():
         for start in range(0, len(texts), batch_size):
             tokens = backbone.tokenizer(list(texts[start : start + batch_size])).to(backbone.device)
-            chunks.append(backbone.model.encode_text(tokens).float().cpu().numpy())
-    return np.concatenate(chunks) if chunks else np.zeros((0, backbone.embed_dim), np.float32)
+            out[start : start + len(tokens)] = backbone.model.encode_text(tokens).float().cpu().numpy()
+            done = min(start + batch_size, len(texts))
+            if done == len(texts) or (start // batch_size) % 8 == 0:
+                on_progress(done, len(texts), f"texts encoded: {done}/{len(texts)}")
+    return out
 
 
 def encode_text_tokens(backbone: Backbone, texts: Sequence[str], batch_size: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -216,79 +220,6 @@ def _text_tower(model: torch.nn.Module, tokens: torch.Tensor) -> tuple[torch.Ten
     eot = tokens.argmax(dim=-1)  # the end-of-text token has the largest id in CLIP's vocabulary
     mask = torch.arange(tokens.shape[1], device=tokens.device)[None] <= eot[:, None]
     return project(pooled), project(x), mask
-
-
-class FeatureCache:
-    """Expensive arrays computed once and stored under a key made from everything they depend on.
-
-    Entries are safetensors files (no pickle) written atomically under a cross-process lock, with the
-    key and a SHA-256 of the arrays in their metadata; a corrupt or mismatched entry is recomputed.
-    """
-
-    def __init__(self, root: Path | str):
-        self.root = Path(root) / "features"
-
-    def path_for(self, kind: str, parts: dict[str, Any]) -> Path:
-        """Where the entry for ``parts`` lives."""
-        key = content_key(_with_format(parts))
-        return self.root / kind / f"{key}.safetensors"
-
-    def get_or_compute(
-        self, kind: str, parts: dict[str, Any], compute: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]]
-    ) -> tuple[dict[str, np.ndarray], dict[str, Any], bool]:
-        """Return (arrays, info, cache_hit), computing and storing them on a miss.
-
-        ``compute`` returns the arrays and a JSON-able info dict stored beside them.
-        """
-        path = self.path_for(kind, parts)
-        key = path.stem
-        with lock_for(path):
-            cached = self._load(path, key)
-            if cached is not None:
-                return cached[0], cached[1], True
-            arrays, info = compute()
-            meta = {"key": key, "parts": json.dumps(_with_format(parts), sort_keys=True, default=str), "info": json.dumps(info, default=str)}
-            meta["sha256"] = _digest(arrays)
-            meta["created"] = timestamp()
-            with atomic_path(path) as tmp:
-                save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp), metadata=meta)
-            return arrays, info, False
-
-    def find(self, kind: str, **match: Any) -> list[dict[str, Any]]:
-        """Entries of ``kind`` whose recorded parts contain ``match`` (reads only file headers)."""
-        return find_entries(self.root, kind, **match)
-
-    def _load(self, path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
-        """Load and verify an entry; None (and the entry removed) when missing or corrupt."""
-        if not path.is_file():
-            return None
-        try:
-            from safetensors import safe_open
-
-            with safe_open(str(path), framework="numpy") as f:
-                meta = f.metadata() or {}
-            arrays = load_file(str(path))
-            if meta.get("key") != key or meta.get("sha256") != _digest(arrays):
-                raise ValueError("key or checksum mismatch")
-            return arrays, json.loads(meta.get("info", "{}"))
-        except (SafetensorError, ValueError, OSError, json.JSONDecodeError) as e:
-            log.warning("cache entry %s is corrupt (%s); recomputing it", path, e)
-            path.unlink(missing_ok=True)
-            return None
-
-
-def _with_format(parts: dict[str, Any]) -> dict[str, Any]:
-    """The parts an entry is keyed by and records: ``parts`` plus the format version (so a status lookup skips old entries)."""
-    return {"format": FORMAT_VERSION, **parts}
-
-
-def _digest(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"{name}:{a.dtype}:{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 def check_loader_settings(batch_size: int, num_workers: int | None) -> None:
@@ -386,8 +317,30 @@ def training_features(
     return merged, np.arange(len(train.labels), len(merged.labels))
 
 
-def text_features(cache: FeatureCache, backbone: Backbone, texts: Sequence[str], with_tokens: bool = False) -> dict[str, np.ndarray]:
-    """Cached text features: ``pooled`` (N, D), plus ``tokens`` (N, L, D) and ``mask`` (N, L) if asked."""
+TEXT_CHUNK = 65_536  # texts per cache entry: writing an entry copies its arrays once, so a million texts never need two copies
+
+
+def text_features(
+    cache: FeatureCache, backbone: Backbone, texts: Sequence[str], with_tokens: bool = False, on_progress: ProgressFn = no_progress
+) -> dict[str, np.ndarray]:
+    """Cached text features: ``pooled`` (N, D), plus ``tokens`` (N, L, D) and ``mask`` (N, L) if asked.
+
+    Pooled features are cached in entries of up to ``TEXT_CHUNK`` texts (a list that fits one entry has the key
+    it always had) and gathered into one array, so memory stays at that array plus one entry's worth."""
+    if with_tokens:
+        arrays = _cached_texts(cache, backbone, texts, True, on_progress)
+        arrays["mask"] = arrays["mask"].astype(bool)
+        return arrays
+    pooled = np.zeros((len(texts), backbone.embed_dim), np.float32)  # (N, D)
+    for start in range(0, len(texts), TEXT_CHUNK):
+        chunk = texts[start : start + TEXT_CHUNK]
+        shifted = lambda done, total, message, s=start: on_progress(s + done, len(texts), f"texts encoded: {s + done}/{len(texts)}")  # noqa: E731
+        pooled[start : start + len(chunk)] = _cached_texts(cache, backbone, chunk, False, shifted)["pooled"]
+    return {"pooled": pooled}
+
+
+def _cached_texts(cache: FeatureCache, backbone: Backbone, texts: Sequence[str], with_tokens: bool, on_progress: ProgressFn) -> dict[str, np.ndarray]:
+    """One cache entry of text features, keyed by a hash of the JSON list of ``texts``."""
     digest = hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode()).hexdigest()  # unambiguous, unlike a joined string
     parts = {**backbone.identity, "precision": backbone.precision, "texts": digest, "n": len(texts), "tokens": with_tokens}
 
@@ -395,9 +348,6 @@ def text_features(cache: FeatureCache, backbone: Backbone, texts: Sequence[str],
         if with_tokens:
             pooled, tokens, mask = encode_text_tokens(backbone, texts)
             return {"pooled": pooled, "tokens": tokens, "mask": mask.astype(np.uint8)}, {}
-        return {"pooled": encode_texts(backbone, texts)}, {}
+        return {"pooled": encode_texts(backbone, texts, on_progress=on_progress)}, {}
 
-    arrays, _, _ = cache.get_or_compute("texts", parts, compute)
-    if "mask" in arrays:
-        arrays["mask"] = arrays["mask"].astype(bool)
-    return arrays
+    return cache.get_or_compute("texts", parts, compute)[0]

@@ -80,13 +80,24 @@ class EventLog:
     ``result`` or ``end`` (with ``exit_code``)."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (create) the log; ``FewShotError`` for a folder, a path under a file, or one that cannot be written."""
+        from .storage import check_path_kind
+
+        self.path = check_path_kind(path, "The events file", folder=False)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            open(self.path, "a", encoding="utf-8").close()
+        except OSError as e:
+            raise FewShotError(f"The events file {self.path} cannot be written ({e.strerror or e}). Choose another path.") from e
 
     def write(self, kind: str, **data: Any) -> None:
+        """Append one event; ``FewShotError`` when the file cannot take it (a full disk)."""
         line = json.dumps({"event": kind, "time": time.time(), **data}, default=str)
-        with open(self.path, "a", encoding="utf-8") as f:  # one write per line: a reader never sees half a line for long
-            f.write(line + "\n")
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:  # one write per line: a reader never sees half a line for long
+                f.write(line + "\n")
+        except OSError as e:
+            raise FewShotError(f"Could not append to the events file {self.path} ({e.strerror or e}). Free some space or choose another path.") from e
 
     def progress(self, default_step: str = "") -> Callable[..., None]:
         """An ``on_progress`` callback that logs each report as a ``progress`` event."""

@@ -272,9 +272,10 @@ def alignment(translated: np.ndarray, text_labels: np.ndarray, image_features: n
     return {"mean_cosine": mean_cos, "retrieval_acc": retrieval, "cosine_error": 1 - mean_cos}
 
 
-def state_checksum(state: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over every tensor's name, dtype, shape and bytes (sorted by name)."""
-    h = hashlib.sha256()
+def state_checksum(state: dict[str, torch.Tensor], key: str = "") -> str:
+    """SHA-256 over the cache ``key`` the weights are stored under, then every tensor's name, dtype, shape and bytes
+    (sorted by name): a file copied over another key's entry no longer matches."""
+    h = hashlib.sha256(f"key|{key}|".encode())
     for name in sorted(state):
         t = state[name].detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
@@ -283,20 +284,25 @@ def state_checksum(state: dict[str, torch.Tensor]) -> str:
 
 
 def save_qformer(path: Path, model: torch.nn.Module, arch: QFormerConfig, train: QFormerTrainConfig) -> None:
-    """Store a trained translator with its configs and a SHA-256 of its weights (safetensors, atomic)."""
+    """Store a trained translator with its configs and a SHA-256 of its cache key (the file's name) and weights
+    (safetensors, atomic)."""
     from safetensors.torch import save_file
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {"arch": json.dumps(asdict(arch)), "train": json.dumps(asdict(train)), "sha256": state_checksum(state)}
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=meta)
+    meta = {"key": path.stem, "arch": json.dumps(asdict(arch)), "train": json.dumps(asdict(train)), "sha256": state_checksum(state, path.stem)}
+    try:
+        with atomic_path(path) as tmp:
+            save_file(state, str(tmp), metadata=meta)
+    except FewShotError as e:  # a read-only or full cache: the translator is only not kept (it is retrained next time)
+        log.warning("Could not cache the trained Q-Former: %s", e)
 
 
 def load_qformer(path: Path, arch: QFormerConfig, text_dim: int, image_dim: int) -> TextToImageQFormer | None:
     """A stored translator, or None when there is none or it is damaged (then it is deleted: retrain).
 
-    Damaged means: unreadable, wrong shapes, no checksum, or weights whose SHA-256 differs from the one
-    stored beside them; such a file is never loaded.
+    Damaged means: unreadable, wrong shapes, no checksum, or a SHA-256 over the file's name (its cache key)
+    and weights that differs from the one stored beside them (an edited file, or one copied over another
+    key's entry); such a file is never loaded.
     """
     from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
@@ -307,14 +313,17 @@ def load_qformer(path: Path, arch: QFormerConfig, text_dim: int, image_dim: int)
         with safe_open(str(path), framework="pt") as f:
             stored = (f.metadata() or {}).get("sha256")
         state = load_file(str(path))
-        if stored is None or stored != state_checksum(state):
-            raise ValueError("checksum mismatch")
+        if stored is None or stored != state_checksum(state, path.stem):
+            raise ValueError("checksum mismatch (edited, or another cache key's entry)")
         model = TextToImageQFormer(arch, text_dim, image_dim)
         model.load_state_dict(state)
         return model.eval()
     except (SafetensorError, RuntimeError, OSError, ValueError) as e:
         log.warning("Cached Q-Former %s is damaged (%s); deleting it and training again.", path, e)
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only cache: the entry stays, and is never loaded
         return None
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
-from .datasets import demo
+from .datasets import demo, list_datasets
+from .ray_cluster import EXECUTORS
 from .storage import default_cache_root, read_json, write_json
+
+DEVICES = ("auto", "cpu", "cuda", "mps")  # what the sidebar offers
+MAX_SEEDS = 20  # the sidebar's upper bound on seeds
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,14 +45,33 @@ def settings_file() -> Path:
 
 
 def load_settings(path: Path | None = None) -> LabSettings:
-    """Saved settings, ignoring unknown keys; defaults when none are saved or the file is damaged."""
+    """Saved settings; defaults when none are saved or the file is damaged (not JSON, not an object), and for each
+    value of the wrong type or out of range (an unknown dataset, device or executor, seeds outside 1..20), so
+    that every page still loads. Unknown keys are ignored."""
     path = path or settings_file()
     try:
         data = read_json(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return LabSettings()
-    known = {f.name for f in fields(LabSettings)}
-    return LabSettings(**{k: v for k, v in data.items() if k in known})
+    if not isinstance(data, dict):
+        log.warning("%s is not a JSON object; using the default settings", path)
+        return LabSettings()
+    kept = {f.name: data[f.name] for f in fields(LabSettings) if f.name in data and _valid(f.name, data[f.name])}
+    dropped = sorted(set(data) & {f.name for f in fields(LabSettings)} - set(kept))
+    if dropped:
+        log.warning("%s: invalid %s; using the default", path, ", ".join(dropped))
+    return LabSettings(**kept)
+
+
+def _valid(name: str, value: Any) -> bool:
+    """Whether a stored setting has its field's type (and, for choices, a value the sidebar offers)."""
+    default = getattr(LabSettings(), name)
+    if type(value) is not type(default):  # exact: True is not a seed count
+        return False
+    choices = {"dataset": list_datasets(), "device": DEVICES, "executor": EXECUTORS}.get(name)
+    if choices is not None:
+        return value in choices
+    return 1 <= value <= MAX_SEEDS if name == "seeds" else True
 
 
 def save_settings(settings: LabSettings, path: Path | None = None) -> None:

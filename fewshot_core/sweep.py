@@ -25,6 +25,7 @@ from .backbone import resolve_device
 from .baselines import zero_shot_predict
 from .bundle import FeatureBundle, bundle_fingerprint
 from .config import METHODS, PROTOCOLS, TRANSLATIONS, AdapterConfig, QFormerTrainConfig, SweepConfig  # noqa: F401 (re-exported)
+from .datasets.base import check_class_sizes
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
 from .ray_cluster import check_executor
 from .runs import RunFolder, library_versions
@@ -56,6 +57,7 @@ def run_sweep(
     run = RunFolder(run_dir)
     fingerprint = bundle_fingerprint(bundle)
     val_idx = held_out_validation(bundle, cfg)
+    check_class_sizes(bundle.train_labels, val_idx, bundle.class_names, bundle.val_indices is not None)
     config = {
         "dataset": bundle.dataset,
         "sweep": asdict(cfg),

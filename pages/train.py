@@ -232,12 +232,11 @@ def progress_ui(registry) -> None:
             st.line_chart({"Q-Former loss": losses}, x_label="epoch", height=200)
         if job.status == "finished" and job.result:
             from fewshot_core.runs import RunFolder
-            from fewshot_core.storage import read_json
 
             run = RunFolder(str(job.result.get("run_dir", "")))
             try:
-                results, config = run.results(), read_json(run.path / "config.json")
-            except (OSError, ValueError) as e:
+                results, config = run.results(), run.config()  # verified: a damaged unit or an edited config is not shown
+            except (OSError, ValueError, FewShotError) as e:
                 st.warning(f"The run folder cannot be read ({escape_markdown(str(e))}).")
                 return
             if results.empty:

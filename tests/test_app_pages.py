@@ -200,6 +200,7 @@ def _hand_made_run(units: list[str], dataset: str = "synthetic", class_names: tu
             "test_acc": acc,
             "chosen": "{}",
             "translation": translation,
+            "head": "zeroshot" if method == "adapter" else "",
         }
 
     for unit in units:

@@ -114,7 +114,9 @@ def test_full_pipeline_on_the_demo(demo_bundle, tmp_path):
     assert t.image_only.iloc[-1] >= t.zero_shot.iloc[0]
     fig = figure4(results, "demo")
     assert len(fig.data) >= 2 and list(fig.data[0].x) == [1, 2, 4]
-    assert (t.qformer_gain_low <= t.qformer_gain).all() and t.qformer_texts.between(1, 3).all()  # 2 seeds: intervals exist; texts: median of per-seed picks
+    assert (t.qformer_gain_low <= t.qformer_gain).all() and t.qformer_texts.between(
+        1, 3
+    ).all()  # 2 seeds: intervals exist; texts: median of per-seed picks
     # Seen vs held-out classes: the committed demo CLIP's 24 held-out classes, and the groups add up to Table 1.
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     held = demo_held_out(config, demo_bundle.class_names)

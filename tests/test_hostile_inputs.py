@@ -15,8 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,40 +22,16 @@ import pytest
 from fewshot_core.cli import main
 
 from .fixtures import make_cub, make_pets
+from .hostile_integrity import INTEGRITY_CASES
+from .hostile_world import DESCRIBE, DESCRIPTIONS, FEATURES, IMPORT, NOTHING, REPRODUCE, TINY, VERIFY_CUB, World, _descriptions, _write
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--model", "fewshot-tiny", "--pretrained", "", "--device", "cpu", "--workers", "0"]
-DESCRIPTIONS = {"Black footed Albatross": ["dark"], "Laysan Albatross": ["white head"], "Sooty Albatross": ["sooty"]}
-
-
-@dataclass
-class World:
-    """The folders a case may break, made fresh for every case."""
-
-    tmp: Path
-    cub: Path  # a CUB_200_2011 folder's parent
-    pets: Path
-
-    @property
-    def base(self) -> Path:
-        return self.cub / "CUB_200_2011"
-
-    def fill(self, arg: str) -> str:
-        return arg.format(cub=self.cub, pets=self.pets, tmp=self.tmp)
 
 
 def _replace_line(path: Path, line_no: int, text: str) -> None:
     lines = path.read_text().splitlines()
     lines[line_no] = text
     path.write_text("\n".join(lines) + "\n")
-
-
-def _write(name: str, data: str | bytes) -> Callable[[World], None]:
-    def setup(w: World) -> None:
-        path = w.tmp / name
-        path.write_bytes(data if isinstance(data, bytes) else data.encode())
-
-    return setup
 
 
 def _big_file(w: World) -> None:
@@ -79,22 +53,11 @@ def _cached_features(w: World) -> None:
     assert main(["features", "--dataset", "cub", "--root", str(w.cub), *TINY, "--cache", str(w.tmp / "c"), "--splits", "test"]) == 0
 
 
-def _descriptions(w: World) -> None:
-    (w.tmp / "d.json").write_text(json.dumps(DESCRIPTIONS))
-
-
 def _captions_folder(w: World) -> None:
     (w.tmp / "captions" / "text_c10" / "999.Nobody").mkdir(parents=True)
 
 
-VERIFY_CUB = ["verify-dataset", "--dataset", "cub", "--root", "{cub}", "--quick"]
-IMPORT = ["import-descriptions", "--dataset", "cub", "--root", "{cub}", "--cache", "{tmp}/c", "--file"]
-DESCRIBE = ["describe", "--dataset", "cub", "--root", "{cub}", "--cache", "{tmp}/c"]
-FEATURES = ["features", "--dataset", "cub", "--root", "{cub}", "--cache", "{tmp}/c", "--splits", "test"]
-REPRODUCE = ["reproduce", "--dataset", "cub", "--root", "{cub}", "--cache", "{tmp}/c", "--shots", "1", "--texts", "0"]
-NOTHING = None
-
-# (id, setup, argv, exit status, fragment of the one stderr line)
+# (id, setup, argv, exit status, fragment of the one stderr line; of stdout when the status is 0)
 CASES = [
     # datasets
     ("cub-label-not-an-integer", lambda w: _replace_line(w.base / "image_class_labels.txt", 0, "1 one"), VERIFY_CUB, 2, "'one' is not an integer"),
@@ -232,6 +195,9 @@ CASES = [
 ]
 
 
+CASES += INTEGRITY_CASES
+
+
 @pytest.fixture
 def world(tmp_path) -> World:
     return World(tmp_path, make_cub(tmp_path / "cub", per_class=2, train_per_class=1), make_pets(tmp_path / "pets", per_class=2, odd_images=False))
@@ -239,6 +205,7 @@ def world(tmp_path) -> World:
 
 def test_the_table_is_large_and_ids_are_unique():
     assert len(CASES) >= 30 and len({c[0] for c in CASES}) == len(CASES)
+    assert len(INTEGRITY_CASES) >= 60
 
 
 @pytest.mark.parametrize(("setup", "argv", "status", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -247,11 +214,15 @@ def test_hostile_input(world, capsys, setup, argv, status, fragment):
         setup(world)
         capsys.readouterr()
     code = main([world.fill(a) for a in argv])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     lines = [line.strip() for line in re.split(r"[\r\n]+", err) if line.strip()]  # progress bars redraw with \r
     assert code == status, err
+    assert "\r" not in err  # stderr is not a terminal here: progress comes as whole lines, never as redrawn frames
+    if status == 0:  # the stated safe behaviour: it works, and says nothing went wrong
+        assert "Traceback" not in err and not any(line.startswith("error:") for line in lines) and fragment in out, err
+        return
     assert "Traceback" not in err and [line for line in lines if line.startswith("error: ")] == lines[-1:], err  # one error line, last
-    assert fragment in lines[-1]
+    assert fragment.replace("{tmp}", str(world.tmp)) in lines[-1]
 
 
 # --- a server that accepts connections and never answers ----------------------------------------------------------

@@ -118,3 +118,32 @@ def find_root(root: Path | str, marker: str, candidates: Iterable[str], dataset:
         f"Point --root at the extracted {dataset} folder (or its parent), or run "
         f"`python -m fewshot_core download --dataset ...` first."
     )
+
+
+def check_class_sizes(labels: np.ndarray, val_idx: np.ndarray, class_names: list[str], given_val: bool = False) -> None:
+    """Refuse, before any training, data a sweep cannot measure. Drawn validation (``sampling.validation_indices``)
+    takes a third of each class, so there each class needs 3 training images: one to validate on (text counts
+    and hyper-parameters are chosen there) and one to train on. A given validation list (a split file's ``val``)
+    must not be empty, and each class needs an image outside it to train on.
+
+    Args:
+        labels: (N,) training labels; val_idx: (V,) the validation rows among them.
+        given_val: the validation list came with the dataset, not from the draw.
+
+    Raises:
+        FewShotError: naming how many classes fall short, with examples and their image counts.
+    """
+    labels = np.asarray(labels, np.int64)
+    total = np.bincount(labels, minlength=len(class_names))
+    val = np.bincount(labels[np.asarray(val_idx, np.int64)], minlength=len(class_names))
+    if given_val and not len(val_idx):
+        raise FewShotError("The validation list is empty (none of its images could be read); give a split file whose val list has images.")
+    short = np.flatnonzero((total - val < 1) if given_val else (val < 1) | (total - val < 1))
+    if not len(short):
+        return
+    examples = ", ".join(f"{class_names[c]!r} ({total[c]} image(s), {val[c]} for validation)" for c in short[:3])
+    need = "an image outside the validation list to train on" if given_val else "at least 3 training images (a third is held out for validation)"
+    raise FewShotError(
+        f"{len(short)} of {len(class_names)} classes cannot be trained and validated, e.g. {examples}: each class needs {need}. "
+        "Add images to those classes or remove them."
+    )

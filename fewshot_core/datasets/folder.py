@@ -9,6 +9,11 @@ Class folders may nest images in sub-folders (as torchvision's ``ImageFolder`` d
 recognised by torchvision's ``IMG_EXTENSIONS``; other files (notes, CSVs, ``.DS_Store``) are ignored and
 counted, hidden folders are skipped. Unreadable images stay in the splits and are skipped and listed by
 ``verify-dataset`` and the feature encoder, as for every dataset.
+
+Symbolic links are followed inside the folder; a link to a folder outside it is refused unless asked
+(``FolderSplitConfig.follow_outside_links``, or ``FEWSHOT_FOLLOW_LINKS=1`` in the environment), and so is
+a link loop, a folder reached twice, a broken link, an image that is not a regular file (a named pipe
+would block the reader forever) and a name that is not UTF-8: each stops with one ``error:`` line.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import FewShotError
+from ..storage import file_stamp
 from .base import ImageDataset, Split
 
 NAME = "folder"
@@ -30,6 +37,7 @@ IMAGE_DIR = ""  # split-file paths are relative to the folder itself ("<class>/<
 SPLIT_FOLDERS = ("train", "val", "test")
 # torchvision.datasets.folder.IMG_EXTENSIONS (what ImageFolder reads), written out: importing torchvision takes seconds
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+ENV_FOLLOW_LINKS = "FEWSHOT_FOLLOW_LINKS"  # "1": follow symbolic links to folders outside the root (the CLI's and the app's way to ask)
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,12 @@ class FolderSplitConfig:
 
     test_fraction: float = 0.3  # share of each class's images that go to the test split (rounded, >= 1 when the class has 2+)
     seed: int = 0  # seed of the per-class shuffle; the same tree and seed give the same split
+    follow_outside_links: bool = False  # follow symbolic links to folders outside the root (else refused: a link to / walks everything)
+
+
+def default_split_config() -> FolderSplitConfig:
+    """The defaults, with ``follow_outside_links`` asked for by ``FEWSHOT_FOLLOW_LINKS=1``."""
+    return FolderSplitConfig(follow_outside_links=os.environ.get(ENV_FOLLOW_LINKS) == "1")
 
 
 def display_name(folder_name: str) -> str:
@@ -60,16 +74,19 @@ def load(root: Path | str, config: FolderSplitConfig | None = None) -> ImageData
 
     Raises:
         FewShotError: for a missing folder, an empty tree, a single class, a class folder without
-            images, an image where a class folder should be, or clashing class names.
+            images, an image where a class folder should be, clashing class names, or a link loop, a
+            folder reached twice, a link out of the root (unless followed), a broken link, an image that
+            is not a regular file or a name that is not UTF-8.
     """
-    config = config or FolderSplitConfig()
+    config = config or default_split_config()
     base = _check_root(root)
     split_dirs = {name: base / name for name in SPLIT_FOLDERS if (base / name).is_dir()}
     counter = _IgnoredFiles()
+    walker = _Walker(base, config.follow_outside_links, counter)
     if split_dirs:
-        by_split, class_names, provenance = _read_split_folders(base, split_dirs, counter)
+        by_split, class_names, provenance = _read_split_folders(base, split_dirs, walker)
     else:
-        files = _read_classes(base, counter)
+        files = _read_classes(base, walker)
         class_names = sorted(files)
         by_split = _stratified_split(files, class_names, config)
         provenance = {"folder_split": "stratified", "test_fraction": config.test_fraction, "split_seed": config.seed}
@@ -98,7 +115,7 @@ class _IgnoredFiles:
     def add(self, path: Path, base: Path) -> None:
         self.count += 1
         if len(self.examples) < 3:
-            self.examples.append(str(path.relative_to(base)))
+            self.examples.append(_printable(os.path.relpath(path, base)))
 
     def notes(self) -> list[str]:
         if not self.count:
@@ -120,19 +137,106 @@ def _is_image(path: Path | str) -> bool:
     return os.path.splitext(str(path))[1].lower() in IMAGE_EXTENSIONS
 
 
-def _read_classes(top: Path, counter: _IgnoredFiles, base: Path | None = None) -> dict[str, list[Path]]:
-    """``{class folder name: sorted image paths}`` of one tree level; errors for stray images and empty classes."""
-    base = base or top
+def _printable(name: str) -> str:
+    """A file name as text even when it is not UTF-8 (undecodable bytes shown as U+FFFD)."""
+    return os.fsencode(name).decode("utf-8", "replace")
+
+
+def _check_name(path: Path) -> None:
+    """Refuse a file or folder name that is not UTF-8: names are stored as UTF-8 text (class names, run records)."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FewShotError(
+            f"The name {_printable(path.name)!r} in {_printable(str(path.parent))} is not valid UTF-8 text. Rename it (e.g. with convmv)."
+        ) from None
+
+
+class _Walker:
+    """Reads class folders safely: each folder once (no link loops, nothing counted twice), nothing outside the
+    root unless asked, and only regular image files."""
+
+    def __init__(self, base: Path, follow_outside: bool, counter: _IgnoredFiles) -> None:
+        self.base, self.follow_outside, self.counter = base, follow_outside, counter
+        self.seen: dict[tuple[int, int], Path] = {}
+        self.enter(base)
+
+    def enter(self, folder: Path) -> None:
+        """Check a folder about to be read (directly or through a link) and remember it."""
+        _check_name(folder)
+        try:
+            st, real = folder.stat(), folder.resolve(strict=True)
+        except (OSError, RuntimeError) as e:  # RuntimeError: a link loop, on older Pythons
+            raise FewShotError(f"{folder} cannot be read ({getattr(e, 'strerror', None) or e}). Fix or remove it.") from None
+        if not self.follow_outside and not real.is_relative_to(self.base):
+            raise FewShotError(
+                f"{folder} is a symbolic link to {real}, outside {self.base}. Copy or move those images into the folder, "
+                f"or set {ENV_FOLLOW_LINKS}=1 to follow links out of it."
+            )
+        other = self.seen.setdefault((st.st_dev, st.st_ino), folder)
+        if other != folder:
+            loop = folder.parent.resolve().is_relative_to(real)
+            what = "a symbolic link loop: it leads back to" if loop else "the same folder, through a symbolic link, as"
+            raise FewShotError(f"{folder} is {what} {other}; its images would be read again. Remove the link.")
+
+    def check_image(self, path: Path) -> None:
+        """Refuse an image that is a broken link or not a regular file (reading a named pipe never returns)."""
+        _check_name(path)
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as e:
+            if path.is_symlink():
+                raise FewShotError(f"{path} is a broken symbolic link ({e.strerror}). Remove it or fix its target.") from None
+            raise FewShotError(f"{path} cannot be read ({e.strerror}). Fix or remove it.") from None
+        if not stat.S_ISREG(mode):
+            raise FewShotError(f"{path} is not a regular file (a named pipe, socket or device), so it cannot be an image. Remove it.")
+
+    def images_in(self, folder: Path) -> list[Path]:
+        """Image files anywhere under a class folder (hidden ones skipped), sorted; others counted."""
+        self.enter(folder)
+        images = []
+        for dirpath, dirnames, filenames in os.walk(folder, onerror=_refuse_unreadable, followlinks=True):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # sorted: the same examples on every system
+            for d in dirnames:
+                self.enter(Path(dirpath, d))
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                path = Path(dirpath, name)
+                if _is_image(name):
+                    self.check_image(path)
+                    images.append(path)
+                else:
+                    self.counter.add(path, self.base)
+        return sorted(images)
+
+
+def _refuse_unreadable(e: OSError) -> None:
+    raise FewShotError(f"The folder {e.filename} cannot be read ({e.strerror}). Check its permissions.")
+
+
+def _entries(top: Path) -> list[Path]:
+    """The visible entries of a folder, sorted; a broken link among them is refused (a class folder that moved)."""
     entries = sorted(p for p in top.iterdir() if not p.name.startswith("."))
+    for p in entries:
+        _check_name(p)
+        if p.is_symlink() and not p.exists():
+            raise FewShotError(f"{p} is a broken symbolic link (to {_printable(os.readlink(p))}). Remove it or fix its target.")
+    return entries
+
+
+def _read_classes(top: Path, walker: _Walker) -> dict[str, list[Path]]:
+    """``{class folder name: sorted image paths}`` of one tree level; errors for stray images and empty classes."""
+    entries = _entries(top)
     stray = [p for p in entries if p.is_file() and _is_image(p)]
     if stray:
         raise FewShotError(
             f"{stray[0]} is an image where a class folder should be ({len(stray)} such file(s) in {top}). Move images into one subfolder per class."
         )
     for p in entries:
-        if p.is_file():
-            counter.add(p, base)
-    files = {p.name: _images_in(p, counter, base) for p in entries if p.is_dir()}
+        if not p.is_dir():
+            walker.counter.add(p, walker.base)
+    files = {p.name: walker.images_in(p) for p in entries if p.is_dir()}
     if not files:
         raise FewShotError(f"{top} has no class folders. Put one subfolder per class in it, each holding that class's images.")
     empty = sorted(name for name, paths in files.items() if not paths)
@@ -141,36 +245,24 @@ def _read_classes(top: Path, counter: _IgnoredFiles, base: Path | None = None) -
     return files
 
 
-def _images_in(folder: Path, counter: _IgnoredFiles, base: Path) -> list[Path]:
-    """Image files anywhere under a class folder (hidden ones skipped), sorted; others counted."""
-    images = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # sorted: the same examples on every system
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            path = Path(dirpath, name)
-            if _is_image(name):
-                images.append(path)
-            else:
-                counter.add(path, base)
-    return sorted(images)
-
-
-def _read_split_folders(base: Path, split_dirs: dict[str, Path], counter: _IgnoredFiles):
+def _read_split_folders(base: Path, split_dirs: dict[str, Path], walker: _Walker):
     """The train/test[/val] layout: per-split class folders, classes the union over splits."""
     missing = [s for s in ("train", "test") if s not in split_dirs]
     if missing:
         raise FewShotError(f"{base} has {'/'.join(split_dirs)}/ but no {missing[0]}/ folder. Add it, or put the class folders directly in {base}.")
-    others = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in SPLIT_FOLDERS)
+    entries = _entries(base)
+    others = sorted(p.name for p in entries if p.is_dir() and p.name not in SPLIT_FOLDERS)
     if others:
         raise FewShotError(f"{base} mixes split folders (train/, test/) with other folders ({', '.join(others[:5])}). Move those into a split.")
-    for p in base.iterdir():
-        if p.is_file() and not p.name.startswith("."):
+    for p in entries:
+        if not p.is_dir():
             if _is_image(p):
                 raise FewShotError(f"{p} is an image where the train/ and test/ folders should be. Move it into a class folder of a split.")
-            counter.add(p, base)
-    by_split = {split: _read_classes(folder, counter, base) for split, folder in split_dirs.items()}
+            walker.counter.add(p, base)
+    by_split = {}
+    for split, folder in split_dirs.items():
+        walker.enter(folder)
+        by_split[split] = _read_classes(folder, walker)
     class_names = sorted(set().union(*by_split.values()))
     untrained = [c for c in class_names if c not in by_split["train"]]
     if untrained:
@@ -199,11 +291,11 @@ def _stratified_split(files: dict[str, list[Path]], class_names: list[str], conf
 
 
 def _content_id(base: Path, splits: dict[str, Split]) -> str:
-    """SHA-256 over every image's relative path, size and modification time: another tree, or an edited one, gets new features."""
+    """SHA-256 over every image's relative path and stamp (``storage.file_stamp``: size, mtime, inode, ctime):
+    another tree, or an edited one, gets new features."""
     h = hashlib.sha256()
     for path in sorted(p for split in splits.values() for p in split.paths):
-        st = path.stat()
-        h.update(f"{os.path.relpath(path, base)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+        h.update(f"{os.path.relpath(path, base)}\t{file_stamp(path)}\n".encode())
     return h.hexdigest()
 
 

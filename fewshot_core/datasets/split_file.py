@@ -6,13 +6,14 @@ A split file is JSON ``{"train": [[relative_path, label, class_name], ...], "val
 dataset's image folder (``images/`` for Pets and CUB, ``jpg/`` for Flowers102), else relative to the
 dataset folder. Classes are matched to the dataset's by name (case, ``_`` and word order ignored, so
 CoOp's ``"2000 AM General Hummer SUV"`` is Stanford Cars' ``"AM General Hummer SUV 2000"``); the file's
-integer labels only have to be consistent with its class names.
+integer labels only have to be consistent with its class names. Paths must stay inside the dataset
+folder: an absolute path, a ``..`` that climbs out of it or a NUL character is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FewShotError
+from ..storage import parse_json
 from .base import ImageDataset, Split
 from .folder import display_name
 
@@ -52,11 +54,14 @@ def read_split_file(path: Path | str) -> SplitFile:
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FewShotError(f"The split file {path} does not exist. Pass a JSON file like CoOp's split_zhou_<Dataset>.json.")
-    raw = path.read_bytes()
+        what = "is not a regular file (a folder, named pipe or device)" if path.exists() else "does not exist"
+        raise FewShotError(f"The split file {path} {what}. Pass a JSON file like CoOp's split_zhou_<Dataset>.json.")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raw = path.read_bytes()
+        data = parse_json(raw)  # strict: a repeated key, a lone surrogate or a 5000-digit number is refused
+    except OSError as e:
+        raise FewShotError(f"Could not read the split file {path} ({e.strerror or e}). Check its permissions.") from e
+    except (ValueError, RecursionError) as e:
         raise FewShotError(f"The split file {path} is not valid JSON ({e}). Expected {{'train': [...], 'val': [...], 'test': [...]}}.") from e
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("train", "test")):
         raise FewShotError(f"The split file {path} needs 'train' and 'test' lists (and usually 'val') of [relative_path, label, class_name].")
@@ -70,8 +75,22 @@ def _entry(path: Path, name: str, i: int, row) -> SplitEntry:
     """One ``[relative_path, label, class_name]`` row, checked."""
     ok = isinstance(row, (list, tuple)) and len(row) == 3 and isinstance(row[0], str) and isinstance(row[2], str)
     if ok and isinstance(row[1], int) and not isinstance(row[1], bool):
+        if not _inside(row[0]):
+            raise FewShotError(
+                f"{path}: {name}[{i}] names {row[0]!r}, which is not inside the dataset folder. "
+                "Split-file paths are relative to it (e.g. 'Abyssinian_1.jpg'), without a leading '/' or a '..' that climbs out."
+            )
         return SplitEntry(row[0], row[1], row[2])
-    raise FewShotError(f"{path}: {name}[{i}] is {row!r}; every row must be [relative_path, integer label, class_name].")
+    raise FewShotError(f"{path}: {name}[{i}] is {row!r:.200}; every row must be [relative_path, integer label, class_name].")
+
+
+def _inside(rel: str) -> bool:
+    """Whether a split-file path stays inside the folder it is relative to (judged on the text: a link inside the
+    dataset folder, e.g. images/ on another disk, is the user's own choice and is followed)."""
+    if not rel or "\0" in rel or os.path.isabs(rel) or rel.startswith(("/", "\\")):
+        return False
+    parts = os.path.normpath(rel).replace("\\", "/").split("/")
+    return parts[0] != ".."
 
 
 def name_keys(name: str) -> list[tuple[str, ...]]:

@@ -216,7 +216,12 @@ def _from_annotations(dataset: ImageDataset, request: DescribeRequest, dset: Des
     """The attributes and captions sources: sentences straight from annotations."""
     if request.source == "attributes":
         if dataset.attributes is None:
-            raise FewShotError(f"{dataset.name} has no class attributes here; CUB needs attributes/ and attributes.txt from the official archive.")
+            fix = (
+                "CUB needs attributes/ and attributes.txt from the official archive."
+                if dataset.name == "cub"
+                else "Only CUB-200-2011 and the demo come with class attributes; use an LLM source (local, openai) or import a description file."
+            )
+            raise FewShotError(f"The {dataset.name} dataset has no class attributes here. {fix}")
         for c in todo:
             lines = attribute_lines(dataset, c)
             dset.save_generated(c, dataset.display_names[c], lines, [])

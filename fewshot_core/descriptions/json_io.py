@@ -4,29 +4,36 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from ..datasets.base import ImageDataset
 from ..errors import FewShotError
-from ..storage import atomic_path, sha256_file
+from ..storage import atomic_path, parse_json, sha256_file
 from .matching import MatchReport, match_class_names
 
 MAX_FILE_BYTES = 50 * 2**20  # published description files (CuPL, DCLIP) are a few MB; refuse anything far larger
 
 
 def load_description_json(path: Path | str) -> dict[str, list[str]]:
-    """Read and validate a description file; clear errors for anything malformed."""
+    """Read and validate a description file; clear errors for anything malformed.
+
+    Strict (``storage.parse_json``): a class named twice is refused (the first one's sentences would be lost),
+    and so is a lone surrogate escape or a number of thousands of digits; a UTF-8 byte-order mark is fine.
+    """
     path = Path(path).expanduser()
     try:
-        data = json.loads(_read_limited(path))
+        data = parse_json(_read_limited(path))
     except FileNotFoundError as e:
         raise FewShotError(f"Description file {path} does not exist.") from e
     except IsADirectoryError as e:
         raise FewShotError(f'{path} is a folder; give a JSON file {{"class name": ["sentence", ...]}} (or a stored set as --descriptions).') from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise FewShotError(f'{path} is not valid JSON ({e}). Expected {{"class name": ["sentence", ...]}}.') from e
+    except ValueError as e:  # parse_json's refusals
+        raise FewShotError(f"{path} cannot be used: {e}.") from e
     except RecursionError as e:
         raise FewShotError(f'{path} is nested far too deeply to be a description file. Expected {{"class name": ["sentence", ...]}}.') from e
     except OSError as e:
@@ -37,16 +44,19 @@ def load_description_json(path: Path | str) -> dict[str, list[str]]:
 
 
 def _read_limited(path: Path) -> str:
-    """The file's text, refusing files over ``MAX_FILE_BYTES`` before reading them."""
+    """The file's text (a UTF-8 byte-order mark dropped), refusing files over ``MAX_FILE_BYTES`` before reading them,
+    and anything but a regular file (a named pipe would block the read forever)."""
     if path.is_dir():
         raise IsADirectoryError(21, "Is a directory", str(path))
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise FewShotError(f"{path} is not a regular file (a named pipe, socket or device); give a JSON file.")
+    if info.st_size > MAX_FILE_BYTES:
         raise FewShotError(
-            f"{path} is {size / 2**20:.0f} MB; description files are at most {MAX_FILE_BYTES // 2**20} MB "
+            f"{path} is {info.st_size / 2**20:.0f} MB; description files are at most {MAX_FILE_BYTES // 2**20} MB "
             "(published ones are a few MB). Is it the right file?"
         )
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         return f.read(MAX_FILE_BYTES + 1)
 
 

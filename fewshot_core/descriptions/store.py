@@ -10,10 +10,12 @@ regenerating one class never touches another class's edits.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import FewShotError
 from ..storage import content_key, read_json, timestamp, write_json
 
 log = logging.getLogger(__name__)
@@ -26,9 +28,11 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    def add(self, other: dict[str, int]) -> None:
-        self.prompt_tokens += int(other.get("prompt_tokens", 0))
-        self.completion_tokens += int(other.get("completion_tokens", 0))
+    def add(self, other: Any) -> None:
+        """Add a record's counts (anything that is not a count, in a damaged record, counts as 0)."""
+        count = lambda key: other.get(key) if isinstance(other, dict) and type(other.get(key)) is int else 0  # noqa: E731
+        self.prompt_tokens += count("prompt_tokens")
+        self.completion_tokens += count("completion_tokens")
 
 
 class DescriptionSet:
@@ -55,7 +59,7 @@ class DescriptionSet:
 
     def done_classes(self) -> set[int]:
         """Classes whose generation has finished (a damaged class file does not count: it is generated again)."""
-        return {int(p.stem) for p in (self.path / "classes").glob("*.json") if p.stem.isdigit() and _read_checked(p) is not None}
+        return {int(p.stem) for p in (self.path / "classes").glob("*.json") if p.stem.isdigit() and _read_checked(p, CLASS_FIELDS) is not None}
 
     def save_generated(self, c: int, class_name: str, lines: list[str], raw: list[str], usage: dict[str, int] | None = None) -> None:
         """Store one class's parsed lines and raw completions (replaces an earlier generation)."""
@@ -70,12 +74,29 @@ class DescriptionSet:
         write_json(self._class_file("classes", c), record)
 
     def record(self, c: int) -> dict[str, Any]:
-        record = _read_checked(self._class_file("classes", c), ("generated", "raw"))
-        return record if record is not None else {"generated": [], "raw": [], "usage": {}}
+        """Class c's generated record: empty when not generated yet, or when its file cannot be read (cut off by a
+        crash: logged, and generated again by the next describe).
+
+        Raises:
+            FewShotError: the file reads but has the wrong shape (a hand edit): say so rather than guess.
+        """
+        return _read_for_use(self._class_file("classes", c), CLASS_FIELDS, f"Run describe again to regenerate class {c}, or fix the file.") or {
+            "generated": [],
+            "raw": [],
+            "usage": {},
+        }
 
     def edits(self, c: int) -> dict[str, Any]:
-        edits = _read_checked(self._class_file("edits", c), ("added", "deleted", "replaced"))
-        return edits if edits is not None else {"added": [], "deleted": [], "replaced": {}}
+        """The user's edits of class c: none yet (or an unreadable file, logged): empty lists.
+
+        Raises:
+            FewShotError: the file reads but has the wrong shape (a hand edit); it is not overwritten either.
+        """
+        return _read_for_use(self._class_file("edits", c), EDIT_FIELDS, "Fix it, or delete it to drop those edits.") or {
+            "added": [],
+            "deleted": [],
+            "replaced": {},
+        }
 
     def lines(self, c: int) -> list[str]:
         """The lines in effect for class c: generated, minus deletions, with rewrites, plus additions."""
@@ -118,17 +139,60 @@ class DescriptionSet:
         return {names[c]: lines for c, lines in self.all_lines(len(names)).items() if lines}
 
 
-def _read_checked(path: Path, required: tuple[str, ...] = ("generated", "raw")) -> dict[str, Any] | None:
-    """A store file, or None when it is missing or damaged (truncated, not JSON, wrong shape); damage is logged."""
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _string_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+# The fields each kind of store file must have, with their check and what the check asks, for the message.
+Fields = dict[str, tuple[Callable[[Any], bool], str]]
+CLASS_FIELDS: Fields = {"generated": (_strings, "a list of sentences"), "raw": (_strings, "a list of completions")}
+EDIT_FIELDS: Fields = {
+    "added": (_strings, "a list of sentences"),
+    "deleted": (_strings, "a list of sentences"),
+    "replaced": (_string_map, "an object of sentence rewrites"),
+}
+META_FIELDS: Fields = {"source": (lambda v: isinstance(v, str), "a name"), "settings": (lambda v: isinstance(v, dict), "an object")}
+
+
+def _read_fields(path: Path, fields: Fields) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """(record, None, _) for a sound store file; (None, None, _) when it is missing; (None, what is wrong, readable)
+    when it is damaged: unreadable (truncated, not JSON) or read but of the wrong shape (not an object, a field
+    missing or of the wrong type)."""
     if not path.is_file():
-        return None
+        return None, None, False
     try:
         data = read_json(path)
-        if not isinstance(data, dict) or not all(k in data for k in required):
-            raise ValueError("missing fields")
-    except (OSError, ValueError) as e:
-        log.warning("%s is damaged (%s); it is ignored (a class is generated again)", path, e)
-        return None
+    except (OSError, ValueError, RecursionError) as e:
+        return None, str(e), False
+    if not isinstance(data, dict):
+        return None, "not a JSON object", True
+    for name, (ok, what) in fields.items():
+        if name not in data:
+            return None, f"no {name!r} field", True
+        if not ok(data[name]):
+            return None, f"{name!r} is not {what}", True
+    return data, None, True
+
+
+def _read_checked(path: Path, fields: Fields) -> dict[str, Any] | None:
+    """A store file, or None when it is missing or damaged (``_read_fields``); damage is logged."""
+    data, problem, _ = _read_fields(path, fields)
+    if problem:
+        log.warning("%s is damaged (%s); it is ignored (a class is generated again)", path, problem)
+    return data
+
+
+def _read_for_use(path: Path, fields: Fields, fix: str) -> dict[str, Any] | None:
+    """``_read_checked``, but a file that reads and has the wrong shape (a hand edit, not a crash) is an error."""
+    data, problem, readable = _read_fields(path, fields)
+    if problem and readable:
+        raise FewShotError(f"{path} has the wrong shape ({problem}). {fix}")
+    if problem:
+        log.warning("%s is damaged (%s); it is ignored (a class is generated again)", path, problem)
     return data
 
 
@@ -142,11 +206,11 @@ class DescriptionStore:
         """The set keyed by dataset, source and settings (model, prompt, sampling); created if new."""
         key = content_key({"dataset": dataset, "source": source, **settings}, 16)
         path = self.root / dataset / f"{source}-{key}"
-        if _read_checked(path / "meta.json", ("source", "settings")) is None:
+        if _read_checked(path / "meta.json", META_FIELDS) is None:
             write_json(path / "meta.json", {"dataset": dataset, "source": source, "settings": settings, "created": timestamp()})
         return DescriptionSet(path)
 
     def list(self, dataset: str) -> list[DescriptionSet]:
         """Every stored set of a dataset, newest first."""
-        sets = [DescriptionSet(p.parent) for p in (self.root / dataset).glob("*/meta.json") if _read_checked(p, ("source", "settings"))]
+        sets = [DescriptionSet(p.parent) for p in (self.root / dataset).glob("*/meta.json") if _read_checked(p, META_FIELDS)]
         return sorted(sets, key=lambda s: s.meta.get("created", ""), reverse=True)
