@@ -37,6 +37,116 @@ def test_prompt_validation():
         validate_prompt("Describe a {class_name")
 
 
+# What SmolLM2-135M-Instruct answered "Describe the visual characteristics of a(n) ... in 10 lines." (greedy and
+# at temperature 0.7, on this CPU), shortened, and the lead-ins chat models write.
+SMOLLM2_PARAGRAPH = (
+    "A red dotted star is a celestial object that has a unique appearance that is defined by its circular shape, often adorned "
+    "with a bright red halo. This object appears to dance across the night sky, making it a captivating sight to observe. The "
+    "surrounding halo is a ring-like pattern that is a result of the alignment of the stars with the Milky Way galaxy."
+)
+SMOLLM2_LOOP = (
+    "Laysan albatross are a majestic seabird with a distinctive appearance. They have a white patch on their forehead, which is a "
+    "distinguishing feature of the Laysan albatross. They have a white patch on their forehead, which is a distinguishing feature of "
+    "the Laysan albatross. They have a white patch on their forehead, which is a"
+)
+SMOLLM2_ECHO = "A orange striped circle in 10 lines is a classic example of a geometric shape known as a circle of light. The circle of light is composed of concentric rings."
+SMOLLM2_LIST = """1. A **circle**: A circle is a shape that is symmetrical about its diameter. A circle is also a solid shape that has no flat edges.
+
+2. **Satin**: The most commonly used and recognizable pattern of a circle is called a **satin**."""
+LEAD_INS = """The visual characteristics of an orange striped circle can be observed through the following lines:
+1. It is round, with smooth edges.
+Here are 10 lines describing the Laysan Albatross.
+2. Broad orange and white bands cross it diagonally.
+Certainly! Below are the visual characteristics of the Laysan Albatross
+The key features are as follows
+3. The "striped" look is strongest near the rim."""
+
+
+def test_a_paragraph_becomes_one_description_per_sentence():
+    assert split_completion(SMOLLM2_PARAGRAPH) == [
+        "A red dotted star is a celestial object that has a unique appearance that is defined by its circular shape, often adorned with a bright red halo.",
+        "This object appears to dance across the night sky, making it a captivating sight to observe.",
+        "The surrounding halo is a ring-like pattern that is a result of the alignment of the stars with the Milky Way galaxy.",
+    ]
+    assert split_completion(SMOLLM2_LOOP) == [  # the repeats of a loop are dropped; its cut-off tail is a fragment kept as it is
+        "Laysan albatross are a majestic seabird with a distinctive appearance.",
+        "They have a white patch on their forehead, which is a distinguishing feature of the Laysan albatross.",
+        "They have a white patch on their forehead, which is a",
+    ]
+    assert split_completion(SMOLLM2_LIST) == [
+        "A circle: A circle is a shape that is symmetrical about its diameter.",
+        "A circle is also a solid shape that has no flat edges.",
+        "Satin: The most commonly used and recognizable pattern of a circle is called a satin.",
+    ]
+    assert split_completion('Its wingspan is approx. 2 m across. It has e.g. Long wings. The bill is called "pink." Then it flies off!') == [
+        "Its wingspan is approx. 2 m across.",
+        "It has e.g. Long wings.",
+        'The bill is called "pink."',
+        "Then it flies off!",
+    ]
+
+
+def test_lead_ins_and_prompt_echoes_are_dropped():
+    assert split_completion(LEAD_INS) == [
+        "It is round, with smooth edges.",
+        "Broad orange and white bands cross it diagonally.",
+        'The "striped" look is strongest near the rim.',
+    ]
+    assert split_completion(SMOLLM2_ECHO) == ["The circle of light is composed of concentric rings."]
+
+
+def test_the_article_fits_the_class_name():
+    assert (
+        render_prompt(DEFAULT_PROMPT, "orange striped circle", "demo")
+        == "Describe the visual characteristics of an orange striped circle in 10 lines."
+    )
+    assert render_prompt(DEFAULT_PROMPT, "Laysan Albatross") == "Describe the visual characteristics of a Laysan Albatross in 10 lines."
+    assert render_prompt("A {class_name}, an {dataset}.", "Egyptian Mau", "fgvc-aircraft") == "An Egyptian Mau, an aircraft."
+    assert render_prompt("Describe an {class_name}.", "Sooty Albatross", "cub") == "Describe a Sooty Albatross."
+    assert render_prompt("Draw a {class_name}.", "hourglass") == "Draw an hourglass."
+    from fewshot_core.descriptions.prompt import article
+
+    words = ["unicorn", "European robin", "one-eyed cat", "umbrella", "FBI van", "UFO", "yellow warbler", "honest face", "Ibis"]
+    assert [article(w) for w in words] == ["a", "a", "a", "an", "an", "a", "a", "an", "an"]
+
+
+def test_the_token_budget_fits_the_lines_asked_for():
+    from fewshot_core.descriptions.prompt import PREAMBLE_TOKENS, TOKENS_PER_LINE, max_tokens_for, requested_lines
+
+    assert (TOKENS_PER_LINE, PREAMBLE_TOKENS) == (24, 40)  # measured on SmolLM2 (README): about 22 tokens a sentence
+    assert requested_lines(DEFAULT_PROMPT) == 10 and requested_lines("List five short sentences about a {class_name}.") == 5
+    assert requested_lines("Describe a {class_name}.") is None
+    assert max_tokens_for(DEFAULT_PROMPT) == 40 + 24 * 10
+    assert max_tokens_for("Describe a {class_name} in 3 lines.") == 40 + 24 * 3 and max_tokens_for("Describe a {class_name}.") == 280
+
+
+def test_the_first_eta_leaves_out_the_model_load(cub_root, tmp_path, monkeypatch):
+    """A model that takes long to load and then 0.05 s a class: the ETA is about 0.05 s a class, not the 2 s load spread over them."""
+    import time as clock
+
+    from app_jobs import Job
+    from fewshot_core.descriptions.local_llm import LocalSource
+    from fewshot_core.descriptions.sources import Completion
+    from fewshot_core.progress import EventLog
+
+    monkeypatch.setattr(LocalSource, "load", lambda self: clock.sleep(2.0))
+
+    def generate(self, prompts, settings):
+        clock.sleep(0.05)
+        return [Completion(["- a large dark bird."], {"prompt_tokens": 5, "completion_tokens": 10}) for _ in prompts]
+
+    monkeypatch.setattr(LocalSource, "generate", generate)
+    folder = tmp_path / "job"
+    log = EventLog(folder / "events.jsonl").progress("classes")  # the CLI's default step, as `describe` runs it
+    request = DescribeRequest("local", settings=GenerationSettings(model="smollm2"), batch_size=1)
+    describe(load_dataset("cub", cub_root), request, tmp_path / "cache", classes=[0, 1], on_progress=log)
+    events = (folder / "events.jsonl").read_text().splitlines()
+    with open(folder / "events.jsonl", "a") as f:  # a third class still to do, as when the first ETA is shown
+        f.write(events[-1].replace('"done": 2, "total": 2', '"done": 2, "total": 3') + "\n")
+    eta = Job(folder).eta_seconds("classes")
+    assert eta is not None and eta < 0.5  # about 0.05 s for the class left; with the load counted, about 1 s
+
+
 def test_completion_parsing():
     text = """Sure! Here are 4 lines:
 # Visual characteristics
@@ -57,9 +167,10 @@ def test_success_saves_every_class_and_usage(cub_root, tmp_path):
     assert summary.classes_done == 3 and summary.completion_tokens == 3 * 60 and summary.prompt_tokens == 36
     dset = DescriptionStore(tmp_path).list("cub")[0]
     lines = dset.lines(0)
-    assert lines[:3] == ["A large seabird with long narrow wings.", "Dark brown plumage.", "A pale ring around the bill."]
+    # the lead-in ("Here are ...:") and the echo of the prompt ("(about: ... in 10 lines.)") are not descriptions
+    assert lines == ["A large seabird with long narrow wings.", "Dark brown plumage.", "A pale ring around the bill."]
     assert len(dset.record(0)["raw"]) == 2  # the raw completions are kept beside the parsed lines
-    assert "Black footed Albatross" in lines[-1]
+    assert "Black footed Albatross" in dset.record(0)["raw"][0] and "Laysan Albatross" in dset.record(1)["raw"][0]  # each class's prompt
 
 
 def test_429_is_retried(cub_root, tmp_path):
@@ -292,9 +403,9 @@ def test_progress_comes_per_class_with_tokens_per_second_and_a_loading_step(cub_
     describe(load_dataset("cub", cub_root), request, tmp_path / "cache", on_progress=on_progress)
     assert loaded == ["smollm2"]
     steps = [e[0] for e in events]
-    assert steps.index("loading") < steps.index("classes")
+    assert steps[:3] == ["start", "loading", "classes"]  # the classes are timed from after the load
     per_class = [e for e in events if e[0] == "classes"]
-    assert [e[1] for e in per_class] == [1, 2, 3] and all(e[2] == 3 for e in per_class)  # per class, not per batch of 2
+    assert [e[1] for e in per_class] == [0, 1, 2, 3] and all(e[2] == 3 for e in per_class)  # generation starts, then per class, not per batch of 2
     assert per_class[-1][3]["completion_tokens"] == 30 and per_class[-1][3]["tokens_per_s"] > 0
 
 
