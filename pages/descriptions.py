@@ -19,7 +19,7 @@ from fewshot_core.descriptions.json_io import import_description_bytes
 from fewshot_core.descriptions.prompt import DEFAULT_PROMPT, max_tokens_for, render_prompt, validate_prompt
 from fewshot_core.descriptions.sources import DATA_SOURCES, LLM_SOURCES, GenerationSettings, estimate_request_cost
 from fewshot_core.descriptions.store import DescriptionStore
-from fewshot_core.names import set_label, write_label
+from fewshot_core.names import name_some, set_label, write_label
 
 SOURCES = LLM_SOURCES + DATA_SOURCES + ("json upload",)
 CONFIRM_SHARE = 0.25  # removing more than this share of a set's lines asks first
@@ -34,8 +34,11 @@ def upload_ui(dataset, cache) -> None:
     try:  # stored under its content hash: the client's file name never becomes a path
         report = import_description_bytes(dataset, upload.getvalue(), cache)
         st.success(f"Matched {len(report['matched'])} of {dataset.num_classes} classes.")
-        if report["unmatched_keys"] or report["ambiguous_keys"]:
-            st.warning(escape_markdown(f"Not assigned: unmatched {report['unmatched_keys']}, ambiguous {list(report['ambiguous_keys'])}"))
+        unmatched, ambiguous = report["unmatched_keys"], list(report["ambiguous_keys"])
+        if unmatched or ambiguous:
+            parts = [f"{len(unmatched)} match no class ({name_some(unmatched)})" if unmatched else ""]
+            parts.append(f"{len(ambiguous)} could be several classes ({name_some(ambiguous)})" if ambiguous else "")
+            st.warning(escape_markdown(f"Not assigned, of the file's class names: {'; '.join(p for p in parts if p)}."))
     except FewShotError as e:
         st.error(escape_markdown(upload_message(str(e), data, upload.name)))
 

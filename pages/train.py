@@ -127,6 +127,12 @@ def descriptions_ui(s) -> tuple[str | None, bool]:
             + (", or choose a set that covers every class." if complete else ".")
         )
         return str(by_name[chosen].path), False
+    pruned = by_name[chosen].provenance()
+    if pruned["pruned_by_judge"]:
+        st.caption(
+            f"This set was pruned by Judge with CLIP, which used up to {pruned['pruned_with_labels_per_class']} labelled training "
+            "images per class: a few-shot run on it has seen more labels than its shots."
+        )
     return str(by_name[chosen].path), True
 
 

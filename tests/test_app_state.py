@@ -241,3 +241,34 @@ def test_an_upload_error_names_the_uploaded_file_not_where_it_is_kept(cub_root):
     assert "uploads/" in str(err.value)  # the library names where it read the file...
     shown = upload_message(str(err.value), data, "my descriptions.json")
     assert shown.startswith("'my descriptions.json' must map each class name") and "uploads" not in shown  # ...the page, the user's name
+
+
+def test_the_train_form_says_when_a_set_was_pruned_with_training_labels(cub_root):
+    from fewshot_core.datasets import load_dataset
+    from fewshot_core.descriptions.generate import DescribeRequest, describe
+    from fewshot_core.descriptions.store import DescriptionSet
+    from fewshot_core.storage import default_cache_root
+
+    dset = DescriptionSet(Path(describe(load_dataset("cub", cub_root), DescribeRequest("attributes"), default_cache_root()).store))
+    save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root), model="fewshot-tiny", pretrained="", device="cpu", seeds=1))
+    assert not any("pruned" in c.value for c in open_page("train").caption)
+    removal = dset.remove({2: dset.lines(2)[:1]}, judged_with={"split": "train", "labels_per_class": 4, "all_training_labels": True})
+    app = open_page("train")
+    assert any("pruned by Judge with CLIP, which used up to 4 labelled training images per class" in c.value for c in app.caption)
+    assert not _by_label(app.button, "Train").disabled  # a warning, not a refusal: every class still has descriptions
+    dset.restore_removal(removal["id"])
+    assert not any("pruned" in c.value for c in open_page("train").caption)
+
+
+def test_an_uploaded_file_is_named_as_the_user_chose_it_and_unmatched_keys_in_words(cub_root):
+    save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root)))
+    app = open_page("descriptions")
+    _by_label(app.selectbox, "Source").set_value("json upload").run()
+    app.file_uploader[0].upload("my descriptions.json", b'{"Laysan Albatross": "not a list"}', "application/json").run()
+    [error] = [e.value for e in app.error]
+    assert error.startswith("'my descriptions.json' must map each class name") and "uploads" not in error
+    app = open_page("descriptions")
+    good = b'{"Laysan Albatross": ["a white seabird"], "Bald Eagle": ["a raptor"], "Ostrich": ["tall"]}'
+    app.file_uploader[0].upload("mine.json", good, "application/json").run()
+    assert any("Matched 1 of 3 classes" in s.value for s in app.success)
+    assert [w.value.replace("\\", "") for w in app.warning] == ["Not assigned, of the file's class names: 2 match no class (Bald Eagle and Ostrich)."]
