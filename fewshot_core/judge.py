@@ -11,6 +11,10 @@ of the training images (mean of L2-normalised image features per class, re-norma
 - ``rank``: the rank of class ``y`` among all classes by translated cosine (1 = its own class is nearest);
 - ``nearest``: the nearest class other than ``y``, and ``flagged``: the description is nearer some
   other class's images than its own (rank > 1).
+
+The centroids use every labelled image of the training split, so a set pruned by these flags has seen
+those labels: ``judged_with`` records which images judged it, and the set keeps that record
+(``DescriptionSet.remove(..., judged_with=...)``, ``DescriptionSet.provenance()``).
 """
 
 from __future__ import annotations
@@ -124,8 +128,3 @@ def judge_set_report(dataset, dset, backbone, cache_root, on_progress=None) -> d
         "records": judgement_records(judgement, texts, labels, dataset.display_names),
         "judged_with": judged_with(image_labels, dataset.num_classes, "train", clip),
     }
-
-
-def judge_set(dataset, dset, backbone, cache_root, on_progress=None) -> list[dict]:
-    """The records of ``judge_set_report`` (every line's judgement)."""
-    return judge_set_report(dataset, dset, backbone, cache_root, on_progress)["records"]
