@@ -130,7 +130,9 @@ def show_job(job: Job | None, what: str, eta_step: str | None = None) -> None:
             ended = job.cancel()
             st.info(f"Cancelled in {time.monotonic() - start:.1f} s; finished work is kept." if ended else "Cancelling…")
     elif status == "failed":
-        st.error(f"{what} failed: {escape_markdown(job.error)}")
+        from app_words import for_app  # the job's CLI message, in the app's words (the sidebar, not --root)
+
+        st.error(f"{what} failed: {escape_markdown(for_app(job.error))}")
     elif status == "cancelled":
         st.warning(f"{what} was cancelled; finished work is kept (start it again to continue).")
 
@@ -160,34 +162,3 @@ def default_source(dataset: str) -> str:
     if openai_key():
         return "openai"
     return "attributes" if dataset == "demo" else "local"
-
-
-def page_link(url: str, label: str) -> None:
-    """A link to another page of the router (by its URL path)."""
-    from pages import PAGES
-
-    info = next(p for p in PAGES if p.url == url)
-    st.page_link(st.Page(info.page, title=info.title, icon=info.icon, url_path=info.url, default=info.url == "data"), label=label)
-
-
-def steps_overview(s: LabSettings) -> None:
-    """The four steps (data, descriptions, train, results), each with its status and a link."""
-    from fewshot_core.descriptions.store import DescriptionStore
-    from fewshot_core.runs import list_runs
-
-    cache = s.cache_path()
-    data_ok = s.dataset == "demo" or bool(s.dataset_root)
-    sets = DescriptionStore(cache).list(s.dataset)
-    runs = [r for r in list_runs(cache) if r["config"].get("dataset") in (s.dataset, "synthetic")]
-    train = job_registry().get("train")
-    training = train is not None and train.running
-    steps = [
-        ("data", "1 · Data", "ready" if data_ok else "set the dataset folder"),
-        ("descriptions", "2 · Descriptions", f"{len(sets)} set(s)" if sets else "none yet"),
-        ("train", "3 · Train", "running" if training else (f"{len(runs)} run(s)" if runs else "not yet")),
-        ("results", "4 · Results", "partial results while training" if training else ("ready" if runs else "after training")),
-    ]
-    for col, (url, label, state) in zip(st.columns(4), steps):
-        with col:
-            page_link(url, label)
-            st.caption(state)

@@ -269,20 +269,21 @@ def cmd_judge_descriptions(args: argparse.Namespace) -> None:
     from .backbone import load_backbone
     from .datasets import load_dataset
     from .descriptions.store import DescriptionSet
-    from .judge import judge_set
+    from .judge import judge_set_report
     from .storage import default_cache_root
 
     if not (Path(args.descriptions) / "meta.json").is_file():
         raise FewShotError(f"{args.descriptions} is not a stored description set (a folder with meta.json under <cache>/descriptions/).")
     dataset = load_dataset(args.dataset, args.root, args.split_file)
-    records = judge_set(
+    report = judge_set_report(
         dataset,
         DescriptionSet(Path(args.descriptions)),
         load_backbone(backbone_config(args)),
         args.cache or default_cache_root(),
         tqdm_progress("train"),
     )
-    summary = {"descriptions": len(records), "flagged": sum(r["flagged"] for r in records)}
+    records = report["records"]
+    summary = {"descriptions": len(records), "flagged": sum(r["flagged"] for r in records), "judged_with": report["judged_with"]}
     emit("result", **summary, records=records)
     print_json({**summary, "records": records})
 

@@ -11,6 +11,10 @@ of the training images (mean of L2-normalised image features per class, re-norma
 - ``rank``: the rank of class ``y`` among all classes by translated cosine (1 = its own class is nearest);
 - ``nearest``: the nearest class other than ``y``, and ``flagged``: the description is nearer some
   other class's images than its own (rank > 1).
+
+The centroids use every labelled image of the training split, so a set pruned by these flags has seen
+those labels: ``judged_with`` records which images judged it, and the set keeps that record
+(``DescriptionSet.remove(..., judged_with=...)``, ``DescriptionSet.provenance()``).
 """
 
 from __future__ import annotations
@@ -77,7 +81,25 @@ def judgement_records(judgement: Judgement, texts: list[str], text_labels: np.nd
     return sorted(records, key=lambda r: (not r["flagged"], r["cos_translated"]))
 
 
-def judge_set(dataset, dset, backbone, cache_root, on_progress=None) -> list[dict]:
+def judged_with(image_labels: np.ndarray, num_classes: int, split: str = "train", backbone: dict | None = None) -> dict:
+    """Which labelled images a judgement used: a set pruned by it was shaped by these training labels.
+
+    ``labels_per_class`` is the most labelled images any class contributed (an upper bound on the labels
+    per class a pruned set has seen); ``all_training_labels``: the whole training split was used, so any
+    support or validation image a sweep later draws from it was among them.
+    """
+    counts = np.bincount(np.asarray(image_labels, dtype=np.int64), minlength=num_classes)
+    return {
+        "split": split,
+        "images": int(counts.sum()),
+        "labels_per_class": int(counts.max()) if len(counts) else 0,
+        "labels_per_class_min": int(counts.min()) if len(counts) else 0,
+        "all_training_labels": split == "train",
+        **({"clip": backbone} if backbone else {}),
+    }
+
+
+def judge_set_report(dataset, dset, backbone, cache_root, on_progress=None) -> dict:
     """Judge the lines in effect of a description set with a CLIP (features from the cache, computed once).
 
     Args:
@@ -85,7 +107,7 @@ def judge_set(dataset, dset, backbone, cache_root, on_progress=None) -> list[dic
         dset: a ``DescriptionSet``; user edits count (deleted lines are not judged).
         backbone: the loaded CLIP; cache_root: the feature cache root.
     Returns:
-        ``judgement_records`` for every line.
+        ``{"records": judgement_records for every line, "judged_with": judged_with(...)}``.
     """
     from .errors import FewShotError
     from .features import FeatureCache, image_features, text_features
@@ -99,5 +121,10 @@ def judge_set(dataset, dset, backbone, cache_root, on_progress=None) -> list[dic
     if not texts:
         raise FewShotError("This description set has no lines yet: generate or import descriptions first.")
     pooled = text_features(cache, backbone, texts)["pooled"]
-    judgement = judge_descriptions(train.features[train.valid], train.labels[train.valid], pooled, labels, dataset.num_classes)
-    return judgement_records(judgement, texts, labels, dataset.display_names)
+    image_labels = train.labels[train.valid]
+    judgement = judge_descriptions(train.features[train.valid], image_labels, pooled, labels, dataset.num_classes)
+    clip = {k: v for k, v in getattr(backbone, "identity", {}).items() if k in ("model", "weights_tag", "weights_file", "weights_sha256")}
+    return {
+        "records": judgement_records(judgement, texts, labels, dataset.display_names),
+        "judged_with": judged_with(image_labels, dataset.num_classes, "train", clip),
+    }

@@ -57,3 +57,11 @@ def run_label(run: dict[str, Any]) -> str:
     grid += f", {min(texts)}-{max(texts)} texts" if texts else ""
     parts = (config.get("dataset", "?"), grid, sweep.get("protocol", ""), str(config.get("created", ""))[:16].replace("T", " "))
     return " · ".join(p for p in parts if p)
+
+
+def name_some(names: list[str], shown: int = 3) -> str:
+    """The first few of a list of names and how many more ("Ant, Bee, Cat and 43 more")."""
+    names = [str(n) for n in names]
+    if len(names) <= shown + 1:
+        return ", ".join(names[:-1]) + (f" and {names[-1]}" if len(names) > 1 else names[-1] if names else "")
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"

@@ -183,6 +183,7 @@ def train_qformer(
     device: str | torch.device = "cpu",
     on_progress: ProgressFn = no_progress,
     should_cancel: CancelFn = never_cancel,
+    class_names: list[str] | None = None,
 ) -> TrainedQFormer:
     """Train f_Q on (image, description-of-its-class) pairs.
 
@@ -190,13 +191,18 @@ def train_qformer(
         image_features: (N, D_image) the images the protocol allows (support or whole train split).
         image_labels: (N,)
         text: descriptions to pair with them; every image class needs at least one description.
+        class_names: the classes' names, to name the ones without descriptions in the error.
     """
     arch, train = arch or QFormerConfig(), train or QFormerTrainConfig()
     train.validate()
-    missing = set(np.unique(image_labels)) - set(np.unique(text.labels))
+    missing = sorted(set(np.unique(image_labels).tolist()) - set(np.unique(text.labels).tolist()))
     if missing:
+        from .names import name_some
+
+        names = [class_names[c] if class_names is not None and c < len(class_names) else f"class {c}" for c in missing]
         raise FewShotError(
-            f"{len(missing)} classes have images but no descriptions (e.g. class {min(missing)}); generate or import descriptions for them."
+            f"{len(missing)} classes have images but no descriptions: {name_some(names)}. Generate or import descriptions for them "
+            "(or choose a description set that covers every class)."
         )
     text = text.subset(np.flatnonzero(np.isin(text.labels, np.unique(image_labels))))  # a class without images has no partner
     torch.manual_seed(train.seed)

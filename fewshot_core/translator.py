@@ -105,5 +105,6 @@ class Translator:
             self.device,
             on_progress=self.on_progress,
             should_cancel=self.should_cancel,
+            class_names=self.bundle.class_names,
         )
         return result.model

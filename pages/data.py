@@ -6,7 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_sidebar import backbone_args, dataset_args, escape_markdown, executor_args, job_registry, settings, show_job, steps_overview
+from app_sidebar import backbone_args, dataset_args, escape_markdown, executor_args, job_registry, settings, show_job
+from app_state import follow_job
+from app_words import for_app, unreadable_words
 from fewshot_core import FewShotError
 from fewshot_core.datasets import dataset_title, load_dataset
 from fewshot_core.datasets.download import ARCHIVES, downloadable_datasets
@@ -15,8 +17,16 @@ from fewshot_core.datasets.verify import verify_dataset
 
 
 @st.cache_data(show_spinner="Reading the dataset…")
-def _report(name: str, root: str | None, split_file: str | None) -> dict:
+def _report(name: str, root: str | None, split_file: str | None, stamp: int) -> dict:
+    """The dataset's counts (``stamp``: the folder's modification time, so a changed folder is read again)."""
     return verify_dataset(name, root, check_images=False, split_file=split_file)
+
+
+def _folder_stamp(root: str | None) -> int:
+    try:
+        return Path(root).expanduser().stat().st_mtime_ns if root else 0
+    except OSError:
+        return 0
 
 
 def download_ui(s) -> None:
@@ -31,14 +41,12 @@ def download_ui(s) -> None:
             except FewShotError as e:
                 st.error(escape_markdown(str(e)))
 
-        @st.fragment(run_every=1.0)
-        def download_progress() -> None:
-            job = registry.get("download", s.dataset)
+        def download_progress(job) -> None:
             show_job(job, "Download")
             if job is not None and job.status == "finished" and job.result:
-                st.success(f"Downloaded to {escape_markdown(job.result.get('root', ''))}: set it as the dataset folder in the sidebar.")
+                st.success(f"Downloaded to {escape_markdown(job.result.get('root', ''))}: choose it as the Dataset folder in the sidebar.")
 
-        download_progress()
+        follow_job(registry, "download", download_progress, slot=s.dataset)
 
 
 def dataset_report_ui(report: dict) -> None:
@@ -58,35 +66,40 @@ def dataset_report_ui(report: dict) -> None:
 
 
 def features_ui(s, dataset) -> None:
-    """Whether features are cached, and an encode job (a separate process: CLIP never loads in the server)."""
+    """Whether features are cached, and an encode job (a separate process: CLIP never loads in the server).
+
+    The status is read from the cache on every page run, and the page reruns when an encoding job ends
+    (``follow_job``), so the status, the job's outcome and the button always agree.
+    """
     from fewshot_core.feature_status import cached_splits
 
     st.subheader("CLIP features")
     cached = cached_splits(s.cache_path(), dataset, s.model, s.pretrained)
     ready = [k for k, v in cached.items() if v]
-    state = "all cached" if len(ready) == len(cached) else (f"cached: {', '.join(ready)}; not yet: " if ready else "not cached yet: ")
-    state += ", ".join(k for k, v in cached.items() if not v)
+    missing = [k for k, v in cached.items() if not v]
+    state = "all cached" if not missing else (f"cached: {', '.join(ready)}; not yet: " if ready else "not cached yet: ") + ", ".join(missing)
     st.caption(
         f"{s.model} · {s.pretrained or 'random weights'} · device {s.device}. Features {state} "
         f"(encoded once, then read from the cache {s.cache_path() / 'features'}; Train encodes what is missing)."
     )
     registry = job_registry()
-    if st.button("Encode features", disabled=len(ready) == len(cached)):
+    job = registry.get("features")
+    running = job is not None and job.running
+    label = "Features cached" if not missing else ("Encoding…" if running else "Encode features")
+    if st.button(label, disabled=not missing or running, help="Nothing to encode: every split is in the cache." if not missing else None):
         try:
             argv = ["features", *dataset_args(s), *backbone_args(s), *executor_args(s)]
-            registry.start("features", argv, {"dataset": s.dataset, "model": s.model, "executor": s.executor})
+            registry.start("features", argv, {"dataset": s.dataset, "model": s.model, "pretrained": s.pretrained, "executor": s.executor})
         except FewShotError as e:
-            st.error(escape_markdown(str(e)))
+            st.error(escape_markdown(for_app(str(e))))
 
-    @st.fragment(run_every=1.0)
-    def feature_progress() -> None:
-        job = registry.get("features")
+    def feature_progress(job) -> None:
         show_job(job, "Encoding")
-        if job is not None and job.status == "finished" and job.result:
-            unreadable = {k: v["unreadable"] for k, v in job.result.items() if isinstance(v, dict) and "unreadable" in v}
-            st.success(f"Features ready (unreadable images skipped: {unreadable}).")
+        mine = job is not None and job.params.get("dataset") == s.dataset and job.params.get("model") == s.model
+        if mine and job.status == "finished" and job.result and not missing:
+            st.success(f"Features ready ({unreadable_words(job.result)}).")
 
-    feature_progress()
+    follow_job(registry, "features", feature_progress)
 
 
 def classes_ui(dataset) -> None:
@@ -101,10 +114,55 @@ def classes_ui(dataset) -> None:
             col.caption(f"{path.name}: unreadable")
 
 
+def page_link(url: str, label: str) -> None:
+    """A link to another page of the router (by its URL path)."""
+    from pages import PAGES
+
+    info = next(p for p in PAGES if p.url == url)
+    st.page_link(st.Page(info.page, title=info.title, icon=info.icon, url_path=info.url), label=label)
+
+
+def steps_overview(s, data_state: str) -> None:
+    """The four steps (data, descriptions, train, results), each with its status and a link."""
+    from fewshot_core.descriptions.store import DescriptionStore
+    from fewshot_core.runs import list_runs
+
+    cache = s.cache_path()
+    sets = DescriptionStore(cache).list(s.dataset)
+    runs = [r for r in list_runs(cache) if r["config"].get("dataset") in (s.dataset, "synthetic")]
+    train = job_registry().get("train")
+    training = train is not None and train.running
+    steps = [
+        ("data", "1 · Data", data_state),
+        ("descriptions", "2 · Descriptions", f"{len(sets)} set(s)" if sets else "none yet"),
+        ("train", "3 · Train", "running" if training else (f"{len(runs)} run(s)" if runs else "not yet")),
+        ("results", "4 · Results", "partial results while training" if training else ("ready" if runs else "after training")),
+    ]
+    for col, (url, label, state) in zip(st.columns(4), steps):
+        with col:
+            page_link(url, label)
+            st.caption(state)
+
+
+def read_dataset(s) -> tuple[dict | None, object | None, str, str | None]:
+    """(report, dataset, step-1 status, error): a dataset is ready only when it loads and has training images."""
+    if not s.dataset_root and s.dataset != "demo":
+        return None, None, "choose the dataset folder", None
+    try:
+        report = _report(s.dataset, s.dataset_root or None, s.split_path(), _folder_stamp(s.dataset_root))
+        dataset = load_dataset(s.dataset, s.dataset_root or None, s.split_path())
+    except FewShotError as e:
+        return None, None, "not usable yet (see below)", for_app(str(e))
+    if not report["num_train"]:
+        return report, dataset, "no training images", "The dataset has no training images: choose a folder with images in the sidebar."
+    return report, dataset, f"ready: {report['num_classes']} classes, {report['num_train']} training images", None
+
+
 def page() -> None:
     s = settings()
     st.title(f"Data · {dataset_title(s.dataset)}")
-    steps_overview(s)
+    report, dataset, data_state, error = read_dataset(s)
+    steps_overview(s, data_state)
     if s.dataset == "demo":
         st.caption("The demo is generated on this machine from a fixed seed (nothing to download), under the cache folder unless a folder is set.")
     elif s.dataset in downloadable_datasets():
@@ -112,15 +170,14 @@ def page() -> None:
     if not s.dataset_root and s.dataset != "demo":
         st.info("Set the dataset folder in the sidebar, or download it above (or with `python -m fewshot_core download --dataset ... --root DIR`).")
         return
-    try:
-        report = _report(s.dataset, s.dataset_root or None, s.split_path())
-        dataset = load_dataset(s.dataset, s.dataset_root or None, s.split_path())
-    except FewShotError as e:
-        st.error(escape_markdown(str(e)))
-        return
+    if error is not None:
+        st.error(escape_markdown(error))
+        if report is None:
+            return
     dataset_report_ui(report)
-    features_ui(s, dataset)
-    classes_ui(dataset)
+    if report["num_train"]:
+        features_ui(s, dataset)
+        classes_ui(dataset)
 
 
 if __name__ == "__main__":  # Streamlit ran this file alone (its legacy pages/ mode): go through the router

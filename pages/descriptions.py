@@ -2,35 +2,54 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+from pathlib import Path
 
 import streamlit as st
 
 from app_sidebar import backbone_args, dataset_args, default_source, escape_markdown, job_registry, openai_key, settings, show_job
+from app_state import flash, follow_job, remember, remembered_index, set_coverage, show_flash
+from app_words import description_settings, for_app
 from fewshot_core import FewShotError
 from fewshot_core.datasets import load_dataset
+from fewshot_core.descriptions.edits import table_changes
 from fewshot_core.descriptions.endpoint import APP_KEY_ENV
 from fewshot_core.descriptions.json_io import import_description_bytes
-from fewshot_core.descriptions.prompt import DEFAULT_PROMPT, render_prompt, validate_prompt
+from fewshot_core.descriptions.prompt import DEFAULT_PROMPT, max_tokens_for, render_prompt, validate_prompt
 from fewshot_core.descriptions.sources import DATA_SOURCES, LLM_SOURCES, GenerationSettings, estimate_request_cost
 from fewshot_core.descriptions.store import DescriptionStore
-from fewshot_core.names import set_label, write_label
+from fewshot_core.names import name_some, set_label, write_label
 
 SOURCES = LLM_SOURCES + DATA_SOURCES + ("json upload",)
+CONFIRM_SHARE = 0.25  # removing more than this share of a set's lines asks first
+SET_KEY = "browse-set"  # the chosen description set (its folder name)
 
 
 def upload_ui(dataset, cache) -> None:
     upload = st.file_uploader('A {"class name": ["sentence", ...]} file (CuPL format)', type="json")
     if upload is None:
         return
+    data = upload.getvalue()
     try:  # stored under its content hash: the client's file name never becomes a path
         report = import_description_bytes(dataset, upload.getvalue(), cache)
         st.success(f"Matched {len(report['matched'])} of {dataset.num_classes} classes.")
-        if report["unmatched_keys"] or report["ambiguous_keys"]:
-            st.warning(escape_markdown(f"Not assigned: unmatched {report['unmatched_keys']}, ambiguous {list(report['ambiguous_keys'])}"))
+        unmatched, ambiguous = report["unmatched_keys"], list(report["ambiguous_keys"])
+        if unmatched or ambiguous:
+            parts = [f"{len(unmatched)} match no class ({name_some(unmatched)})" if unmatched else ""]
+            parts.append(f"{len(ambiguous)} could be several classes ({name_some(ambiguous)})" if ambiguous else "")
+            st.warning(escape_markdown(f"Not assigned, of the file's class names: {'; '.join(p for p in parts if p)}."))
     except FewShotError as e:
-        st.error(escape_markdown(str(e)))
+        st.error(escape_markdown(upload_message(str(e), data, upload.name)))
+
+
+def upload_message(message: str, data: bytes, shown_name: str) -> str:
+    """An import error about an upload, naming the file as the user chose it, not where it is kept
+    (``<cache>/uploads/<sha256>.json``); the name is only shown, never used as a path."""
+    stored = re.compile(r"\S*uploads/" + hashlib.sha256(data).hexdigest() + r"\.json")
+    return stored.sub(lambda _: f"'{shown_name}'", message)
 
 
 def classes_ui(dataset) -> str | None:
@@ -50,10 +69,13 @@ def llm_ui(source: str, dataset) -> list[str] | None:
     """Prompt and sampling settings of an LLM source, as CLI arguments (None while the prompt is invalid)."""
     prompt = st.text_area("Prompt", DEFAULT_PROMPT, help="{class_name} is replaced by each class's name; {dataset} by bird/pet.")
     c1, c2, c3, c4 = st.columns(4)
-    defaults = GenerationSettings()  # the paper's settings; the local model gets shorter completions (it is slow)
+    defaults = GenerationSettings()  # the paper's settings; the local model's budget fits the lines the prompt asks for
     model = c1.text_input("Model", "smollm2" if source == "local" else defaults.model)
     temperature = c2.slider("Temperature", 0.0, 1.5, defaults.temperature)
-    max_tokens = c3.number_input("Max tokens", 16, 4000, defaults.max_tokens if source != "local" else 160)
+    budget = max_tokens_for(prompt) if source == "local" else max(defaults.max_tokens, max_tokens_for(prompt))
+    max_tokens = c3.number_input(
+        "Max tokens", 16, 4000, budget, help="Fits the number of lines the prompt asks for (about 24 tokens a line, measured on SmolLM2)."
+    )
     samples = c4.number_input("Samples per class", 1, 10, defaults.samples)
     args = [f"--prompt={prompt}", "--model", model, "--temperature", str(temperature), "--max-tokens", str(max_tokens), "--samples", str(samples)]
     if source == "openai-compatible":  # its own key only (never OPENAI_API_KEY), plain http to this machine only
@@ -87,21 +109,29 @@ def llm_ui(source: str, dataset) -> list[str] | None:
     return args
 
 
+def _job_words(params: dict) -> str:
+    """A describe job's recorded settings in words."""
+    parts = [f"source {params.get('source', '?')}"]
+    if params.get("model"):
+        parts.append(f"model {params['model']}")
+    classes = params.get("classes")
+    parts.append(f"classes: first {classes}" if str(classes or "").isdigit() else f"classes: {classes}" if classes else "all classes")
+    return ", ".join(parts)
+
+
 def generation_progress(registry, source: str) -> None:
-    @st.fragment(run_every=1.0)
-    def progress() -> None:
-        job = registry.get("describe", source)
+    def draw(job) -> None:
         if job is None:
             return
         if job.params:
-            st.caption(f"Job settings: {escape_markdown(json.dumps(job.params))}")
+            st.caption(f"Job settings: {escape_markdown(_job_words(job.params))}.")
         show_job(job, "Generation", eta_step="classes")
         event = job.progress("classes")
         metrics = (event or {}).get("metrics") or {}
         if "tokens_per_s" in metrics:
             st.caption(
                 f"{metrics['tokens_per_s']:.1f} completion tokens/s, {metrics['seconds_per_class']:.1f} s per class "
-                f"(measured over the classes generated so far in this job)."
+                f"(measured over the classes generated so far in this job, the model load not included)."
             )
         if job.status == "finished" and job.result:
             r = job.result
@@ -111,7 +141,12 @@ def generation_progress(registry, source: str) -> None:
                 f"{r['prompt_tokens']} prompt + {r['completion_tokens']} completion tokens{cost}."
             )
 
-    progress()
+    def show_new_set(job) -> None:  # the set this job filled is the one to browse
+        store = (job.result or {}).get("store")
+        if store:
+            st.session_state[SET_KEY] = Path(store).name
+
+    follow_job(registry, "describe", draw, slot=source, on_end=show_new_set)
 
 
 def generate_ui(s, dataset, source: str) -> None:
@@ -134,6 +169,70 @@ def generate_ui(s, dataset, source: str) -> None:
     generation_progress(registry, source)
 
 
+def _flagged_in_effect(dset, records: list[dict]) -> dict[int, list[str]]:
+    """The flagged lines of a judgement that are still in the set, by class."""
+    out: dict[int, list[str]] = {}
+    shown = {c: set(dset.lines(c)) for c in {r["class_index"] for r in records if r["flagged"]}}
+    for r in records:
+        if r["flagged"] and r["text"] in shown[r["class_index"]]:
+            out.setdefault(r["class_index"], []).append(r["text"])
+    return out
+
+
+def _judged_with(job, dataset) -> dict:
+    """Which training images judged the lines (the job's own record; for a job from before it kept one, the
+    training split's labels, which is what every judge used)."""
+    recorded = (job.result or {}).get("judged_with")
+    if isinstance(recorded, dict):
+        return recorded
+    from fewshot_core.judge import judged_with
+
+    return judged_with(dataset.split("train").labels, dataset.num_classes)
+
+
+def removal_ui(dset, dataset, job, records: list[dict], slot: str) -> None:
+    """Remove the flagged lines in one click (asking first when that is a large share of the set), or restore them."""
+    flagged = _flagged_in_effect(dset, records)
+    count = sum(map(len, flagged.values()))
+    confirm = f"confirm-remove-{slot}"
+    b1, b2 = st.columns(2)
+    if count and b1.button(f"Remove the {_lines(count).replace('line', 'flagged line')}", key=f"remove-{slot}"):
+        total = sum(len(dset.lines(c)) for c in range(dataset.num_classes))
+        if count > CONFIRM_SHARE * total:
+            st.session_state[confirm] = True
+        else:
+            _remove(dset, dataset, job, flagged, count, total)
+    if count and st.session_state.get(confirm):
+        total = sum(len(dset.lines(c)) for c in range(dataset.num_classes))
+        st.warning(f"This removes {count} of the set's {total} lines ({100 * count / max(total, 1):.0f} %). Remove them?")
+        c1, c2 = st.columns(2)
+        if c1.button(f"Yes, remove {count} lines", key=f"yes-{slot}"):
+            st.session_state.pop(confirm)
+            _remove(dset, dataset, job, flagged, count, total)
+        if c2.button("Keep them", key=f"no-{slot}"):
+            st.session_state.pop(confirm)
+            st.rerun()
+    last = next((r for r in reversed(dset.removals()) if not r.get("restored") and r.get("count")), None)
+    if last is not None and b2.button(f"Restore them ({_lines(last['count'])})", key=f"restore-{slot}"):
+        back = dset.restore_removal(last["id"])
+        flash("judge", "success", f"Restored {_lines(back)}, each where it was (with your rewrites).")
+        st.rerun()
+
+
+def _lines(n: int) -> str:
+    return f"{n} line" if n == 1 else f"{n} lines"
+
+
+def _remove(dset, dataset, job, flagged: dict[int, list[str]], count: int, total: int) -> None:
+    dset.remove(flagged, reason="flagged by Judge with CLIP", judged_with=_judged_with(job, dataset))
+    flash(
+        "judge",
+        "success",
+        f"Removed {count} of {total} lines ({100 * count / max(total, 1):.0f} %), kept as your edits: 'Restore them' brings them back.",
+    )
+    st.rerun()
+
+
 def judge_ui(s, dataset, dset) -> None:
     """CLIP's view of every line (a job: CLIP loads in its own process), sorting, filtering, one-click removal."""
     st.subheader("Judge the descriptions")
@@ -145,10 +244,9 @@ def judge_ui(s, dataset, dset) -> None:
             registry.start("judge", argv, {"set": set_label(dset)}, slot=slot)
         except FewShotError as e:
             st.info(escape_markdown(str(e)))
+    show_flash("judge")  # outside the polling section, so it stays until the next click
 
-    @st.fragment(run_every=1.0)
-    def judged() -> None:
-        job = registry.get("judge", slot)
+    def judged(job) -> None:
         show_job(job, "Judging")
         if job is None or job.status != "finished" or not job.result:
             return
@@ -165,17 +263,47 @@ def judge_ui(s, dataset, dset) -> None:
         st.dataframe(
             shown, width="stretch", hide_index=True, column_order=["class", "text", "cos_raw", "cos_translated", "rank", "nearest_other", "flagged"]
         )
-        b1, b2 = st.columns(2)
-        if flagged and b1.button(f"Remove the {len(flagged)} flagged lines", key=f"remove-{slot}"):
-            for c in {r["class_index"] for r in flagged}:
-                dset.edit(c, delete=[r["text"] for r in flagged if r["class_index"] == c])
-            st.success("Removed (kept as your edits: 'Restore' brings them back).")
-        if flagged and b2.button("Restore them", key=f"restore-{slot}"):
-            for c in {r["class_index"] for r in flagged}:
-                dset.restore(c, [r["text"] for r in flagged if r["class_index"] == c])
-            st.success("Restored.")
+        removal_ui(dset, dataset, job, records, slot)
 
-    judged()
+    follow_job(registry, "judge", judged, slot=slot)
+
+
+def _set_words(dset, dataset, covered: int) -> str:
+    """The caption under the chosen set: coverage, tokens, settings and whether a judge pruned it."""
+    usage, meta = dset.usage(), dset.meta
+    text = (
+        f"{covered} of {dataset.num_classes} classes have descriptions. Tokens used: {usage.prompt_tokens} prompt, "
+        f"{usage.completion_tokens} completion. Settings: {description_settings(meta.get('source', ''), meta.get('settings'))}."
+    )
+    provenance = dset.provenance()
+    if provenance["pruned_by_judge"]:
+        text += (
+            f" Pruned by Judge with CLIP, which used up to {provenance['pruned_with_labels_per_class']} labelled training images per class: "
+            "a few-shot run on this set has seen more labels than its shots (restore the removed lines to undo)."
+        )
+    return text
+
+
+def edit_ui(dset, c: int) -> None:
+    """One class's lines in a table: rewrite a line in place, delete rows, add rows at the end; Save keeps them as edits."""
+    lines = dset.lines(c)
+    version = st.session_state.get("edit-version", 0)  # a new table after each save: the old one's changes are applied
+    key = f"edit-{dset.path.name}-{c}-{version}"
+    st.data_editor({"description": lines}, num_rows="dynamic", width="stretch", key=key)
+    state = st.session_state.get(key) or {}
+    add, delete, replace = table_changes(
+        lines, state.get("edited_rows", {}), state.get("deleted_rows", []), state.get("added_rows", []), "description"
+    )
+    if (add or delete or replace) and st.button("Save edits"):
+        dset.edit(c, add=add, delete=delete, replace=replace)
+        done = [
+            f"{len(replace)} rewritten in place" if replace else "",
+            f"{len(add)} added" if add else "",
+            f"{len(delete)} deleted" if delete else "",
+        ]
+        flash("browse", "success", f"Saved: {', '.join(d for d in done if d)} (kept apart from the generated text; deleted lines can be restored).")
+        st.session_state["edit-version"] = version + 1
+        st.rerun()
 
 
 def browse_ui(dataset, cache) -> None:
@@ -184,29 +312,26 @@ def browse_ui(dataset, cache) -> None:
     if not sets:
         st.info("Nothing generated yet.")
         return
-    # Labels must not change while a job fills the set, or the selection would reset: counts go in the caption.
-    dset = st.selectbox("Description set", sets, format_func=set_label)
+    by_name = {d.path.name: d for d in sets}
+    covered = {name: len(set_coverage(d, dataset.num_classes)) for name, d in by_name.items()}
+    if st.session_state.get(SET_KEY) not in by_name:
+        st.session_state[SET_KEY] = sets[0].path.name  # the newest
+    name = st.selectbox(
+        "Description set", list(by_name), key=SET_KEY, format_func=lambda n: f"{set_label(by_name[n])} · {covered[n]}/{dataset.num_classes} classes"
+    )
+    dset = by_name[name]
     with st.popover("Rename this set"):
         new = st.text_input("Name", set_label(dset), key=f"name-{dset.path.name}")
         if st.button("Save name"):
             write_label(dset.path, new)
             st.rerun()
-    usage = dset.usage()
-    st.caption(
-        f"{len(dset.done_classes())} of {dataset.num_classes} classes done. Tokens used: {usage.prompt_tokens} prompt, "
-        f"{usage.completion_tokens} completion. Settings: {escape_markdown(json.dumps(dset.meta['settings']))}"
-    )
+    st.caption(escape_markdown(_set_words(dset, dataset, covered[name])))
+    show_flash("browse")
     query = st.text_input("Search classes")
     classes = [c for c in range(dataset.num_classes) if query.lower() in dataset.display_names[c].lower()]
     if classes:
         c = st.selectbox("Class", classes, format_func=lambda c: dataset.display_names[c])
-        lines = dset.lines(c)
-        edited = st.data_editor({"description": lines}, num_rows="dynamic", width="stretch", key=f"edit-{dset.path.name}-{c}")
-        new = [line for line in edited["description"] if line and line.strip()]
-        if new != lines and st.button("Save edits"):
-            dset.edit(c, add=[x for x in new if x not in lines], delete=[x for x in lines if x not in new])
-            st.success("Saved (kept apart from the generated text).")
-            st.rerun()
+        edit_ui(dset, c)
         with st.expander("Raw completion"):
             st.text("\n\n".join(dset.record(c)["raw"]) or "(from annotations)")
     judge_ui(settings(), dataset, dset)
@@ -218,24 +343,33 @@ def browse_ui(dataset, cache) -> None:
     )
 
 
+def source_ui(s) -> str:
+    """The source, defaulting to what is available; the choice is remembered per dataset across reloads."""
+    name, key = f"descriptions.source.{s.dataset}", f"source-{s.dataset}"
+    return st.selectbox(
+        "Source",
+        SOURCES,
+        index=remembered_index(name, list(SOURCES), default_source(s.dataset)),
+        key=key,
+        on_change=remember,
+        args=(name, key),
+        help="local = SmolLM2-135M-Instruct, offline, no key; attributes = sentences from the dataset's class attributes; openai needs a key.",
+    )
+
+
 def page() -> None:
     s = settings()
     st.title("Descriptions")
     cache = s.cache_path()
     if not (s.dataset_root or s.dataset == "demo"):
-        st.info("Set the dataset folder in the sidebar first (Data page).")
+        st.info("Choose the dataset folder in the sidebar first (Data page).")
         return
     try:
         dataset = load_dataset(s.dataset, s.dataset_root or None, s.split_path())
     except FewShotError as e:
-        st.error(escape_markdown(str(e)))
+        st.error(escape_markdown(for_app(str(e))))
         return
-    source = st.selectbox(
-        "Source",
-        SOURCES,
-        index=SOURCES.index(default_source(s.dataset)),
-        help="local = SmolLM2-135M-Instruct, offline, no key; attributes = sentences from the dataset's class attributes; openai needs a key.",
-    )
+    source = source_ui(s)
     if source == "json upload":
         upload_ui(dataset, cache)
     else:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 import streamlit as st
 
 from app_sidebar import _duration, backbone_args, dataset_args, escape_markdown, executor_args, job_registry, settings, show_job
+from app_state import follow_job, set_coverage
+from app_words import for_app
 from fewshot_core import FewShotError
 from fewshot_core.adapter import AdapterConfig
 from fewshot_core.descriptions.store import DescriptionStore
+from fewshot_core.names import name_some, set_label
 from fewshot_core.qformer import LOSSES, QFormerTrainConfig, list_qformer_configs
 from fewshot_core.report import format_table1, table1
 from fewshot_core.sweep import PROTOCOLS, SweepConfig
@@ -27,23 +29,19 @@ def grid_slider(label: str, grid: list[int], help: str) -> list[int]:
     return [v for v in grid if low <= v <= high]
 
 
-def sweep_ui(s) -> tuple[SweepConfig, str, str | None]:
-    """The form: returns the sweep config, the dataset to train on, and the description set folder."""
+def sweep_ui(s) -> tuple[SweepConfig, str, str | None, bool]:
+    """The form: returns the sweep config, the dataset to train on, the description set folder, and whether
+    the data side is usable (synthetic, or a dataset folder with a set covering every class)."""
     source = st.radio(
         "Features", ["configured dataset", SYNTHETIC], horizontal=True, help="Synthetic features need no dataset, CLIP weights or descriptions."
     )
     dataset = "synthetic" if source == SYNTHETIC else s.dataset
-    descriptions = None
+    descriptions, usable = None, dataset == "synthetic"
     if dataset != "synthetic":
-        sets = DescriptionStore(s.cache_path()).list(s.dataset)
         if not s.dataset_root and s.dataset != "demo":
             st.warning("Set the dataset folder in the sidebar (Data page), or train on synthetic features.")
-        if not sets:
-            st.warning("No descriptions for this dataset yet: generate or import them on the Descriptions page.")
         else:
-            from fewshot_core.names import set_label
-
-            descriptions = str(st.selectbox("Descriptions", sets, format_func=set_label).path)
+            descriptions, usable = descriptions_ui(s)
     shots = grid_slider("Shots per class", GRID.shots, "Labelled images per class: every value of the paper's grid in the range is trained.")
     texts = grid_slider("Texts per class (0 = image only)", GRID.text_counts, "Descriptions per class added as translated image features.")
     protocol = st.radio(
@@ -83,7 +81,59 @@ def sweep_ui(s) -> tuple[SweepConfig, str, str | None]:
         adapter=AdapterConfig(lr=a_lr, steps=int(a_steps), weight_decay=a_wd, batch_size=int(a_bs)),
         device=s.device,
     )
-    return cfg, dataset, descriptions
+    return cfg, dataset, descriptions, usable
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def _classes(name: str, root: str | None, split_file: str | None) -> tuple[list[str], list[int]] | str:
+    """The dataset's class names and the classes that have training images (or the error that loading gave)."""
+    from fewshot_core.datasets import load_dataset
+
+    try:
+        dataset = load_dataset(name, root, split_file)
+        return list(dataset.display_names), sorted(set(dataset.split("train").labels.tolist()))
+    except FewShotError as e:
+        return for_app(str(e))
+
+
+def descriptions_ui(s) -> tuple[str | None, bool]:
+    """The description set to train with. Each shows how many classes with images it covers; the default is the
+    newest that covers all of them, and a set that misses some is refused here, naming them (the sweep needs a
+    description for every class it trains a translator on). Returns (the set's folder, whether Train may use it)."""
+    sets = DescriptionStore(s.cache_path()).list(s.dataset)
+    if not sets:
+        st.warning("No descriptions for this dataset yet: generate or import them on the Descriptions page.")
+        return None, False
+    classes = _classes(s.dataset, s.dataset_root or None, s.split_path())
+    if isinstance(classes, str):
+        st.error(escape_markdown(classes))
+        return None, False
+    names, needed = classes
+    missing = {d.path.name: sorted(set(needed) - set(set_coverage(d, len(names)))) for d in sets}
+    complete = [i for i, d in enumerate(sets) if not missing[d.path.name]]
+    by_name = {d.path.name: d for d in sets}
+    chosen = st.selectbox(
+        "Descriptions",
+        list(by_name),
+        index=complete[0] if complete else 0,
+        format_func=lambda n: f"{set_label(by_name[n])} · {len(needed) - len(missing[n])}/{len(needed)} classes",
+        help="Only a set with descriptions for every class that has training images can be trained on.",
+    )
+    lacking = missing[chosen]
+    if lacking:
+        st.error(
+            f"This set has no descriptions for {len(lacking)} of the {len(needed)} classes with images: "
+            f"{escape_markdown(name_some([names[c] for c in lacking]))}. Generate them on the Descriptions page"
+            + (", or choose a set that covers every class." if complete else ".")
+        )
+        return str(by_name[chosen].path), False
+    pruned = by_name[chosen].provenance()
+    if pruned["pruned_by_judge"]:
+        st.caption(
+            f"This set was pruned by Judge with CLIP, which used up to {pruned['pruned_with_labels_per_class']} labelled training "
+            "images per class: a few-shot run on it has seen more labels than its shots."
+        )
+    return str(by_name[chosen].path), True
 
 
 def sweep_argv(cfg: SweepConfig) -> list[str]:
@@ -117,15 +167,9 @@ def estimate_ui(s, registry, cfg: SweepConfig, dataset: str, descriptions: str |
         except FewShotError as e:
             st.error(escape_markdown(str(e)))
 
-    polling = job is not None and job.running
-
-    @st.fragment(run_every=1.0 if polling else None)
-    def outcome() -> None:
-        job = registry.get("estimate")
+    def outcome(job) -> None:  # when the job ends, the page reruns (follow_job): the button is enabled again
         if job is None:
             return
-        if polling and not job.running:
-            st.rerun()  # it ended: redraw the page, so the button is enabled again and the polling stops
         if job.running and job.params.get("argv") != argv:
             st.caption("An estimate for other settings is running (its progress and Cancel below).")
         elif job.params.get("argv") != argv:
@@ -144,7 +188,7 @@ def estimate_ui(s, registry, cfg: SweepConfig, dataset: str, descriptions: str |
         elif job.status == "finished":
             st.warning("The estimate job finished without a result; click again.")
 
-    outcome()
+    follow_job(registry, "estimate", outcome)
 
 
 @st.cache_data(show_spinner=False, ttl=60)
@@ -199,29 +243,60 @@ def _span(values: list) -> str:
     return f"{values[0]}–{values[-1]}" if len(values) > 2 else ", ".join(map(str, values))
 
 
+_NAMES = {  # settings in words, for the changed-from-default list
+    "translations": "translations",
+    "qformer_text_input": "Q-Former input",
+    "qformer_train.lr": "Q-Former lr",
+    "qformer_train.batch_size": "Q-Former batch size",
+    "qformer_train.weight_decay": "Q-Former weight decay",
+    "qformer_train.seed": "Q-Former seed",
+    "adapter.weight_decay": "decay toward zero-shot",
+    "adapter.batch_size": "adapter batch size",
+    "device": "device",
+}
+_SHOWN = {"shots", "text_counts", "seeds", "protocol", "qformer_size", "qformer_train.loss", "qformer_train.epochs", "adapter.lr", "adapter.steps"}
+
+
+def _flat(record: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in record.items():
+        out |= _flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}
+    return out
+
+
+def _value(v) -> str:
+    return ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+
 def settings_summary(params: dict) -> str:
-    """One line from a job's recorded settings (its job folder), then the full record for reference."""
+    """A job's recorded settings (its job folder) in words: the grid and the main settings, then every other
+    setting that differs from its default, as "name value (default d)"."""
     sweep = params.get("sweep") if isinstance(params.get("sweep"), dict) else {}
     if not sweep:
-        return json.dumps(params)
+        return "not recorded"
     q, a = sweep.get("qformer_train") or {}, sweep.get("adapter") or {}
+    seeds = len(sweep.get("seeds") or [])
     parts = [
         f"{params.get('dataset', '?')}",
         f"shots {_span(sweep.get('shots') or [])}",
         f"texts {_span(sweep.get('text_counts') or [])}",
-        f"{len(sweep.get('seeds') or [])} seeds",
+        f"{seeds} seeds",
         f"{sweep.get('protocol', '')} protocol",
         f"Q-Former {sweep.get('qformer_size', '')}, {q.get('loss', '')} loss, {q.get('epochs', '?')} epochs",
         f"adapter lr {a.get('lr', '?')}, {a.get('steps', '?')} steps",
         f"{params.get('executor', 'local')} executor" + (f" ({params['ray_address']})" if params.get("ray_address") else ""),
     ]
-    return " · ".join(parts) + f". Full record: {json.dumps(sweep)}"
+    defaults, given = _flat(asdict(SweepConfig())), _flat(sweep)
+    changed = [
+        f"{_NAMES.get(k, k.replace('_', ' ').replace('.', ' '))} {_value(v)} (default {_value(defaults[k])})"
+        for k, v in given.items()
+        if k in defaults and k not in _SHOWN and v != defaults[k]
+    ]
+    return " · ".join(parts) + (f"; also changed: {'; '.join(changed)}" if changed else "; everything else as the defaults")
 
 
 def progress_ui(registry) -> None:
-    @st.fragment(run_every=1.0)
-    def progress() -> None:
-        job = registry.get("train")
+    def progress(job) -> None:
         if job is None:
             return
         params = job.params
@@ -246,7 +321,7 @@ def progress_ui(registry) -> None:
             budget = config.get("sweep", {}).get("val_per_class")
             st.code(format_table1(table1(results), config.get("qformer_images_per_class"), budget), language=None)
 
-    progress()
+    follow_job(registry, "train", progress)
 
 
 def page() -> None:
@@ -255,12 +330,8 @@ def page() -> None:
     registry = job_registry()
     progress_ui(registry)
     with st.expander("New training job", expanded=not ((job := registry.get("train")) is not None and job.running)):
-        cfg, dataset, descriptions = sweep_ui(s)
-        ready = (
-            bool(cfg.shots)
-            and bool(cfg.text_counts)
-            and (dataset == "synthetic" or (descriptions is not None and (s.dataset_root or dataset == "demo")))
-        )
+        cfg, dataset, descriptions, usable = sweep_ui(s)
+        ready = bool(cfg.shots) and bool(cfg.text_counts) and usable
         try:
             cfg.validate()  # what the job would refuse (e.g. texts without a translation) is refused here, before it starts
             estimate_ui(s, registry, cfg, dataset, descriptions)
@@ -269,7 +340,7 @@ def page() -> None:
             ready = False
         params = {"dataset": dataset, "descriptions": descriptions, "sweep": asdict(cfg), "executor": s.executor, "ray_address": s.ray_address}
         start_ui(registry, train_argv(s, cfg, dataset, descriptions), params, ready)
-        st.caption(f"Settings of this form: {escape_markdown(json.dumps(asdict(cfg)))}")
+        st.caption(f"This form trains: {escape_markdown(settings_summary(params))}.")
 
 
 if __name__ == "__main__":  # Streamlit ran this file alone (its legacy pages/ mode): go through the router

@@ -20,3 +20,36 @@ def open_page(page: str, timeout: float = 120) -> AppTest:
     app = AppTest.from_file(APP, default_timeout=timeout).run()
     app._page_hash = calc_hash(page)
     return app.run()
+
+
+def run_fragments(app: AppTest, timeout: float | None = None) -> AppTest:
+    """What a browser does every second for the page's ``st.fragment(run_every=...)``: rerun only the fragments,
+    with no click. The tree then holds the fragments alone, unless one of them asked for a whole-page rerun."""
+    from unittest import mock
+
+    from streamlit.testing.v1 import local_script_runner
+
+    ids = list(app._fragment_storage._fragments)
+    real = local_script_runner.RerunData
+
+    def fragment_rerun(**kwargs):
+        return real(**kwargs, fragment_id_queue=ids, is_auto_rerun=True)
+
+    with mock.patch.object(local_script_runner, "RerunData", fragment_rerun):
+        return app.run(timeout=timeout)
+
+
+def open_url(path: str, timeout: float = 120) -> AppTest:
+    """Open the app as a browser does for a typed URL (``/data``): by the page's name, not its hash."""
+    from unittest import mock
+
+    from streamlit.testing.v1 import local_script_runner
+
+    real = local_script_runner.RerunData
+
+    def by_name(**kwargs):
+        return real(**{**kwargs, "page_script_hash": ""}, page_name=path.strip("/"))
+
+    app = AppTest.from_file(APP, default_timeout=timeout)
+    with mock.patch.object(local_script_runner, "RerunData", by_name):
+        return app.run()

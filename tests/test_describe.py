@@ -37,6 +37,33 @@ def test_prompt_validation():
         validate_prompt("Describe a {class_name")
 
 
+def test_the_first_eta_leaves_out_the_model_load(cub_root, tmp_path, monkeypatch):
+    """A model that takes long to load and then 0.05 s a class: the ETA is about 0.05 s a class, not the 2 s load spread over them."""
+    import time as clock
+
+    from app_jobs import Job
+    from fewshot_core.descriptions.local_llm import LocalSource
+    from fewshot_core.descriptions.sources import Completion
+    from fewshot_core.progress import EventLog
+
+    monkeypatch.setattr(LocalSource, "load", lambda self: clock.sleep(2.0))
+
+    def generate(self, prompts, settings):
+        clock.sleep(0.05)
+        return [Completion(["- a large dark bird."], {"prompt_tokens": 5, "completion_tokens": 10}) for _ in prompts]
+
+    monkeypatch.setattr(LocalSource, "generate", generate)
+    folder = tmp_path / "job"
+    log = EventLog(folder / "events.jsonl").progress("classes")  # the CLI's default step, as `describe` runs it
+    request = DescribeRequest("local", settings=GenerationSettings(model="smollm2"), batch_size=1)
+    describe(load_dataset("cub", cub_root), request, tmp_path / "cache", classes=[0, 1], on_progress=log)
+    events = (folder / "events.jsonl").read_text().splitlines()
+    with open(folder / "events.jsonl", "a") as f:  # a third class still to do, as when the first ETA is shown
+        f.write(events[-1].replace('"done": 2, "total": 2', '"done": 2, "total": 3') + "\n")
+    eta = Job(folder).eta_seconds("classes")
+    assert eta is not None and eta < 0.5  # about 0.05 s for the class left; with the load counted, about 1 s
+
+
 def test_completion_parsing():
     text = """Sure! Here are 4 lines:
 # Visual characteristics
@@ -57,9 +84,10 @@ def test_success_saves_every_class_and_usage(cub_root, tmp_path):
     assert summary.classes_done == 3 and summary.completion_tokens == 3 * 60 and summary.prompt_tokens == 36
     dset = DescriptionStore(tmp_path).list("cub")[0]
     lines = dset.lines(0)
-    assert lines[:3] == ["A large seabird with long narrow wings.", "Dark brown plumage.", "A pale ring around the bill."]
+    # the lead-in ("Here are ...:") and the echo of the prompt ("(about: ... in 10 lines.)") are not descriptions
+    assert lines == ["A large seabird with long narrow wings.", "Dark brown plumage.", "A pale ring around the bill."]
     assert len(dset.record(0)["raw"]) == 2  # the raw completions are kept beside the parsed lines
-    assert "Black footed Albatross" in lines[-1]
+    assert "Black footed Albatross" in dset.record(0)["raw"][0] and "Laysan Albatross" in dset.record(1)["raw"][0]  # each class's prompt
 
 
 def test_429_is_retried(cub_root, tmp_path):
@@ -292,9 +320,9 @@ def test_progress_comes_per_class_with_tokens_per_second_and_a_loading_step(cub_
     describe(load_dataset("cub", cub_root), request, tmp_path / "cache", on_progress=on_progress)
     assert loaded == ["smollm2"]
     steps = [e[0] for e in events]
-    assert steps.index("loading") < steps.index("classes")
+    assert steps[:3] == ["start", "loading", "classes"]  # the classes are timed from after the load
     per_class = [e for e in events if e[0] == "classes"]
-    assert [e[1] for e in per_class] == [1, 2, 3] and all(e[2] == 3 for e in per_class)  # per class, not per batch of 2
+    assert [e[1] for e in per_class] == [0, 1, 2, 3] and all(e[2] == 3 for e in per_class)  # generation starts, then per class, not per batch of 2
     assert per_class[-1][3]["completion_tokens"] == 30 and per_class[-1][3]["tokens_per_s"] > 0
 
 

@@ -146,7 +146,8 @@ def describe(
     wanted = list(range(dataset.num_classes)) if classes is None else classes
     todo = [c for c in wanted if c not in dset.done_classes()]
     done = len(wanted) - len(todo)
-    on_progress(done, len(wanted), f"{done}/{len(wanted)} classes done")
+    # step "start", not "classes": the ETA of the classes is timed from the first class generated, after any model load
+    report(on_progress, done, len(wanted), f"{done}/{len(wanted)} classes done", step="start")
     if request.source in DATA_SOURCES:
         _from_annotations(dataset, request, dset, todo)
     elif todo:
@@ -169,6 +170,8 @@ def _generate(dataset, request, dset, todo, total, source, deadline, on_progress
     settings = request.settings or GenerationSettings()
     done, start_time, tokens = total - len(todo), time.monotonic(), [0]
     finished = [0]
+    # The model is loaded by now: the rate of the classes (and so the ETA) is measured from here, not from the start.
+    report(on_progress, done, total, f"{done}/{total} classes done; generating", step="classes")
     for start in range(0, len(todo), request.batch_size):
         check_cancel(should_cancel, "Description generation")
         _check_deadline(deadline, request, done + finished[0], total)

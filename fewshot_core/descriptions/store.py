@@ -2,9 +2,10 @@
 
 ``<cache>/descriptions/<dataset>/<key>/`` holds ``meta.json`` (source, model, prompt, sampling
 settings), ``classes/NNNN.json`` (the parsed lines, the raw completions and token usage of one class,
-written atomically the moment it arrives) and ``edits/NNNN.json`` (lines the user added, deleted or
-rewrote). A crash or a cancel loses at most the requests in flight; a re-run skips finished classes;
-regenerating one class never touches another class's edits.
+written atomically the moment it arrives), ``edits/NNNN.json`` (lines the user added, deleted or
+rewrote; ``edits.py``: nothing the user wrote is ever erased) and ``removals.json`` (batch removals, e.g.
+of the lines a judge flagged, each undoable as a whole). A crash or a cancel loses at most the requests in
+flight; a re-run skips finished classes; regenerating one class never touches another class's edits.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Any
 
 from ..errors import FewShotError
 from ..storage import content_key, read_json, timestamp, write_json
+from .edits import Edits, apply_edits, empty_edits, lines_in_effect, undelete
 
 log = logging.getLogger(__name__)
+REMOVALS_FILE = "removals.json"  # the batch removals of a set (what "Restore" undoes)
 
 
 @dataclass
@@ -86,47 +89,112 @@ class DescriptionSet:
             "usage": {},
         }
 
-    def edits(self, c: int) -> dict[str, Any]:
+    def edits(self, c: int) -> Edits:
         """The user's edits of class c: none yet (or an unreadable file, logged): empty lists.
 
         Raises:
             FewShotError: the file reads but has the wrong shape (a hand edit); it is not overwritten either.
         """
-        return _read_for_use(self._class_file("edits", c), EDIT_FIELDS, "Fix it, or delete it to drop those edits.") or {
-            "added": [],
-            "deleted": [],
-            "replaced": {},
-        }
+        return _read_for_use(self._class_file("edits", c), EDIT_FIELDS, "Fix it, or delete it to drop those edits.") or empty_edits()
 
     def lines(self, c: int) -> list[str]:
-        """The lines in effect for class c: generated, minus deletions, with rewrites, plus additions."""
-        e = self.edits(c)
-        deleted, replaced = set(e["deleted"]), e["replaced"]
-        kept = [replaced.get(line, line) for line in self.record(c)["generated"] if line not in deleted]
-        return kept + [line for line in e["added"] if line not in kept]
+        """The lines in effect for class c: generated (rewritten in place), then the user's, minus deletions."""
+        return lines_in_effect(self.record(c)["generated"], self.edits(c))
 
     def edit(self, c: int, add: list[str] = (), delete: list[str] = (), replace: dict[str, str] | None = None) -> None:
-        """Record user edits for class c (kept apart from generated text)."""
-        e = self.edits(c)
-        for line in add:
-            if line.strip() and line.strip() not in e["added"]:
-                e["added"].append(line.strip())
-        for line in delete:
-            if line in e["added"]:
-                e["added"].remove(line)
-            elif line not in e["deleted"]:
-                e["deleted"].append(line)
-        e["replaced"].update({k: v.strip() for k, v in (replace or {}).items() if v.strip()})
-        write_json(self._class_file("edits", c), e)
+        """Record user edits for class c (kept apart from generated text; see ``edits.apply_edits``).
+
+        A deleted line is hidden, never erased, so ``restore`` can always bring it back; a rewrite keeps
+        the line's position.
+        """
+        edits = apply_edits(self.record(c)["generated"], self.edits(c), add, delete, replace)
+        write_json(self._class_file("edits", c), edits)
 
     def restore(self, c: int, lines: list[str]) -> None:
-        """Undo deletions of class c's lines (the user's edits stay reversible)."""
-        e = self.edits(c)
-        e["deleted"] = [line for line in e["deleted"] if line not in set(lines)]
-        write_json(self._class_file("edits", c), e)
+        """Undo deletions of class c's lines, whoever wrote them: they come back where they were."""
+        write_json(self._class_file("edits", c), undelete(self.edits(c), lines))
 
     def all_lines(self, num_classes: int) -> dict[int, list[str]]:
         return {c: self.lines(c) for c in range(num_classes)}
+
+    def classes_with_lines(self, num_classes: int) -> list[int]:
+        """The classes (of ``0..num_classes-1``) that have at least one line in effect."""
+        return [c for c in range(num_classes) if self.lines(c)]
+
+    def remove(self, lines: dict[int, list[str]], reason: str = "removed by the user", judged_with: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Delete lines of several classes as one batch that ``restore_removal`` can undo; returns its record.
+
+        Only lines in effect are recorded (one deleted earlier by hand stays deleted on a restore).
+        ``judged_with``: which training images judged the lines (``judge.judged_with``), when a judge flagged
+        them; the set's meta then records that training labels shaped it (``provenance``).
+        """
+        removed = {}
+        for c, texts in sorted(lines.items()):
+            shown = self.lines(c)
+            picked = [t for t in dict.fromkeys(texts) if t in shown]
+            if picked:
+                self.edit(c, delete=picked)
+                removed[str(c)] = picked
+        earlier = self.removals()
+        record = {
+            "id": f"r{len(earlier) + 1}",
+            "time": timestamp(),
+            "reason": reason,
+            "lines": removed,
+            "count": sum(map(len, removed.values())),
+            "judged_with": judged_with,
+            "restored": None,
+        }
+        self._write_removals([*earlier, record])
+        return record
+
+    def removals(self) -> list[dict[str, Any]]:
+        """Every batch removal of this set, oldest first (restored ones carry the time of their restore)."""
+        data = _read_checked(self.path / REMOVALS_FILE, REMOVAL_FIELDS)
+        return list(data["removals"]) if data is not None and isinstance(data["removals"], list) else []
+
+    def restore_removal(self, removal_id: str) -> int:
+        """Bring back every line of one batch removal, where it was; returns how many lines came back."""
+        log_ = self.removals()
+        record = next((r for r in log_ if r.get("id") == removal_id and not r.get("restored")), None)
+        if record is None:
+            return 0
+        for c, texts in record["lines"].items():
+            self.restore(int(c), texts)
+        record["restored"] = timestamp()
+        self._write_removals(log_)
+        return int(record["count"])
+
+    def _write_removals(self, removals: list[dict[str, Any]]) -> None:
+        """The removal log, and the meta's record of the removals a judge made that still hold."""
+        write_json(self.path / REMOVALS_FILE, {"removals": removals})
+        meta = self.meta
+        meta["pruning"] = [
+            {"removal": r["id"], "time": r["time"], "lines": r["count"], "judged_with": r["judged_with"]}
+            for r in removals
+            if r.get("judged_with") and not r.get("restored") and r.get("count")
+        ]
+        write_json(self.path / "meta.json", meta)
+
+    def provenance(self) -> dict[str, Any]:
+        """What a run on this set must record about it: its source and whether training labels pruned it.
+
+        Keys: ``description_set`` (folder name), ``source``, ``pruned_by_judge`` (lines a judge flagged were
+        removed and not restored), ``pruned_with_labels_per_class`` (at most this many labelled training
+        images per class judged them; None when not pruned), ``pruned_with_all_training_labels`` and
+        ``pruning`` (each such removal: time, lines, ``judged_with``).
+        """
+        meta = self.meta
+        pruning = [p for p in meta.get("pruning") or [] if isinstance(p, dict) and isinstance(p.get("judged_with"), dict)]
+        labels = [int(p["judged_with"].get("labels_per_class", 0)) for p in pruning]
+        return {
+            "description_set": self.path.name,
+            "source": meta.get("source"),
+            "pruned_by_judge": bool(pruning),
+            "pruned_with_labels_per_class": max(labels) if labels else None,
+            "pruned_with_all_training_labels": any(bool(p["judged_with"].get("all_training_labels")) for p in pruning),
+            "pruning": pruning,
+        }
 
     def usage(self) -> Usage:
         total = Usage()
@@ -155,6 +223,7 @@ EDIT_FIELDS: Fields = {
     "deleted": (_strings, "a list of sentences"),
     "replaced": (_string_map, "an object of sentence rewrites"),
 }
+REMOVAL_FIELDS: Fields = {"removals": (lambda v: isinstance(v, list), "a list of batch removals")}
 META_FIELDS: Fields = {"source": (lambda v: isinstance(v, str), "a name"), "settings": (lambda v: isinstance(v, dict), "an object")}
 
 
@@ -214,3 +283,19 @@ class DescriptionStore:
         """Every stored set of a dataset, newest first."""
         sets = [DescriptionSet(p.parent) for p in (self.root / dataset).glob("*/meta.json") if _read_checked(p, META_FIELDS)]
         return sorted(sets, key=lambda s: s.meta.get("created", ""), reverse=True)
+
+
+def description_provenance(path: Path | str) -> dict[str, Any]:
+    """``DescriptionSet.provenance`` of a stored set's folder; for a JSON file, what can be known (nothing
+    about pruning: ``pruned_by_judge`` and ``pruned_with_labels_per_class`` are None)."""
+    path = Path(path).expanduser()
+    if path.is_dir() and (path / "meta.json").is_file():
+        return DescriptionSet(path).provenance()
+    return {
+        "description_set": None,
+        "source": "file",
+        "pruned_by_judge": None,
+        "pruned_with_labels_per_class": None,
+        "pruned_with_all_training_labels": None,
+        "pruning": [],
+    }
