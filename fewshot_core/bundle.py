@@ -18,6 +18,7 @@ from .backbone import Backbone, BackboneConfig, load_backbone
 from .baselines import templates_for, unit
 from .datasets import ImageDataset, load_dataset
 from .descriptions.json_io import descriptions_for_classes, load_descriptions
+from .descriptions.store import description_provenance
 from .errors import FewShotError
 from .features import FeatureCache, image_features, text_features, training_features
 from .progress import ProgressFn, no_progress
@@ -168,6 +169,7 @@ def build_bundle(
     )
     bundle.provenance["descriptions"] = str(descriptions)
     bundle.provenance["descriptions_sha256"] = hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()
+    bundle.provenance["description_provenance"] = description_provenance(descriptions)  # pruned by Judge with CLIP? with how many labels?
     return bundle
 
 

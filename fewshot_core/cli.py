@@ -170,6 +170,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     from .report import TRANSLATIONS, format_table1, summary_json, table1, text_helped
     from .runs import RunFolder
     from .storage import default_cache_root
+    from .summary import pruned_with
     from .sweep import run_sweep
 
     cache = args.cache or default_cache_root()
@@ -199,7 +200,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     )
     table, config = table1(results), RunFolder(run_dir).config()
     print(f"Table 1 · {bundle.dataset} · {bundle.provenance.get('model', 'synthetic')} · protocol {cfg.protocol} · seeds {cfg.seeds}")
-    print(format_table1(table, config.get("qformer_images_per_class"), config.get("sweep", {}).get("val_per_class")))
+    print(format_table1(table, config.get("qformer_images_per_class"), config.get("sweep", {}).get("val_per_class"), pruned_with(config)))
     for translation in TRANSLATIONS:
         helped = text_helped(table, translation=translation)
         if helped:

@@ -108,23 +108,26 @@ def protocol_note(protocol: str, qformer_images_per_class: int | None = None) ->
     return f"{name} protocol {protocol}" if protocol else ""
 
 
-def budget_line(table: pd.DataFrame, val_per_class: int | str | None) -> str:
-    """The label budget with its total at the fewest and the most shots: "… (1 shot: 5 labels per class; 15 shots: 19)"."""
+def budget_line(table: pd.DataFrame, val_per_class: int | str | None, pruned_with: int | None = None) -> str:
+    """The label budget with its total at the fewest and the most shots: "… (1 shot: 5 labels per class; 15 shots: 19)",
+    and the training labels that pruned the descriptions, when they did."""
     shots = sorted(int(k) for k in table.shots if k > 0) if "shots" in table else []
     if not shots or val_per_class is None:
-        return label_budget(val_per_class)
+        return label_budget(val_per_class, pruned_with)
     ends = [f"{k} shot{'s' if k != 1 else ''}: {k + val_count(val_per_class, k)}" for k in dict.fromkeys([shots[0], shots[-1]])]
-    return f"{label_budget(val_per_class)} ({'; '.join(ends)} labels per class)"
+    return f"{label_budget(val_per_class)} ({'; '.join(ends)} labels per class)" + (
+        f"; descriptions pruned with {pruned_with} training labels per class (Judge with CLIP)" if pruned_with else ""
+    )
 
 
-def legend(table: pd.DataFrame, val_per_class: int | str | None = None) -> list[str]:
+def legend(table: pd.DataFrame, val_per_class: int | str | None = None, pruned_with: int | None = None) -> list[str]:
     """The lines that say how to read Table 1 (each under 150 characters), for the text table and a page caption."""
     lines = [SD_LEGEND, TEXTS_LEGEND, GAIN_LEGEND, STRONGEST_LEGEND, STAR_LEGEND]
     if any(c.endswith("_edge") for c in table):
         lines.append(EDGE_LEGEND)
     heads = {h for h in table.get("head", pd.Series(dtype=object)).dropna() if h}
     lines += [f"image only and every translation: the adapter started from the {HEAD_LABELS.get(h, h)} ({h} head)" for h in sorted(heads)]
-    return lines + [budget_line(table, val_per_class)]
+    return lines + [budget_line(table, val_per_class, pruned_with)]
 
 
 def _texts(r: pd.Series, key: str) -> str:
@@ -219,13 +222,16 @@ def _qformer_vs_mean_shift(shots: pd.DataFrame) -> list[str]:
     return lines
 
 
-def format_table1(table: pd.DataFrame, qformer_images_per_class: int | None = None, val_per_class: int | str | None = None) -> str:
+def format_table1(
+    table: pd.DataFrame, qformer_images_per_class: int | None = None, val_per_class: int | str | None = None, pruned_with: int | None = None
+) -> str:
     """Table 1 as text: translations beside image only (gains over it and over the strongest baseline), the
     baselines, Q-Former vs mean shift, the legend with the label budget, and the verdict.
 
     Args:
         qformer_images_per_class: labelled images per class the Q-Former saw (config.json), for the protocol line.
         val_per_class: validation images per class of the sweep (an int, or "k": as many as the shots).
+        pruned_with: training labels per class that pruned the descriptions (Judge with CLIP), if any (config.json).
     """
     shots = table[table.shots > 0] if "shots" in table else table
     cols = _table_columns(table)
@@ -235,7 +241,7 @@ def format_table1(table: pd.DataFrame, qformer_images_per_class: int | None = No
         names = _baseline_columns(table)
         lines += _baseline_grid(shots, names) if names else []
         lines += _qformer_vs_mean_shift(shots)
-        lines += legend(table, val_per_class)
+        lines += legend(table, val_per_class, pruned_with)
     else:
         lines.append("no few-shot results yet")
     protocols = {p for p in table.get("protocol", pd.Series(dtype=object)).dropna() if p}

@@ -51,9 +51,16 @@ def val_count(val_per_class: int | str | None, shots: int) -> int | None:
     return shots if str(val_per_class) == "k" else int(val_per_class)
 
 
-def label_budget(val_per_class: int | str | None) -> str:
-    """ "label budget: k support + 4 validation labels per class" ("k + k" under k-shot validation; "?" if unrecorded)."""
-    return f"label budget: k support + {'?' if val_per_class is None else val_per_class} validation labels per class"
+def label_budget(val_per_class: int | str | None, pruned_with: int | None = None) -> str:
+    """ "label budget: k support + 4 validation labels per class" ("k + k" under k-shot validation; "?" if unrecorded),
+    plus the training labels per class that pruned the descriptions (Judge with CLIP) when they did."""
+    text = f"label budget: k support + {'?' if val_per_class is None else val_per_class} validation labels per class"
+    return text + (f"; descriptions pruned with {pruned_with} training labels per class (Judge with CLIP)" if pruned_with else "")
+
+
+def pruned_with(config: dict[str, Any]) -> int | None:
+    """Training labels per class that pruned the run's descriptions (Judge with CLIP), from its config.json; None if none."""
+    return config.get("descriptions_pruned_with_labels_per_class")
 
 
 def _number(x: Any, digits: int = 4) -> float | None:
@@ -134,7 +141,8 @@ def summary_json(results: pd.DataFrame, config: dict[str, Any], num_classes: int
         "zero_shot": _number(table.zero_shot.iloc[0]) if "zero_shot" in table and len(table) else None,
         "rows": rows,
         "multiple_comparisons": "holm",
-        "label_budget": label_budget(sweep.get("val_per_class")).removeprefix("label budget: "),
+        "label_budget": label_budget(sweep.get("val_per_class"), pruned_with(config)).removeprefix("label budget: "),
+        "descriptions_pruned_with_labels_per_class": pruned_with(config),
         QF_VS_MS: [{"shots": r["shots"], **r[QF_VS_MS]} for r in rows if QF_VS_MS in r],
     }
     summary["verdict"] = verdict(summary)

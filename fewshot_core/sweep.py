@@ -62,6 +62,8 @@ def run_sweep(
         "dataset": bundle.dataset,
         "sweep": asdict(cfg),
         "qformer_images_per_class": qformer_images_per_class(bundle.train_labels, val_idx, cfg.protocol),
+        # Judge with CLIP prunes against training-image centroids: labels beyond the label budget (None: not pruned)
+        "descriptions_pruned_with_labels_per_class": (bundle.provenance.get("description_provenance") or {}).get("pruned_with_labels_per_class"),
         "features": bundle.provenance,
         "features_sha256": fingerprint,
         "versions": library_versions(),

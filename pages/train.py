@@ -16,6 +16,7 @@ from fewshot_core.descriptions.store import DescriptionStore
 from fewshot_core.names import name_some, set_label
 from fewshot_core.qformer import LOSSES, QFormerTrainConfig, list_qformer_configs
 from fewshot_core.report import format_table1, table1
+from fewshot_core.summary import pruned_with
 from fewshot_core.sweep import PROTOCOLS, SweepConfig
 from fewshot_core.translations import TRANSLATIONS
 
@@ -319,7 +320,7 @@ def progress_ui(registry) -> None:
                 return
             st.success(f"Done: {len(results)} results in {escape_markdown(str(run.path))}. See them on the Results page.")
             budget = config.get("sweep", {}).get("val_per_class")
-            st.code(format_table1(table1(results), config.get("qformer_images_per_class"), budget), language=None)
+            st.code(format_table1(table1(results), config.get("qformer_images_per_class"), budget, pruned_with(config)), language=None)
 
     follow_job(registry, "train", progress)
 

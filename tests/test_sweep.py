@@ -143,3 +143,26 @@ def test_damaged_unit_is_recomputed_to_the_same_numbers(bundle, tmp_path, monkey
     key = ["method", "translation", "shots", "texts", "seed"]
     assert again.sort_values(key).reset_index(drop=True).equals(full.sort_values(key).reset_index(drop=True))
     assert "adapter-raw-2" in RunFolder(tmp_path).predictions("04-0")
+
+
+def test_a_support_run_on_judge_pruned_descriptions_says_how_many_labels_pruned_them(bundle, tmp_path):
+    """Judge with CLIP scores lines against training-image centroids: a run on a set pruned that way used more
+    labels than its support and validation images, and its config and tables say how many."""
+    from dataclasses import replace
+
+    from fewshot_core.report import format_table1, summary_json, table1
+
+    pruned = replace(
+        bundle, provenance={**bundle.provenance, "description_provenance": {"pruned_by_judge": True, "pruned_with_labels_per_class": 12}}
+    )
+    df = run_sweep(pruned, SweepConfig(**{**TINY, "shots": [1]}), tmp_path / "pruned")
+    config = json.loads((tmp_path / "pruned" / "config.json").read_text())
+    assert config["descriptions_pruned_with_labels_per_class"] == 12
+    text = format_table1(table1(df), None, config["sweep"]["val_per_class"], config["descriptions_pruned_with_labels_per_class"])
+    assert "descriptions pruned with 12 training labels per class" in text
+    summary = summary_json(df, config)
+    assert summary["descriptions_pruned_with_labels_per_class"] == 12 and "pruned with 12" in summary["label_budget"]
+    clean = run_sweep(bundle, SweepConfig(**{**TINY, "shots": [1]}), tmp_path / "clean")
+    clean_config = json.loads((tmp_path / "clean" / "config.json").read_text())
+    assert clean_config["descriptions_pruned_with_labels_per_class"] is None
+    assert "pruned" not in summary_json(clean, clean_config)["label_budget"]
