@@ -252,6 +252,7 @@ def test_a_link_out_of_the_folder_is_followed_only_when_asked(tmp_path, monkeypa
 
 def test_ten_thousand_classes_of_two_images_are_refused_before_any_training(monkeypatch, tmp_path):
     import fewshot_core.sweep as sweep
+    import fewshot_core.units as units
     from fewshot_core.datasets.base import check_class_sizes
     from fewshot_core.datasets.sampling import validation_indices
     from fewshot_core.synthetic import SyntheticSpec, make_synthetic
@@ -261,7 +262,7 @@ def test_ten_thousand_classes_of_two_images_are_refused_before_any_training(monk
         check_class_sizes(labels, validation_indices(labels, 4), [f"c{i}" for i in range(10_000)])
     check_class_sizes(np.repeat(np.arange(3), 3), validation_indices(np.repeat(np.arange(3), 3), 4), ["a", "b", "c"])  # 3 each: fine
     bundle = make_synthetic(SyntheticSpec(num_classes=4, dim=16, train_per_class=2, test_per_class=2, descriptions_per_class=2))
-    monkeypatch.setattr(sweep, "_unit_rows", lambda *a: pytest.fail("trained before refusing"))
+    monkeypatch.setattr(units, "_unit_rows", lambda *a: pytest.fail("trained before refusing"))
     with pytest.raises(FewShotError, match="4 of 4 classes cannot be trained"):
         sweep.run_sweep(bundle, sweep.SweepConfig(shots=[1], text_counts=[0], seeds=[0], device="cpu"), tmp_path / "run")
     assert not (tmp_path / "run").exists()

@@ -11,7 +11,8 @@ import shutil
 import numpy as np
 import pytest
 
-import fewshot_core.sweep as sweep
+import fewshot_core.translator as translator
+import fewshot_core.units as units
 from fewshot_core import FewShotError
 from fewshot_core.qformer import QFormerTrainConfig, load_qformer, load_qformer_config
 from fewshot_core.runs import MARKER, RunFolder, list_runs, seal
@@ -55,8 +56,8 @@ def run(original, tmp_path):
 def _resweep(small_bundle, run: RunFolder, monkeypatch) -> tuple[list[int], object]:
     """Run the sweep again; return the shot counts it recomputed and the results."""
     computed = []
-    real = sweep._unit_rows
-    monkeypatch.setattr(sweep, "_unit_rows", lambda b, c, split, *a: computed.append(split.shots) or real(b, c, split, *a))
+    real = units._unit_rows
+    monkeypatch.setattr(units, "_unit_rows", lambda b, c, split, *a: computed.append(split.shots) or real(b, c, split, *a))
     results = run_sweep(small_bundle, SweepConfig(**CFG), run.path, qformer_cache=run.path.parent / "cache")
     return computed, results
 
@@ -129,8 +130,8 @@ def test_a_qformer_entry_copied_over_another_key_is_retrained(small_bundle, orig
     assert load_qformer(entries[0], arch, dim, dim) is not None
     assert load_qformer(entries[1], arch, dim, dim) is None and not entries[1].exists()  # refused and deleted
     trained = []
-    real = sweep._Translator._train
-    monkeypatch.setattr(sweep._Translator, "_train", lambda self, idx, *a: trained.append(len(idx)) or real(self, idx, *a))
+    real = translator.Translator._train
+    monkeypatch.setattr(translator.Translator, "_train", lambda self, idx, *a: trained.append(len(idx)) or real(self, idx, *a))
     for unit in ("01-0", "04-0"):
         (run.units / f"{unit}.json").unlink()
     computed, again = _resweep(small_bundle, run, monkeypatch)
