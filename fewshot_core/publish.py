@@ -5,7 +5,7 @@ LaTeX with booktabs), ``summary.json``, and one zip holding them with the run's 
 Nothing here computes a number: Table 1, the summary and the verdict come from ``report``/``summary``.
 
 Static images come from kaleido (plotly's static export). Kaleido 1.x drives a Chrome or Chromium that is
-already installed (``find_browser``: ``$BROWSER_PATH``, else chromium/chrome on the PATH); it is told to
+already installed (``find_browser``: ``$BROWSER_PATH``, else chromium or chrome on the PATH); it is told to
 use the plotly.js inside the plotly package and no MathJax, so rendering never reaches the network, and
 nothing is ever downloaded. Without kaleido or a browser the PNG and SVG files are skipped with one line
 saying why; the HTML, CSV, TeX and JSON files do not need them.
@@ -17,7 +17,9 @@ import asyncio
 import concurrent.futures
 import io
 import json
+import os
 import re
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,7 @@ from .storage import read_json
 TEXT_FILES = ("figure4.html", "table1.csv", "table1.tex", "summary.json")
 STATIC_FILES = {"figure4.png": ("figure4", "png"), "figure4.svg": ("figure4", "svg"), "gains.png": ("gains", "png")}
 SIZES = {"figure4": (1000, 650), "gains": (1000, 520)}  # pixels of the static images (PNG at 2x)
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")  # Debian's, then Google's
 RENDER_TIMEOUT_S = 90  # per image, then kaleido gives up (a browser that hangs is an error, not a wait)
 
 
@@ -92,18 +95,12 @@ def load_run_report(run_dir: Path | str, cache_root: Path | str | None = None) -
 
 
 def find_browser() -> str | None:
-    """The Chrome or Chromium kaleido would drive (``$BROWSER_PATH``, else one on the PATH), or None.
-
-    Never kaleido's own download folder: this lab does not fetch browsers.
-    """
-    try:
-        from choreographer.browsers.chromium import Chromium
-    except ImportError:
-        return None
-    try:
-        return Chromium.find_browser(skip_local=True)
-    except (OSError, RuntimeError, ValueError):
-        return None
+    """The Chrome or Chromium kaleido will drive: ``$BROWSER_PATH`` when it names a program, else the first of
+    ``BROWSERS`` on the PATH; None when there is none. Never a downloaded one: this lab fetches no browser."""
+    given = os.environ.get("BROWSER_PATH")
+    if given:
+        return given if os.path.isfile(given) and os.access(given, os.X_OK) else None
+    return next((found for name in BROWSERS if (found := shutil.which(name))), None)
 
 
 def static_export_problem() -> str | None:
