@@ -56,13 +56,13 @@ def headline_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def table1_compact(table: pd.DataFrame, val_per_class: int | str | None = None) -> pd.DataFrame:
-    """Table 1's accuracies only (shots, seeds, image only, each translation with its texts, the strongest baseline
-    with its accuracy): the gains are in ``headline_frame``, every column in ``report.table1_display``."""
+    """Table 1's accuracies only (shots, seeds, image only, "<translation> text (texts)" for each translation, the
+    strongest baseline with its accuracy): the gains are in ``headline_frame``, every column in ``report.table1_display``."""
     full = table1_display(table, val_per_class)
     if full.empty:
         return full
     kept = ["shots", "seeds", "image only", *[c for c in full.columns if c.endswith(" (texts)")]]
-    compact = full[kept].copy()
+    compact = full[kept].rename(columns=lambda c: c.removeprefix("+ "))  # "raw text (texts)": a leading "+ " reads as a list in Markdown
     strongest = []
     for _, r in full.iterrows():
         name = r["strongest baseline"]

@@ -93,7 +93,7 @@ def headline_ui(table, how: str) -> None:
     rows = headline_frame(table)
     if rows.empty:
         return
-    st.plotly_chart(gains_figure(table, subtitle=how), width="stretch", key="gains")
+    st.plotly_chart(gains_figure(table, title="", subtitle=how), width="stretch", key="gains")  # the heading above says what it asks
     st.table(rows, hide_index=True)
     st.caption(
         "Paired over seeds (the same support set): a translation's test accuracy minus image only's (same head), and minus the "
@@ -221,13 +221,11 @@ def downloads_ui(chosen: dict, name: str) -> None:
 
 def history_ui(runs: list[dict], states: dict, names: dict[str, str]) -> None:
     st.subheader("Run history")
-    st.table(
-        [
-            {"run": names[r["path"]], "state": states[r["path"]].summary(), "created": str(r["config"].get("created", ""))[:16].replace("T", " ")}
-            for r in runs
-        ],
-        hide_index=True,
-    )
+    rows = [
+        {"run": names[r["path"]], "state": states[r["path"]].summary(), "created": str(r["config"].get("created", ""))[:16].replace("T", " ")}
+        for r in runs
+    ]
+    st.table([{k: escape_markdown(v) for k, v in row.items()} for row in rows], hide_index=True)  # a table renders Markdown: names are the user's
     with st.expander("How each run was made"):
         details = [{"run": names[r["path"]], "how": describe_run(r["config"], states[r["path"]].seeds_done), "folder": r["path"]} for r in runs]
         st.dataframe(details, width="stretch", hide_index=True)
