@@ -226,8 +226,9 @@ def report_files(rep: RunReport, static: bool = True) -> tuple[dict[str, bytes],
     return dict(sorted(files.items())), skipped
 
 
-def run_zip(rep: RunReport, files: dict[str, bytes]) -> bytes:
-    """One zip of a run: its config and results, and the report's figures and tables, in a folder named after it."""
+def run_zip(rep: RunReport, files: dict[str, bytes], skipped: str | None = None) -> bytes:
+    """One zip of a run: its config and results, and the report's figures and tables, in a folder named after it;
+    ``skipped`` (why the PNG/SVG files are missing) goes into a ``MISSING.txt`` beside them."""
     top = rep.path.name
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
@@ -235,6 +236,8 @@ def run_zip(rep: RunReport, files: dict[str, bytes]) -> bytes:
         z.writestr(f"{top}/results.csv", rep.results.to_csv(index=False))
         for name, data in files.items():
             z.writestr(f"{top}/{name}", data)
+        if skipped:
+            z.writestr(f"{top}/MISSING.txt", skipped + "\n")
     return buffer.getvalue()
 
 

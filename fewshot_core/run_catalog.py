@@ -9,6 +9,7 @@ interrupted (killed). Runs made before this record read as complete or partial f
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -21,6 +22,8 @@ import pandas as pd
 from .errors import FewShotError
 from .progress import Cancelled, no_progress, report
 from .storage import read_json, timestamp, write_json
+
+log = logging.getLogger(__name__)
 
 OUTCOME_FILE = "outcome.json"
 UNIT = re.compile(r"^(\d+)-(\d+)$")  # units/<shots:02d>-<seed>.json (units.unit_name)
@@ -53,13 +56,17 @@ class RunState:
 
 
 def record_outcome(run_dir: Path | str, status: str, message: str = "") -> None:
-    """Write the run's ``outcome.json`` (``running`` also records this process's id)."""
+    """Write the run's ``outcome.json`` (``running`` also records this process's id). Best effort: a folder that
+    cannot take it (read-only, full) costs only the record, never the sweep or the error being reported."""
     record: dict[str, Any] = {"status": status, "time": timestamp()}
     if status == "running":
         record["pid"] = os.getpid()
     if message:
         record["message"] = message
-    write_json(Path(run_dir) / OUTCOME_FILE, record)
+    try:
+        write_json(Path(run_dir) / OUTCOME_FILE, record)
+    except (OSError, FewShotError) as e:
+        log.warning("Could not record the run's outcome (%s) in %s: %s", status, run_dir, e)
 
 
 def read_outcome(run_dir: Path | str) -> dict[str, Any]:

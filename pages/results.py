@@ -60,7 +60,7 @@ def _report(path: str, units: int, static: bool) -> tuple[dict[str, bytes], str 
     """The run's report files (``publish.report_files``) and its zip; made once per run and number of units."""
     rep = load_run_report(path)
     files, skipped = report_files(rep, static)
-    return files, skipped, run_zip(rep, files)
+    return files, skipped, run_zip(rep, files, skipped)
 
 
 def _snapshot(cache) -> dict[str, int]:

@@ -118,9 +118,10 @@ def test_one_zip_holds_the_config_results_figures_and_tables(run_dir, monkeypatc
     rep = publish.load_run_report(run_dir)
     files, skipped = publish.report_files(rep)
     assert skipped and set(files) == {"figure4.html", "table1.csv", "table1.tex", "summary.json"}
-    with zipfile.ZipFile(io.BytesIO(publish.run_zip(rep, files))) as z:
+    with zipfile.ZipFile(io.BytesIO(publish.run_zip(rep, files, skipped))) as z:
         names = sorted(z.namelist())
-        assert names == sorted(f"synthetic-tiny/{n}" for n in ["config.json", "results.csv", *files])
+        assert names == sorted(f"synthetic-tiny/{n}" for n in ["config.json", "results.csv", "MISSING.txt", *files])
+        assert z.read("synthetic-tiny/MISSING.txt").decode().startswith("figure4.png, figure4.svg and gains.png skipped: ")
         assert json.loads(z.read("synthetic-tiny/config.json")) == json.loads((run_dir / "config.json").read_text())
         assert z.read("synthetic-tiny/table1.tex") == files["table1.tex"]
 

@@ -133,3 +133,15 @@ def test_settings_diff_lists_only_what_differs():
         {"setting": "sweep.protocol", "run a": "-", "run b": "support"},
     ]
     assert settings_diff({"run a": a, "same": a}).empty
+
+
+def test_a_folder_that_cannot_take_the_record_costs_only_the_record(tmp_path, monkeypatch):
+    from fewshot_core import run_catalog
+
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run_catalog, "write_json", full)
+    assert track_run(tmp_path, _sweep(2))(tmp_path) == "done"  # the sweep is not stopped by its record
+    with pytest.raises(FewShotError, match="the real error"):
+        track_run(tmp_path, _sweep(1, FewShotError("the real error")))(tmp_path)  # nor is its error replaced
