@@ -355,7 +355,8 @@ def gains_figure(table: pd.DataFrame, title: str = "Does text help?", subtitle: 
         names = [_strongest_name(r) for _, r in t.iterrows()] if family == "vs_strongest" else [""] * len(shots)
         fig.update_xaxes(
             tickvals=list(range(len(shots))),
-            ticktext=[f"{k}<br>{n}" if n else str(k) for k, n in zip(shots, names)],
+            ticktext=[f"{k}<br>{'<br>'.join(textwrap.wrap(n, 16))}" if n else str(k) for k, n in zip(shots, names)],  # upright, wrapped
+            tickangle=0,
             range=[-0.6, len(shots) - 0.4],
             title="shots per class",
             row=1,

@@ -93,7 +93,7 @@ def headline_ui(table, how: str) -> None:
     rows = headline_frame(table)
     if rows.empty:
         return
-    st.plotly_chart(gains_figure(table, title="", subtitle=how), width="stretch", key="gains")  # the heading above says what it asks
+    st.plotly_chart(gains_figure(table, title="Gain of each translation per shot count", subtitle=how), width="stretch", key="gains")
     st.table(rows, hide_index=True)
     st.caption(
         "Paired over seeds (the same support set): a translation's test accuracy minus image only's (same head), and minus the "
