@@ -50,6 +50,10 @@ def draw_sidebar() -> LabSettings:
         st.text_input("Cache folder", key="setting_cache_root", placeholder=str(st.session_state.settings.cache_path()), **keep)
         st.number_input("Seeds", 1, MAX_SEEDS, key="setting_seeds", **keep)
         executor_ui(keep)
+        with st.expander("Glossary"):  # the lab's words, reachable from every page
+            from fewshot_core.glossary import glossary_markdown
+
+            st.markdown(glossary_markdown())
     return st.session_state.settings
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from .config import TRANSLATIONS
 from .report import selected_predictions
 from .runs import RunFolder
+from .stats import mean_sd
 from .storage import read_json
 
 
@@ -25,7 +26,8 @@ def group_accuracy(run_dir: Path | str, results: pd.DataFrame, held_out: np.ndar
 
     Returns:
         columns shots (0: zero-shot), setting ("zeroshot", "image_only" or a translation with its text
-        count chosen on validation), all, seen, held_out; one row per cell that has stored predictions.
+        count chosen on validation), all, seen, held_out, and seen_std, held_out_std (sample SD over
+        seeds); one row per cell that has stored predictions.
     """
     run = RunFolder(run_dir)
     labels = np.asarray(read_json(run.path / "test_index.json")["labels"])
@@ -36,7 +38,8 @@ def group_accuracy(run_dir: Path | str, results: pd.DataFrame, held_out: np.ndar
         preds = selected_predictions(run, results, shots, setting) if setting == "zeroshot" or _has(results, shots, setting) else []
         if not preds:
             continue
-        correct = np.mean([p == labels for p in preds], axis=0)  # (N_test,) share of seeds right
+        right = np.array([p == labels for p in preds])  # (S, N_test) per seed
+        correct = right.mean(axis=0)  # (N_test,) share of seeds right
         rows.append(
             {
                 "shots": shots,
@@ -44,9 +47,11 @@ def group_accuracy(run_dir: Path | str, results: pd.DataFrame, held_out: np.ndar
                 "all": 100 * correct.mean(),
                 "seen": 100 * correct[~held].mean(),
                 "held_out": 100 * correct[held].mean(),
+                "seen_std": mean_sd(100 * right[:, ~held].mean(axis=1))[1],  # sample SD over seeds (NaN with one)
+                "held_out_std": mean_sd(100 * right[:, held].mean(axis=1))[1],
             }
         )
-    return pd.DataFrame(rows, columns=["shots", "setting", "all", "seen", "held_out"])
+    return pd.DataFrame(rows, columns=["shots", "setting", "all", "seen", "held_out", "seen_std", "held_out_std"])
 
 
 def _has(results: pd.DataFrame, shots: int, setting: str) -> bool:

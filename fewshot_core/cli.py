@@ -195,7 +195,9 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     )
     run_dir = args.run_dir or default_run_dir(cache, bundle, cfg)
     emit("run_dir", path=str(run_dir), units=len(cfg.shots) * len(cfg.seeds) + 1)
-    results = run_sweep(
+    from .run_catalog import track_run  # the run folder records finished / failed / cancelled (Results marks it)
+
+    results = track_run(run_dir, run_sweep)(
         bundle, cfg, run_dir, qformer_cache=cache, on_progress=tqdm_progress("sweep"), executor=args.executor, ray_address=args.ray_address
     )
     table, config = table1(results), RunFolder(run_dir).config()
@@ -287,6 +289,17 @@ def cmd_judge_descriptions(args: argparse.Namespace) -> None:
     summary = {"descriptions": len(records), "flagged": sum(r["flagged"] for r in records), "judged_with": report["judged_with"]}
     emit("result", **summary, records=records)
     print_json({**summary, "records": records})
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    """Write a run's figures and tables (``publish.write_report``); one line per file, then why PNG/SVG were skipped."""
+    from .publish import write_report
+
+    written, skipped = write_report(args.run_dir, args.out, static=not args.no_images)
+    for path in written:
+        print(f"wrote {path}")
+    if skipped:
+        print(skipped)
 
 
 def cmd_demo_train_clip(args: argparse.Namespace) -> None:
@@ -422,6 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_backbone_args(p)
     p.add_argument("--descriptions", required=True, type=Path, help="a stored description set folder (<cache>/descriptions/<dataset>/<key>)")
     p.set_defaults(func=cmd_judge_descriptions)
+
+    p = sub.add_parser("report", help="a run's Figure 4 (HTML, PNG, SVG), gains figure, Table 1 (CSV, LaTeX) and summary.json")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder (the 'run folder:' line of reproduce)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write the files into (created if needed)")
+    p.add_argument("--no-images", action="store_true", help="skip figure4.png, figure4.svg and gains.png (they need Chrome or Chromium)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="the offline demo: re-create its CLIP weights")
     demo_sub = p.add_subparsers(dest="demo_command", required=True, metavar="DEMO_COMMAND")

@@ -45,8 +45,40 @@ def set_label(dset: Any) -> str:
     return " · ".join(x for x in (meta.get("source", "?"), model, str(meta.get("created", ""))[:16].replace("T", " ")) if x)
 
 
+def descriptions_label(config: dict[str, Any]) -> str:
+    """The name of the description set a run used (``config.json``'s features.descriptions): the set's own name
+    for a stored set, the file's name for a JSON file, "" when the run records none (synthetic features)."""
+    source = (config.get("features") or {}).get("descriptions")
+    if not source:
+        return ""
+    path = Path(str(source))
+    if (path / "meta.json").is_file():
+        from .descriptions.store import DescriptionSet
+
+        return set_label(DescriptionSet(path))
+    return path.name
+
+
+def unique_run_labels(runs: list[dict[str, Any]]) -> dict[str, str]:
+    """Path -> name for ``list_runs`` entries, every name different: where two runs share one, the later
+    created get " (2)", " (3)", ... (a failed run beside a good one with the same settings is told apart)."""
+    by_age = sorted(runs, key=lambda r: (str(r.get("config", {}).get("created", "")), r["path"]))
+    labels: dict[str, str] = {}
+    taken: set[str] = set()
+    for run in by_age:
+        base = label = run_label(run)
+        n = 1
+        while label in taken:
+            n += 1
+            label = f"{base} ({n})"
+        taken.add(label)
+        labels[run["path"]] = label
+    return {r["path"]: labels[r["path"]] for r in runs}
+
+
 def run_label(run: dict[str, Any]) -> str:
-    """A run's name (a ``list_runs`` entry): the user's, else ``dataset · shots · texts · protocol · date``."""
+    """A run's name (a ``list_runs`` entry): the user's, else ``dataset · description set · shots · texts ·
+    protocol · date`` (``unique_run_labels`` tells apart runs that share one)."""
     given = read_label(run["path"])
     if given:
         return given
@@ -55,7 +87,8 @@ def run_label(run: dict[str, Any]) -> str:
     shots, texts = sweep.get("shots") or [], sweep.get("text_counts") or []
     grid = f"{min(shots)}-{max(shots)} shots" if shots else ""
     grid += f", {min(texts)}-{max(texts)} texts" if texts else ""
-    parts = (config.get("dataset", "?"), grid, sweep.get("protocol", ""), str(config.get("created", ""))[:16].replace("T", " "))
+    created = str(config.get("created", ""))[:16].replace("T", " ")
+    parts = (config.get("dataset", "?"), descriptions_label(config), grid, sweep.get("protocol", ""), created)
     return " · ".join(p for p in parts if p)
 
 

@@ -237,7 +237,7 @@ def train_qformer(
         result.losses.append(total / max(seen, 1))
         result.pairs_seen += seen
         message = f"Q-Former epoch {epoch + 1}/{epochs}, loss {result.losses[-1]:.4f}"
-        report(on_progress, epoch + 1, epochs, message, step="qformer", metrics={"qformer_loss": result.losses[-1]})
+        report(on_progress, epoch + 1, epochs, message, step="qformer", metrics={"qformer_loss": result.losses[-1], "qformer_step": step})
     model.eval()
     result.seconds = time.perf_counter() - start
     return result

@@ -346,7 +346,8 @@ def per_class_report(run_dir: Path | str, results: pd.DataFrame, shots: int, set
     Returns:
         per_class: columns class, accuracy (%), images; sorted worst first.
         confusions: columns true, predicted, count (summed over seeds), most frequent first.
-        examples: up to 12 misclassified test images of the first seed: path, true, predicted.
+        examples: up to 12 test images of the top confusion (the first row of ``confusions``), from every
+            seed, first seed first: path, true, predicted.
     """
     run = RunFolder(run_dir)
     index = read_json(run.path / "test_index.json")
@@ -367,8 +368,8 @@ def per_class_report(run_dir: Path | str, results: pd.DataFrame, shots: int, set
     order = np.argsort(-counts)[:15]
     confusions = pd.DataFrame({"true": [names[t] for t, _ in pairs[order]], "predicted": [names[q] for _, q in pairs[order]], "count": counts[order]})
     paths = index.get("paths") or []
-    first = preds[0]
+    top = [int(i) for p in preds for i in np.flatnonzero((labels == pairs[order[0]][0]) & (p == pairs[order[0]][1]))] if len(order) else []
     examples = [
-        {"path": paths[i] if paths else None, "true": names[labels[i]], "predicted": names[first[i]]} for i in np.flatnonzero(first != labels)[:12]
+        {"path": paths[i] if paths else None, "true": names[labels[i]], "predicted": names[pairs[order[0]][1]]} for i in list(dict.fromkeys(top))[:12]
     ]
     return per_class.sort_values("accuracy").reset_index(drop=True), confusions, examples

@@ -25,9 +25,12 @@ SYNTHETIC = "synthetic (CUB-sized, no download)"
 
 
 def grid_slider(label: str, grid: list[int], help: str) -> list[int]:
-    """A range slider over the paper's grid: every grid value between the two handles."""
-    low, high = st.select_slider(label, options=grid, value=(grid[0], grid[-1]), help=help)
-    return [v for v in grid if low <= v <= high]
+    """A range slider over the paper's grid: every grid value between the two handles, listed under it."""
+    grid_text = ", ".join(map(str, grid))
+    low, high = st.select_slider(label, options=grid, value=(grid[0], grid[-1]), help=f"{help} The grid: {grid_text}.")
+    chosen = [v for v in grid if low <= v <= high]
+    st.caption(f"Trains {', '.join(map(str, chosen))} (every grid value from {low} to {high}; the grid: {grid_text}).")
+    return chosen
 
 
 def sweep_ui(s) -> tuple[SweepConfig, str, str | None, bool]:
@@ -240,6 +243,18 @@ def _start(registry, argv: list[str], params: dict) -> None:
         st.error(escape_markdown(str(e)))
 
 
+def loss_chart_ui(job) -> None:
+    """The job's Q-Former loss: one line per training against the optimizer step, the y-axis named after the loss."""
+    from fewshot_core.training_plots import qformer_loss_figure, split_trainings
+
+    events = job.events()
+    if not split_trainings(events):
+        return
+    sweep = job.params.get("sweep") if isinstance(job.params.get("sweep"), dict) else {}
+    loss = (sweep.get("qformer_train") or {}).get("loss") if isinstance(sweep.get("qformer_train"), dict) else None
+    st.plotly_chart(qformer_loss_figure(events, loss), width="stretch", key="qformer-loss")
+
+
 def _span(values: list) -> str:
     return f"{values[0]}–{values[-1]}" if len(values) > 2 else ", ".join(map(str, values))
 
@@ -303,9 +318,7 @@ def progress_ui(registry) -> None:
         params = job.params
         st.caption(f"{'Running' if job.running else 'Last'} training job's settings: {escape_markdown(settings_summary(params))}")
         show_job(job, "Training", eta_step="sweep")
-        losses = job.metric_series("qformer_loss")
-        if losses:
-            st.line_chart({"Q-Former loss": losses}, x_label="epoch", height=200)
+        loss_chart_ui(job)
         if job.status == "finished" and job.result:
             from fewshot_core.runs import RunFolder
 

@@ -83,12 +83,12 @@ def test_train_then_results_on_synthetic_features():
     )  # the job's own settings, from its folder
     assert "zero-shot CLIP" in app.code[0].value
     results = _open("results")
-    chart = results.get("plotly_chart")[0]
+    chart = results.get("plotly_chart")[1]  # after the headline's gains figure
     assert "image only" in chart.proto.spec and "Figure 4" in chart.proto.spec
-    assert len(results.dataframe) >= 3  # Table 1, confusions, history
-    assert len(results.get("plotly_chart")) == 3  # Figure 4, zero vs few, worst classes
+    assert len(results.dataframe) + len(results.table) >= 3  # Table 1, confusions, history
+    assert len(results.get("plotly_chart")) == 4  # gains ("Does text help?"), Figure 4, zero vs few, worst classes
     _by_label(results.multiselect, "Compare runs").set_value([results.multiselect[0].options[0]]).run()
-    assert len(results.get("plotly_chart")) == 4 and not results.exception
+    assert len(results.get("plotly_chart")) == 5 and not results.exception
 
 
 def test_the_time_estimate_runs_as_a_job_and_answers_only_for_its_settings():
@@ -227,15 +227,16 @@ def test_results_page_on_a_half_finished_run_with_translations(translation_colum
     _hand_made_run(["zeroshot", "01-0", "01-1"])
     app = _open("results")
     assert any("Partial run: 3 of 5 units done" in i.value for i in app.info)
-    table = app.dataframe[0].value
-    assert list(table.shots) == [1] and table["+ raw text gain [95% CI]"].iloc[0] == "+5.00 [+5.00, +5.00]*"
-    assert (
-        table["+ Q-Former text (texts)"].iloc[0] == "57.50 ± 0.71 (5)" and table["+ Q-Former text gain [95% CI]"].iloc[0] == "+7.00 [+7.00, +7.00]*"
-    )
+    gains = app.table[0].value.set_index("translation")  # the headline "Does text help?": one row per shot count and translation
+    assert list(gains["shots"]) == [1, 1, 1] and gains.loc["raw", "gain over image only [95% CI]"] == "+5.00 [+5.00, +5.00]*"
+    table = app.table[1].value  # Table 1's accuracies
+    assert list(table.shots) == [1] and table["Q-Former text (texts)"].iloc[0] == "57.50 ± 0.71 (5)"
+    assert gains.loc["Q-Former", "gain over image only [95% CI]"] == "+7.00 [+7.00, +7.00]*"
+    assert app.dataframe[0].value["+ Q-Former text gain [95% CI]"].iloc[0] == "+7.00 [+7.00, +7.00]*"  # every column, in the expander
     assert any("Q-Former trained on 26 labelled images per class (train-split protocol)" in c.value for c in app.caption)
-    spec = app.get("plotly_chart")[0].proto.spec
+    spec = app.get("plotly_chart")[1].proto.spec  # Figure 4, after the gains figure
     assert "image + mean-shift text" in spec and "train-split protocol" in spec
-    assert len(app.get("plotly_chart")) == 3  # Figure 4, zero vs few, worst classes of the val-selected raw-text adapter
+    assert len(app.get("plotly_chart")) == 4  # gains, Figure 4, zero vs few, worst classes of the val-selected raw-text adapter
 
 
 def test_results_page_when_only_zero_shot_is_done(translation_column):
@@ -258,7 +259,7 @@ def test_results_page_splits_a_demo_run_into_seen_and_held_out_classes(translati
     _hand_made_run(["zeroshot", "01-0", "01-1", "04-0", "04-1"], "demo", ("a seen class", "another seen class", *held), features)
     app = _open("results")
     charts = [c.proto.spec for c in app.get("plotly_chart")]
-    assert len(charts) == 4 and any("Figure 4 by class group" in c and "held-out classes (1)" in c and "train-split protocol" in c for c in charts)
+    assert len(charts) == 5 and any("Figure 4 by class group" in c and "held-out classes (1)" in c and "train-split protocol" in c for c in charts)
     assert any("Seen: the 2 classes" in c.value for c in app.caption)
 
 

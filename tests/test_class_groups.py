@@ -36,6 +36,13 @@ def test_group_accuracy_by_hand(tmp_path):
     assert " 87.50 /  75.00" in text and "seen / held-out" in text
 
 
+def test_group_accuracy_sample_sd_over_seeds_by_hand(tmp_path):
+    run = _run(tmp_path)
+    io = group_accuracy(run.path, run.results(), np.array([False, False, True])).set_index(["shots", "setting"]).loc[(1, "image_only")]
+    assert io["seen_std"] == pytest.approx(12.5 * 2**0.5)  # seen: 100 % and 75 % -> sample SD 17.68
+    assert io["held_out_std"] == pytest.approx(25 * 2**0.5)  # held-out: 50 % and 100 % -> 35.36
+
+
 def test_figure4_by_group_draws_each_group_in_its_panel(tmp_path):
     from fewshot_core.plots import group_figure
 

@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from fewshot_core.plots import compare_runs, describe_run, figure4, zero_vs_few
+from fewshot_core.plots import compare_runs, describe_run, figure4, worst_classes, zero_vs_few
+from fewshot_core.report import table1
 
 ROWS = [
     # method, shots, texts, seed, val, test
@@ -125,3 +126,89 @@ def test_figure4_draws_every_baseline_with_its_own_dash_and_says_how():
     assert list(by_name["description-init adapter (image only)"].y) == pytest.approx([62.0, 84.0])
     assert fig.layout.title.text == "<br><sup>2 seeds · text count chosen per seed on validation</sup>"  # no run description given
     assert fig.layout.yaxis.title.text == "test accuracy (%), mean ± sample SD over seeds"
+
+
+def test_gains_figure_draws_each_translations_paired_gain_with_its_interval():
+    from fewshot_core.plots import gains_figure
+
+    fig = gains_figure(table1(TRANSLATED))
+    left = {t.name: t for t in fig.data if t.xaxis == "x"}
+    right = {t.name: t for t in fig.data if t.xaxis == "x2"}
+    assert list(left) == list(right) == ["raw text", "mean-shift text", "Q-Former text"]
+    q = left["Q-Former text"]  # 1 shot: both seeds +8 (5 texts win on validation); 4 shots: -1 and -3
+    assert list(q.y) == pytest.approx([8.0, -2.0])
+    half = 12.7062 * 2**0.5 / 2**0.5  # t(0.975, 1 df) x sample SD sqrt(2) / sqrt(2 seeds)
+    assert list(q.error_y.arrayminus) == pytest.approx([0.0, half], abs=1e-3) and list(q.error_y.array) == pytest.approx([0.0, half], abs=1e-3)
+    assert list(q.text) == ["*", ""] and list(q.marker.symbol) == ["circle", "circle-open"]  # filled: Holm-adjusted p < 0.05
+    assert list(left["raw text"].y) == pytest.approx([3.0, -7.0]) and list(left["mean-shift text"].y) == pytest.approx([9.0, -1.0])
+    assert sorted(s.y0 for s in fig.layout.shapes) == [0, 0]  # a zero line in each panel
+    assert list(fig.layout.xaxis2.ticktext) == ["1<br>image only", "4<br>image only"]  # the strongest baseline, named per shot count
+    long = gains_figure(table1(TRANSLATED.assign(test_acc=lambda d: d.test_acc.where(d.method != "linear-probe", 0.99))))
+    assert list(long.layout.xaxis2.ticktext) == ["1<br>linear probe", "4<br>linear probe"] and long.layout.xaxis2.tickangle == 0
+    assert [a.text for a in fig.layout.annotations][:2] == ["over image only (same head)", "over the strongest baseline"]
+
+
+def test_worst_classes_labels_every_bar():
+    names = [f"class number {i}" for i in range(14)] + ["class number 3"]  # two classes may share a shown name
+    per_class = pd.DataFrame({"class": names, "accuracy": [float(i) for i in range(15)], "images": 5})
+    fig = worst_classes(per_class)
+    bar = fig.data[0]
+    assert list(fig.layout.yaxis.tickvals) == list(range(15)) and list(fig.layout.yaxis.ticktext) == names[::-1]
+    assert list(bar.text) == [f"{i}%" for i in range(14, -1, -1)] and fig.layout.height == 110 + 26 * 15
+
+
+def test_compare_runs_ticks_only_the_shot_counts():
+    fig = compare_runs({"a": RESULTS, "b": RESULTS[RESULTS.shots <= 1]})
+    assert list(fig.layout.xaxis.tickvals) == [1, 4]
+
+
+def test_group_figure_has_error_bars_and_numbers_on_both_panels():
+    from fewshot_core.plots import group_figure
+
+    groups = pd.DataFrame(
+        [
+            {"shots": 1, "setting": "image_only", "all": 50, "seen": 60, "held_out": 40, "seen_std": 2.0, "held_out_std": 3.0},
+            {"shots": 0, "setting": "zeroshot", "all": 30, "seen": 35, "held_out": 25, "seen_std": float("nan"), "held_out_std": float("nan")},
+        ]
+    )
+    fig = group_figure(groups, (2, 1))
+    seen, held = fig.data
+    assert list(seen.error_y.array) == [2.0] and list(held.error_y.array) == [3.0]
+    assert fig.layout.yaxis2.showticklabels is True
+
+
+def test_long_subtitles_wrap_instead_of_being_cut_off():
+    from fewshot_core.plots import SUBTITLE_WIDTH, wrap_title
+
+    how = describe_run({"features": {"model": "ViT-B-32", "weights_tag": "laion2b_s34b_b79k"}, "sweep": {"protocol": "support", "seeds": [0, 1]}})
+    heading, top = wrap_title("Figure 4 · cub", how)
+    lines = heading["text"].removeprefix("Figure 4 · cub<br><sup>").removesuffix("</sup>").split("<br>")
+    assert len(lines) > 1 and all(len(line) <= SUBTITLE_WIDTH for line in lines) and " · ".join(lines) == how
+    assert top == 64 + 22 * len(lines) and heading["yanchor"] == "top"
+    assert wrap_title("T", "short")[0]["text"] == "T<br><sup>short</sup>" and wrap_title("T")[1] < top
+
+
+def test_a_partial_run_says_how_many_seeds_its_points_have():
+    config = {"sweep": {"seeds": list(range(20))}}
+    assert " · 3 of 20 seeds done · " in describe_run(config, {1: 3, 2: 3})
+    assert " · 1–3 of 20 seeds done: 3 at 1 shot, 1 at 2 shots · " in describe_run(config, {1: 3, 2: 1})
+    assert " · 20 seeds · " in describe_run(config, {1: 20, 2: 20}) and " · 20 seeds · " in describe_run(config)
+
+
+def _epoch(done: int, total: int, loss: float, step: int | None = None) -> dict:
+    metrics = {"qformer_loss": loss} | ({"qformer_step": step} if step is not None else {})
+    return {"event": "progress", "step": "qformer", "done": done, "total": total, "message": "", "metrics": metrics}
+
+
+def test_qformer_loss_is_one_line_per_training_against_the_optimizer_step():
+    from fewshot_core.training_plots import qformer_loss_figure
+
+    events = [_epoch(1, 3, 0.9, 4), _epoch(2, 3, 0.7, 8), _epoch(3, 3, 0.6, 12)]
+    events += [{"event": "progress", "step": "sweep", "done": 2, "total": 5, "message": "1-shot seed 0 done", "metrics": {}}]
+    events += [_epoch(1, 3, 0.95, 6), _epoch(2, 3, 0.8, 12), _epoch(3, 3, 0.5, 18)]  # the next unit's Q-Former
+    fig = qformer_loss_figure(events, "balanced")
+    assert [t.name for t in fig.data] == ["training 1", "training 2"]
+    assert list(fig.data[0].x) == [4, 8, 12] and list(fig.data[1].x) == [6, 12, 18] and list(fig.data[1].y) == [0.95, 0.8, 0.5]
+    assert fig.layout.xaxis.title.text == "optimizer step" and fig.layout.yaxis.title.text == "Q-Former balanced loss (mean over an epoch)"
+    old = qformer_loss_figure([_epoch(1, 2, 0.9), _epoch(2, 2, 0.8), _epoch(1, 2, 0.7)])  # a job from before steps were reported
+    assert len(old.data) == 2 and old.layout.xaxis.title.text == "epoch" and old.layout.yaxis.title.text == "Q-Former loss (mean over an epoch)"
