@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
+from app_jobs import record_process
 from fewshot_core.settings import LabSettings, save_settings
 
 from .apppage import open_page, open_url, run_fragments
@@ -29,14 +30,14 @@ def _by_label(widgets, label):
 
 
 def _sleeping_job(folder: Path, params: dict) -> subprocess.Popen:
-    """A job folder whose process runs (a sleeper naming the folder, as a real job's command line does)."""
+    """A job folder whose process runs (a sleeper, identified by its pid and start time as the app records a real job)."""
     folder.mkdir(parents=True)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", str(folder)], start_new_session=True)
     deadline = time.time() + 10
     while str(folder) not in Path(f"/proc/{sleeper.pid}/cmdline").read_bytes().decode(errors="replace") and time.time() < deadline:
         time.sleep(0.01)  # until the child has exec'd: before that its command line is still pytest's
     (folder / "job.json").write_text(json.dumps({"kind": folder.name, "params": params, "started": time.time()}))
-    (folder / "pid").write_text(str(sleeper.pid))
+    record_process(folder, sleeper.pid)
     (folder / "events.jsonl").write_text(json.dumps({"event": "progress", "time": time.time(), "done": 0, "total": 3, "message": "0/3"}) + "\n")
     return sleeper
 

@@ -150,6 +150,7 @@ def describe(
     report(on_progress, done, len(wanted), f"{done}/{len(wanted)} classes done", step="start")
     if request.source in DATA_SOURCES:
         _from_annotations(dataset, request, dset, todo)
+        report(on_progress, len(wanted), len(wanted), f"{len(wanted)}/{len(wanted)} classes done", step="classes")
     elif todo:
         source = source or make_source(request, api_key, cache_root=cache_root)
         _load_model(source, on_progress, done, len(wanted))
