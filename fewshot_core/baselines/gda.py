@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from .common import CLIP_LOGIT_SCALE, FittedBaseline, single_thread, unit_tensor, validation_accuracy
-from .grid import Axis, search_grid
+from .grid import MAX_EXTENSIONS, Axis, search_grid
 
 GDA_ALPHAS = (0.0,) + tuple(10.0 ** (k / 2) for k in range(-8, 5))  # 0, 1e-4, 3.2e-4, ..., 100: weight of the GDA logits
 
@@ -39,6 +39,7 @@ def gda(
     val_y: np.ndarray,
     test_x: np.ndarray,
     alphas: tuple[float, ...] = GDA_ALPHAS,
+    max_extensions: int = MAX_EXTENSIONS,
 ) -> FittedBaseline:
     """GDA ensembled with zero-shot CLIP, the ensemble weight chosen on validation (edge rule).
 
@@ -48,6 +49,7 @@ def gda(
         val_x, val_y: validation features and labels (alpha chosen on them).
         test_x: (N_test, D) features to predict.
         alphas: the initial grid of the GDA weight (a one-value grid fixes it).
+        max_extensions: rounds of the edge rule (0: the grid as given).
 
     Returns:
         Test predictions, validation accuracy and ``chosen`` = alpha and the edge-rule record.
@@ -62,7 +64,9 @@ def gda(
 
         val_zs, val_gda = parts(val_x)
         result = search_grid(
-            lambda p: validation_accuracy((val_zs + p["alpha"] * val_gda).argmax(1).numpy(), val_y), [Axis("alpha", tuple(alphas), low=0.0)]
+            lambda p: validation_accuracy((val_zs + p["alpha"] * val_gda).argmax(1).numpy(), val_y),
+            [Axis("alpha", tuple(alphas), low=0.0)],
+            max_extensions=max_extensions,
         )
         test_zs, test_gda = parts(test_x)
         test_pred = (test_zs + result.best["alpha"] * test_gda).argmax(1).numpy()

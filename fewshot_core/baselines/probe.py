@@ -28,14 +28,15 @@ def linear_probe(
     test predictions and is faster (2-3x on two threads), which the sweep's time budget needs
     (bench_sweep.py; tests/test_baselines.py compares the two). It runs on one thread (``single_thread``).
 
-    C is searched over ``grid``; a C chosen on its lower or upper edge extends the grid by decades beyond
-    it (``grid.search_grid``; C has no natural bound). A one-value grid is a fixed C.
+    C is searched over ``grid``; a C chosen on its lower or upper edge extends the grid by one step of its
+    ratio (a decade) beyond it, one fit per extension (``grid.search_grid``; C has no natural bound). A
+    one-value grid is a fixed C.
     """
     with single_thread():
         probe = _Probe(train_x, train_y)
         val = unit_tensor(val_x)
         result = search_grid(
-            lambda p: validation_accuracy(probe.predict(p["C"], val), val_y), [Axis("C", tuple(grid))], max_extensions=max_extensions
+            lambda p: validation_accuracy(probe.predict(p["C"], val), val_y), [Axis("C", tuple(grid), per_extension=1)], max_extensions=max_extensions
         )
         test_pred = probe.predict(result.best["C"], unit_tensor(test_x))
     return FittedBaseline(test_pred, result.score, result.report())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import CLIP_LOGIT_SCALE, FittedBaseline, single_thread, unit_tensor, validation_accuracy
-from .grid import Axis, search_grid
+from .grid import MAX_EXTENSIONS, Axis, search_grid
 
 TIP_ALPHAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # residual weight of the cache (0: zero-shot CLIP)
 TIP_BETAS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # sharpness of the key affinities
@@ -32,6 +32,7 @@ def tip_adapter(
     test_x: np.ndarray,
     alphas: tuple[float, ...] = TIP_ALPHAS,
     betas: tuple[float, ...] = TIP_BETAS,
+    max_extensions: int = MAX_EXTENSIONS,
 ) -> FittedBaseline:
     """Tip-Adapter with alpha and beta chosen on validation (edge rule).
 
@@ -41,6 +42,7 @@ def tip_adapter(
         val_x, val_y: validation features and labels (alpha, beta chosen on them).
         test_x: (N_test, D) features to predict.
         alphas, betas: the initial grids (a one-value grid fixes that value).
+        max_extensions: rounds of the edge rule (0: the grids as given).
 
     Returns:
         Test predictions, validation accuracy and ``chosen`` = alpha, beta and the edge-rule record.
@@ -55,7 +57,7 @@ def tip_adapter(
                 by_beta[p["beta"]] = cache.cache_logits(val[1], p["beta"])
             return validation_accuracy((val[0] + p["alpha"] * by_beta[p["beta"]]).argmax(0).numpy(), val_y)
 
-        result = search_grid(score, [Axis("beta", tuple(betas)), Axis("alpha", tuple(alphas), low=0.0)])
+        result = search_grid(score, [Axis("beta", tuple(betas)), Axis("alpha", tuple(alphas), low=0.0)], max_extensions=max_extensions)
         test_pred = cache.predict(test_x, result.best["alpha"], result.best["beta"])
     return FittedBaseline(test_pred, result.score, result.report())
 
