@@ -90,6 +90,13 @@ def test_natural_bound_is_a_final_edge():
     assert found.report()["e"] == 5 and isinstance(found.report()["e"], int)
 
 
+def test_extension_stops_at_a_natural_bound():
+    result = search_grid(lambda p: p["w"], [Axis("w", (0.25, 0.5), high=1.0)])
+    assert result.best == {"w": 1.0} and result.grid_extensions == 1 and not result.at_grid_edge
+    with pytest.raises(ValueError):
+        Axis("a", (0.0, 1.0, 2.0))  # a geometric grid cannot extend below 0 unless 0 is its natural bound
+
+
 def test_ties_prefer_the_centre_or_the_lowest():
     flat = search_grid(lambda p: 0.5, [Axis("a", (1.0, 2.0, 4.0, 8.0, 16.0))])
     assert flat.best == {"a": 4.0} and flat.grid_extensions == 0  # a plateau reaching the edge triggers nothing

@@ -45,6 +45,12 @@ class Axis:
     ties: str = "centre"
     integer: bool = False
 
+    def __post_init__(self):
+        if list(self.values) != sorted(set(self.values)):
+            raise ValueError(f"axis {self.name}: values must increase strictly, got {self.values}")
+        if self.extend == "geometric" and len(self.values) > 1 and self.values[0] <= 0 and self.low != self.values[0]:
+            raise ValueError(f"axis {self.name}: a geometric grid starting at {self.values[0]} needs it as its natural lower bound")
+
     def at_edge(self, value: float) -> str | None:
         """``"low"`` / ``"high"`` if ``value`` sits on an edge that is not a natural bound, else None."""
         if len(self.values) < 2:
@@ -65,8 +71,8 @@ class Axis:
             ratio = b / a
             new = [b * ratio**k for k in range(1, self.per_extension + 1)]
         bound = self.high if side == "high" else self.low
-        if bound is not None:
-            new = [x for x in new if (x <= bound if side == "high" else x >= bound)]
+        if bound is not None:  # stop at the bound: an edge there is final
+            new = sorted({min(x, bound) if side == "high" else max(x, bound) for x in new}, reverse=side == "low")
         values = tuple(v) + tuple(new) if side == "high" else tuple(reversed(new)) + tuple(v)
         return replace(self, values=values)
 
