@@ -8,7 +8,8 @@ text classifier, beside two references from the same run:
 - ``tip_adapter_today``: Tip-Adapter with the grids the sweep used before (alpha 0.5-4, beta 1-8), no edge rule;
 - ``linear_probe_today``: the linear probe on C in (1, 10, 100), no edge rule.
 
-Per baseline it reports the mean seconds per unit and the mean test accuracy (%) per mode and shot count,
+Per baseline it reports the median seconds per unit (robust to another process's burst; the same as the
+mean on an idle machine) and the mean test accuracy (%) per mode and shot count,
 and per tuned value how often its first choice sat on an extendable grid edge (``edge_before``) and how
 often it still did after the extensions (``edge_after``). It also times the whole set of new baselines
 over the default sweep's shot counts for one seed, beside the two references (``seconds_per_seed_all_shots``:
@@ -84,7 +85,7 @@ def run_units(args) -> tuple[dict, dict]:
                     )
     per_baseline = {
         name: {
-            **{f"seconds_{k}shot": round(float(np.mean(v)), 3) for k, v in seconds[name].items()},
+            **{f"seconds_{k}shot": round(float(np.median(v)), 3) for k, v in seconds[name].items()},
             "test_acc": {cell: round(float(np.mean(v)) * 100, 2) for cell, v in acc[name].items()},
             **edge_counts(records[name]),
         }
