@@ -1,0 +1,101 @@
+"""What every baseline shares: zero-shot CLIP, prompt templates, the fitted-baseline record, accuracy,
+and running the numerics on one thread."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..vectors import unit
+
+if TYPE_CHECKING:
+    import torch
+
+# Class-name prompt templates for zero-shot CLIP (the CLIP paper's dataset-specific ones).
+PROMPT_TEMPLATES: dict[str, list[str]] = {
+    "cub": ["a photo of a {}, a type of bird."],
+    "pets": ["a photo of a {}, a type of pet."],
+    "flowers102": ["a photo of a {}, a type of flower."],
+    "fgvc-aircraft": ["a photo of a {}, a type of aircraft."],
+    "food101": ["a photo of {}, a type of food."],
+    "dtd": ["a photo of a {} texture."],
+    "stanford-cars": ["a photo of a {}."],
+    "default": ["a photo of a {}."],
+}
+CLIP_LOGIT_SCALE = 100.0  # CLIP's learned temperature: zero-shot logits are 100 * cos(x, t)
+
+
+def templates_for(dataset: str) -> list[str]:
+    """The zero-shot prompt templates for a dataset."""
+    return PROMPT_TEMPLATES.get(dataset, PROMPT_TEMPLATES["default"])
+
+
+def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of ``pred`` equal to ``labels`` (NaN for no labels)."""
+    return float((np.asarray(pred) == np.asarray(labels)).mean()) if len(labels) else float("nan")
+
+
+def zero_shot_predict(features: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
+    """argmax_c cos(x, t_c): CLIP's zero-shot classifier."""
+    return (unit(features) @ unit(class_embeddings).T).argmax(1)
+
+
+def description_class_embeddings(
+    desc_features: np.ndarray, desc_labels: np.ndarray, num_classes: int, per_class: np.ndarray | None = None
+) -> np.ndarray:
+    """(C, D) class embeddings as the mean of each class's normalised description features (CuPL).
+
+    ``per_class`` optionally selects which descriptions to use (indices into ``desc_features``).
+    Classes without descriptions get a zero row (never predicted over one that has some).
+    """
+    feats, labels = (desc_features, desc_labels) if per_class is None else (desc_features[per_class], desc_labels[per_class])
+    out = np.zeros((num_classes, feats.shape[1]), np.float32)
+    np.add.at(out, labels, unit(feats))
+    return out
+
+
+@dataclass
+class FittedBaseline:
+    """A baseline's test predictions and the setting chosen on validation.
+
+    ``chosen`` is JSON-serialisable: the chosen hyper-parameters plus ``at_grid_edge`` (a chosen value
+    still on a grid edge that is not a natural bound after the allowed extensions) and ``grid_extensions``
+    (how many times the grid was extended); see ``grid.search_grid``.
+    """
+
+    test_pred: np.ndarray
+    val_acc: float
+    chosen: dict = field(default_factory=dict)
+
+
+def unit_tensor(x: np.ndarray) -> torch.Tensor:
+    """Rows of ``x`` scaled to length 1, as a float32 tensor (every baseline normalises as CLIP's papers do)."""
+    import torch
+
+    return torch.as_tensor(unit(np.asarray(x, np.float32)), dtype=torch.float32)
+
+
+def validation_accuracy(pred: torch.Tensor | np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy on the validation split; 0.0 when it is empty (every setting then ties)."""
+    return accuracy(np.asarray(pred), labels) if len(labels) else 0.0
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block.
+
+    Reductions split across threads sum in another order: the local executor (all cores) and a Ray
+    worker (one) must fit the very same baselines (bench_scale.py), so they all run on one thread.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
