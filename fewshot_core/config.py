@@ -100,7 +100,7 @@ class AdapterConfig:
         return max(1, math.ceil(self.epochs * largest_set / self.batch_size))
 
 
-METHODS = ("adapter", "zeroshot", "description-zeroshot", "linear-probe", "tip-adapter")
+METHODS = ("adapter", "zeroshot", "description-zeroshot", "linear-probe", "tip-adapter", "gda", "lp++")
 PROTOCOLS = ("support", "train-split")
 VAL_AS_SHOTS = "k"  # SweepConfig.val_per_class: k-shot validation (as many validation images as support images)
 

@@ -182,7 +182,13 @@ def test_summary_json_is_the_issue_object():
     config = {"dataset": "cub", "sweep": {"protocol": "support", "seeds": [0, 1, 2], "val_per_class": 4}}
     summary = json.loads(json.dumps(summary_json(results(THREE_SEEDS), config, num_classes=200)))
     assert list(summary)[:6] == ["dataset", "protocol", "seeds", "num_classes", "zero_shot", "rows"]  # today's keys first
-    assert list(summary)[6:] == ["multiple_comparisons", "label_budget", "qformer_vs_mean_shift", "verdict"]
+    assert list(summary)[6:] == [
+        "multiple_comparisons",
+        "label_budget",
+        "descriptions_pruned_with_labels_per_class",
+        "qformer_vs_mean_shift",
+        "verdict",
+    ]
     assert summary["multiple_comparisons"] == "holm" and summary["label_budget"] == "k support + 4 validation labels per class"
     assert summary["verdict"].startswith("Text does not help here")
     assert summary["dataset"] == "cub" and summary["protocol"] == "support" and summary["seeds"] == 3 and summary["num_classes"] == 200

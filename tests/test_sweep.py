@@ -85,7 +85,17 @@ def test_results_hold_all_four_translations_and_their_predictions(bundle, tmp_pa
     assert len(adapter) == 2 * (1 + 3 + 1)
     assert set(adapter[adapter["head"] == other].translation) == {"none"} and len(adapter[adapter["head"] == head]) == 2 * 4
     keys = set(RunFolder(tmp_path).predictions("01-0"))
-    expected = {"adapter-0", "adapter-raw-2", "adapter-mean-shift-2", "adapter-qformer-2", f"adapter-0@{other}", "linear-probe", "tip-adapter"}
+    expected = {
+        "adapter-0",
+        "adapter-raw-2",
+        "adapter-mean-shift-2",
+        "adapter-qformer-2",
+        f"adapter-0@{other}",
+        "linear-probe",
+        "tip-adapter",
+        "gda",
+        "lp++",
+    }
     assert expected == keys
     only = run_sweep(bundle, SweepConfig(**{**TINY, "translations": ["raw"]}), tmp_path / "raw-only")
     assert set(only[only.method == "adapter"].translation) == {"none", "raw"}
