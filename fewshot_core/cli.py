@@ -211,9 +211,38 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     if held_out is not None:  # the demo: the classes its CLIP saw behave differently from the held-out ones
         print(format_group_accuracy(group_accuracy(run_dir, results, held_out)))
     print(f"run folder: {run_dir}")
+    summary = summary_json(results, config, bundle.num_classes)
+    if args.stability_seed is not None:
+        summary["stability"] = _stability_check(args, bundle, cfg, cache, run_dir, summary)
     emit("result", run_dir=str(run_dir), rows=len(results))
     if args.json:
-        print(json.dumps(summary_json(results, config, bundle.num_classes)))  # the last line, for scripts
+        print(json.dumps(summary))  # the last line, for scripts
+
+
+def _stability_check(args: argparse.Namespace, bundle, cfg: SweepConfig, cache, run_dir, summary: dict[str, Any]) -> dict[str, Any]:
+    """The same sweep again with another adapter batch-sampling seed (``--stability-seed``): do the marks (Holm
+    stars and daggers) of every cell stay? Its run folder sits beside the first (resumable like any run)."""
+    from dataclasses import replace
+
+    from .bundle import default_run_dir
+    from .run_catalog import track_run
+    from .runs import RunFolder
+    from .summary import compare_verdicts, summary_json
+    from .sweep import run_sweep
+
+    other = replace(cfg, adapter=replace(cfg.adapter, seed=args.stability_seed))
+    other_dir = Path(f"{run_dir}-batch-seed-{args.stability_seed}") if args.run_dir else default_run_dir(cache, bundle, other)
+    results = track_run(other_dir, run_sweep)(
+        bundle, other, other_dir, qformer_cache=cache, on_progress=tqdm_progress("stability"), executor=args.executor, ray_address=args.ray_address
+    )
+    check = compare_verdicts(summary, summary_json(results, RunFolder(other_dir).config(), bundle.num_classes))
+    cells = ", ".join(
+        f"{c['translation']} vs {c['versus']} at {c['shots']} shots: {c['a'] or 'no mark'} -> {c['b'] or 'no mark'}" for c in check["changed"]
+    )
+    print(
+        f"stability (adapter batch seed {cfg.adapter.seed} vs {args.stability_seed}): " + ("stable" if check["stable"] else f"NOT stable ({cells})")
+    )
+    return {"adapter_seeds": [cfg.adapter.seed, args.stability_seed], "run_dir": str(other_dir), **check}
 
 
 def _pick_classes(spec: str | None, dataset) -> list[int] | None:
@@ -467,6 +496,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("reproduce", help="features -> Q-Former -> sweep -> Table 1, printed")
+    p.add_argument(
+        "--stability-seed",
+        type=int,
+        default=None,
+        help="run the same sweep again with this adapter batch-sampling seed and report whether every cell's mark stays (JSON: stability)",
+    )
     add_dataset_args(p, extra=("synthetic",))  # synthetic: features only, no --root
     add_backbone_args(p)
     p.add_argument("--descriptions", type=Path, default=None, help='JSON file {"class name": ["sentence", ...]} or a stored description set folder')

@@ -220,3 +220,34 @@ def test_auto_precision_is_fp32_for_the_demo_clip_only(extra, precision):
 
     args = build_parser().parse_args(["reproduce", "--dataset", "demo", *extra])
     assert backbone_config(args).precision == precision
+
+
+def test_reproduce_stability_seed_reruns_with_another_adapter_batch_seed(cub_root, tmp_path, capsys):
+    """--stability-seed N: the same sweep with adapter batch seed N beside the first; the JSON says whether every mark stayed."""
+    desc = {
+        "Black-footed Albatross": ["dark plumage", "long wings"],
+        "laysan albatross": ["white head", "pink bill"],
+        "003.Sooty_Albatross": ["sooty"],
+    }
+    (tmp_path / "d.json").write_text(json.dumps(desc))
+    args = [
+        "reproduce",
+        "--dataset",
+        "cub",
+        "--root",
+        str(cub_root),
+        "--model",
+        "fewshot-tiny",
+        "--pretrained",
+        "",
+        "--descriptions",
+        str(tmp_path / "d.json"),
+    ]
+    args += ["--shots", "1", "--texts", "0", "1", "--seeds", "3", "--methods", "adapter", "--translations", "raw", "--cache", str(tmp_path / "c")]
+    assert main([*args, "--run-dir", str(tmp_path / "run"), "--stability-seed", "7", "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    stability = json.loads(out[-1])["stability"]
+    assert stability["adapter_seeds"] == [0, 7] and isinstance(stability["stable"], bool)
+    assert stability["stable"] == (stability["changed"] == []) and any(line.startswith("stability (adapter batch seed 0 vs 7): ") for line in out)
+    other = json.loads((tmp_path / "run-batch-seed-7" / "config.json").read_text())
+    assert other["sweep"]["adapter"]["seed"] == 7 and stability["run_dir"] == str(tmp_path / "run-batch-seed-7")
