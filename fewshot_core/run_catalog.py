@@ -182,7 +182,7 @@ def default_run(runs: list[dict[str, Any]], states: dict[str, RunState], live: s
     return runs[0]["path"] if runs else None
 
 
-NOISE = {"key", "created"}  # differ between any two runs; say nothing about how the numbers were made
+NOISE = {"key", "created", "checksum"}  # differ between any two runs; say nothing about how the numbers were made
 
 
 def _flat(record: Any, prefix: str = "") -> dict[str, Any]:

@@ -1,5 +1,7 @@
 import multiprocessing as mp
+import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -113,7 +115,9 @@ def _slow_writer(root, value, queue):
     queue.put((float(arrays["x"][0, 0]), info["writer"], hit))
 
 
-def test_two_processes_writing_one_entry(tmp_path):
+def test_two_processes_writing_one_entry(tmp_path, monkeypatch):
+    # A spawned child re-runs __main__'s file: after an AppTest in this process that is app.py, so give it a bare one.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__mp_main__"))
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     procs = [ctx.Process(target=_slow_writer, args=(tmp_path, v, queue)) for v in (1.0, 2.0)]
