@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .config import SweepConfig
 from .datasets import demo, list_datasets
 from .ray_cluster import EXECUTORS
 from .storage import default_cache_root, read_json, write_json
 
 DEVICES = ("auto", "cpu", "cuda", "mps")  # what the sidebar offers
-MAX_SEEDS = 20  # the sidebar's upper bound on seeds
+MAX_SEEDS = 50  # the sidebar's upper bound on seeds
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +28,7 @@ class LabSettings:
     pretrained: str = str(demo.CLIP_WEIGHTS)  # open_clip tag (e.g. openai) or local checkpoint file
     device: str = "auto"  # auto | cpu | cuda | mps
     cache_root: str = ""  # empty = the default cache root
-    seeds: int = 5  # number of seeds for few-shot runs (as SweepConfig: the default sweep fits its time budget with 5)
+    seeds: int = field(default_factory=lambda: len(SweepConfig().seeds))  # number of seeds for few-shot runs: SweepConfig's default (20)
     executor: str = "local"  # local | ray: where training and feature jobs run (ray_cluster.py)
     ray_address: str = ""  # a Ray cluster to join (ray://head:10001, head:6379, auto); empty = a local Ray instance
 
@@ -46,7 +47,7 @@ def settings_file() -> Path:
 
 def load_settings(path: Path | None = None) -> LabSettings:
     """Saved settings; defaults when none are saved or the file is damaged (not JSON, not an object), and for each
-    value of the wrong type or out of range (an unknown dataset, device or executor, seeds outside 1..20), so
+    value of the wrong type or out of range (an unknown dataset, device or executor, seeds outside 1..50), so
     that every page still loads. Unknown keys are ignored."""
     path = path or settings_file()
     try:
