@@ -153,10 +153,10 @@ def test_damaged_app_settings_fall_back_to_defaults_per_value(tmp_path, content)
 
 
 def test_seeds_out_of_the_sidebars_range_or_a_bool_fall_back(tmp_path):
-    from fewshot_core.settings import LabSettings, load_settings
+    from fewshot_core.settings import MAX_SEEDS, LabSettings, load_settings
 
     path = tmp_path / "s.json"
-    for seeds in (0, 21, True, 2.5):
+    for seeds in (0, MAX_SEEDS + 1, True, 2.5):
         path.write_text(json.dumps({"seeds": seeds, "dataset": "cub"}))
         assert load_settings(path) == LabSettings(dataset="cub")
 
