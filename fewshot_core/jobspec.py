@@ -246,8 +246,7 @@ class ReproduceSpec(JobSpec):
 
 
 SPECS: dict[str, type[JobSpec]] = {
-    cls.command: cls
-    for cls in (DownloadSpec, VerifySpec, FeaturesSpec, DescribeSpec, ImportSpec, JudgeSpec, ReportSpec, EstimateSpec, ReproduceSpec)
+    cls.command: cls for cls in (DownloadSpec, VerifySpec, FeaturesSpec, DescribeSpec, ImportSpec, JudgeSpec, ReportSpec, EstimateSpec, ReproduceSpec)
 }
 
 
@@ -259,7 +258,7 @@ def spec_from_dict(data: Any, where: str = "the spec", command: str | None = Non
         FewShotError: not an object, an unknown or other command, an unknown key or a value of the wrong type.
     """
     if not isinstance(data, dict):
-        raise FewShotError(f"{where} must be a JSON object with a \"command\" and its settings.")
+        raise FewShotError(f'{where} must be a JSON object with a "command" and its settings.')
     data = dict(data)
     named = data.pop("command", command)
     if named not in SPECS:
@@ -343,7 +342,12 @@ def restore_secrets(data: dict[str, Any], carried: str | None) -> None:
 
 
 def resolve_backbone(
-    dataset: str, model: str | None = None, pretrained: str | None = None, quick_gelu: bool | None = None, device: str | None = None, precision: str | None = None
+    dataset: str,
+    model: str | None = None,
+    pretrained: str | None = None,
+    quick_gelu: bool | None = None,
+    device: str | None = None,
+    precision: str | None = None,
 ) -> BackboneConfig:
     """The CLIP for a dataset from what was given: neither model nor weights on the demo is the demo's own CLIP;
     otherwise unset ones are ``BackboneConfig``'s. ``auto`` precision is fp32 for the demo CLIP

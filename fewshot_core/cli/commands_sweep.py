@@ -55,7 +55,15 @@ def cmd_reproduce(spec: ReproduceSpec) -> None:
     d = spec.dataset
     with_tokens = cfg.qformer_text_input == "tokens"
     bundle = build_bundle(
-        d.name, d.root, spec.backbone, spec.descriptions, cache, with_tokens, tqdm_progress("features"), split_file=d.split_file, **executor_args(spec)
+        d.name,
+        d.root,
+        spec.backbone,
+        spec.descriptions,
+        cache,
+        with_tokens,
+        tqdm_progress("features"),
+        split_file=d.split_file,
+        **executor_args(spec),
     )
     run_dir = Path(spec.run_dir) if spec.run_dir else default_run_dir(cache, bundle, cfg)
     emit("run_dir", path=str(run_dir), units=len(cfg.shots) * len(cfg.seeds) + 1)

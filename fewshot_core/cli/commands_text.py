@@ -52,7 +52,9 @@ def cmd_judge_descriptions(spec: JudgeSpec) -> None:
     if not (Path(spec.descriptions) / "meta.json").is_file():
         raise FewShotError(f"{spec.descriptions} is not a stored description set (a folder with meta.json under <cache>/descriptions/).")
     dataset = load_dataset(spec.dataset.name, spec.dataset.root, spec.dataset.split_file)
-    report = judge_set_report(dataset, DescriptionSet(Path(spec.descriptions)), load_backbone(spec.backbone), cache_root(spec), tqdm_progress("train"))
+    report = judge_set_report(
+        dataset, DescriptionSet(Path(spec.descriptions)), load_backbone(spec.backbone), cache_root(spec), tqdm_progress("train")
+    )
     records = report["records"]
     summary = {"descriptions": len(records), "flagged": sum(r["flagged"] for r in records), "judged_with": report["judged_with"]}
     emit("result", **summary, records=records)

@@ -80,7 +80,13 @@ def sweep_flags() -> list[Flag]:
     return [
         flag("--shots", "sweep.shots", "shots per class (default {default})", type=int, nargs="+"),
         flag("--texts", "sweep.text_counts", "descriptions per class (0 = image only; default {default})", type=int, nargs="+"),
-        flag("--seeds", "sweep.seeds", f"number of seeds (0..N-1; default {len(SweepConfig().seeds)})", convert=lambda n: list(range(n)), type=positive_int),
+        flag(
+            "--seeds",
+            "sweep.seeds",
+            f"number of seeds (0..N-1; default {len(SweepConfig().seeds)})",
+            convert=lambda n: list(range(n)),
+            type=positive_int,
+        ),
         flag("--methods", "sweep.methods", "default: all", nargs="+", choices=METHODS),
         flag("--translations", "sweep.translations", "how texts become image features (default: all)", nargs="+", choices=TRANSLATIONS),
         flag(
@@ -97,7 +103,10 @@ def sweep_flags() -> list[Flag]:
         flag("--adapter-lr", "sweep.adapter.lr", "adapter learning rate (AdamW, cosine to 0; default {default})", type=positive_number),
         flag("--adapter-steps", "sweep.adapter.steps", "adapter optimizer steps (default {default})", type=positive_int),
         flag(
-            "--adapter-weight-decay", "sweep.adapter.weight_decay", "decay of the adapter toward its start (default {default})", type=nonnegative_number
+            "--adapter-weight-decay",
+            "sweep.adapter.weight_decay",
+            "decay of the adapter toward its start (default {default})",
+            type=nonnegative_number,
         ),
         flag("--adapter-batch-size", "sweep.adapter.batch_size", "adapter samples per head per step (default {default})", type=positive_int),
     ]

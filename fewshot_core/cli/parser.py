@@ -39,7 +39,10 @@ def _commands() -> dict[str, tuple[str, object, list[Flag]]]:
         "download": (
             "download and extract an official dataset archive",
             commands_data.cmd_download,
-            [flag("--dataset", "dataset.name", f"one of {', '.join(downloadable_datasets())}"), flag("--root", "dataset.root", "folder to put the dataset in", type=as_path)],
+            [
+                flag("--dataset", "dataset.name", f"one of {', '.join(downloadable_datasets())}"),
+                flag("--root", "dataset.root", "folder to put the dataset in", type=as_path),
+            ],
         ),
         "verify-dataset": (
             "check a dataset folder and print a JSON report",
@@ -47,7 +50,11 @@ def _commands() -> dict[str, tuple[str, object, list[Flag]]]:
             [*dataset_flags(datasets), flag("--quick", "quick", "do not decode every image", action="store_const", const=True)],
         ),
         "features": ("encode a dataset's images with CLIP into the feature cache", commands_data.cmd_features, _features_flags(datasets)),
-        "describe": ("generate class descriptions into the store (resumable)", commands_text.cmd_describe, _describe_flags(datasets, LLM_SOURCES + DATA_SOURCES)),
+        "describe": (
+            "generate class descriptions into the store (resumable)",
+            commands_text.cmd_describe,
+            _describe_flags(datasets, LLM_SOURCES + DATA_SOURCES),
+        ),
         "import-descriptions": (
             'import {"class name": ["sentence", ...]} JSON into the store',
             commands_data.cmd_import_descriptions,
@@ -68,7 +75,13 @@ def _commands() -> dict[str, tuple[str, object, list[Flag]]]:
             [
                 flag("run_dir", "run_dir", "a run folder (the 'run folder:' line of reproduce)", type=as_path, nargs="?", metavar="RUN_DIR"),
                 flag("--out", "out", "folder to write the files into (created if needed)", type=as_path),
-                flag("--no-images", "images", "skip figure4.png, figure4.svg and gains.png (they need Chrome or Chromium)", action="store_const", const=False),
+                flag(
+                    "--no-images",
+                    "images",
+                    "skip figure4.png, figure4.svg and gains.png (they need Chrome or Chromium)",
+                    action="store_const",
+                    const=False,
+                ),
             ],
         ),
         "estimate": (
@@ -159,4 +172,3 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--root", type=Path, default=None, help="the demo folder (default: generated under the cache)")
     q.add_argument("--cache", type=Path, default=None, help="cache root (default $FEWSHOT_CACHE or ~/.cache/fewshot-lab)")
     q.set_defaults(run_flags=commands_other.cmd_demo_report)
-
