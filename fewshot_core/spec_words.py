@@ -110,7 +110,7 @@ def changed_words(cfg: SweepConfig) -> str:
 
 def sweep_words(spec: Any) -> str:
     """A reproduce job: dataset, grid, main settings, executor, CLIP and descriptions, then what else changed."""
-    parts = [spec.dataset.name or "no dataset chosen", *grid_words(spec.sweep), executor_words(spec.executor)]
+    parts = [dataset_words(spec.dataset), *grid_words(spec.sweep), executor_words(spec.executor)]
     if spec.dataset.name != "synthetic":
         parts.append(clip_words(spec.backbone))
         parts.append(f"descriptions {Path(spec.descriptions).name}" if spec.descriptions else "the dataset's own descriptions")
@@ -131,4 +131,6 @@ def _flat(record: dict, prefix: str = "") -> dict:
 
 
 def _value(v: Any) -> str:
+    if v is None:
+        return "not set"
     return ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
