@@ -2,7 +2,8 @@
 
 A job is a folder, ``<cache>/jobs/<kind>[-<slot>]/``, holding everything a watcher needs:
 
-- ``job.json``: the command line, the settings it ran with (for the page to show), when it started;
+- ``spec.json``: the job spec it runs (``fewshot_core.jobspec``; the process reads it with ``--config``);
+- ``job.json``: the same spec and its description in words (for the pages to show), when it started;
 - ``pid`` and ``pid_start``: the process id (the job leads its own process group) and when that process started
   (``fewshot_core.processes.start_token``): a job is its pid *and* its start, so a reused pid is never the job;
 - ``events.jsonl``: the CLI's ``--events`` log (progress with step and metrics, ``result``, ``end`` with the exit code);
@@ -22,16 +23,15 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fewshot_core import FewShotError
+from fewshot_core.jobspec import SPEC_FILE, JobSpec, command_line, save_spec, spec_from_dict, split_secrets
 from fewshot_core.processes import parse_pid, same_process, signal_group, start_token
 from fewshot_core.progress import read_events
-from fewshot_core.redact import redact_argv, redact_value
 from fewshot_core.storage import lock_for, read_json, write_json
 
 REPO = Path(__file__).resolve().parent
@@ -49,18 +49,28 @@ class Job:
         return self.folder.name
 
     @property
-    def spec(self) -> dict[str, Any]:
-        """``job.json``: argv, params (the settings to show), started (epoch seconds)."""
+    def record(self) -> dict[str, Any]:
+        """``job.json``: kind, slot, spec (its settings, credentials removed), description, started (epoch seconds)."""
         try:
             data = read_json(self.folder / "job.json")
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return {}
         return data if isinstance(data, dict) else {}
 
     @property
-    def params(self) -> dict[str, Any]:
-        params = self.spec.get("params", {})
-        return params if isinstance(params, dict) else {}
+    def spec(self) -> JobSpec | None:
+        """The spec the job runs, as ``job.json`` records it; None when it records none that reads back (a
+        hand-edited or damaged folder)."""
+        try:
+            return spec_from_dict(self.record.get("spec"), f"{self.folder / 'job.json'}")
+        except FewShotError:
+            return None
+
+    @property
+    def description(self) -> str:
+        """The job's settings in plain words (``JobSpec.describe``), or "not recorded"."""
+        text = self.record.get("description")
+        return text if isinstance(text, str) and text else "not recorded"
 
     @property
     def pid(self) -> int | None:
@@ -152,7 +162,7 @@ class Job:
     @property
     def started(self) -> float:
         """When the job started (epoch seconds); 0 when job.json holds no number there."""
-        return _number(self.spec.get("started")) or 0.0
+        return _number(self.record.get("started")) or 0.0
 
     def cancel(self, grace: float = CANCEL_GRACE_S) -> bool:
         """Stop the job: SIGINT to its process group (the CLI exits 130, keeping finished work), then SIGKILL
@@ -193,18 +203,20 @@ class JobRegistry:
         found = [Job(p.parent) for p in self.root.glob("*/job.json")] if self.root.is_dir() else []
         return sorted(found, key=lambda j: j.started, reverse=True)
 
-    def start(self, kind: str, argv: list[str], params: dict[str, Any] | None = None, slot: str = "", secrets: dict[str, str] | None = None) -> Job:
-        """Start ``python -m fewshot_core --events ... <argv>`` as job ``kind``/``slot``; ``secrets`` (an API key)
-        go to the process's environment only, never into the job folder.
+    def start(self, kind: str, spec: JobSpec, slot: str = "", secrets: dict[str, str] | None = None) -> Job:
+        """Start ``spec`` as job ``kind``/``slot``: its spec file is written into the job folder and run by
+        ``python -m fewshot_core --events ... <command> --config <spec file>``. ``secrets`` (an API key) and any
+        credential the spec's texts hold (a URL's password) go to the process's environment only, never into the
+        job folder.
 
         Raises:
             FewShotError: a job is already running in that slot (cancel it first).
         """
         folder = self.folder(kind, slot)
         with lock_for(folder):  # two sessions clicking at once: one starts, the other is told it runs
-            return self._start(folder, kind, slot, argv, params, secrets)
+            return self._start(folder, kind, slot, spec, secrets)
 
-    def _start(self, folder: Path, kind: str, slot: str, argv: list[str], params: dict[str, Any] | None, secrets: dict[str, str] | None) -> Job:
+    def _start(self, folder: Path, kind: str, slot: str, spec: JobSpec, secrets: dict[str, str] | None) -> Job:
         current = self.get(kind, slot)
         if current is not None and current.running:
             raise FewShotError(
@@ -213,20 +225,22 @@ class JobRegistry:
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
-        command = [sys.executable, "-m", "fewshot_core", "--events", str(folder / "events.jsonl"), *map(str, argv)]
+        public, carried = split_secrets(spec)  # credentials in a URL are removed before storing (README); the job gets them by environment
+        save_spec(public, folder / SPEC_FILE)
+        command = command_line(public, folder / SPEC_FILE, folder / "events.jsonl")
         with open(folder / "stdout.log", "wb") as out, open(folder / "stderr.log", "wb") as err:
             env = {
                 **os.environ,
                 **(secrets or {}),
+                **carried,
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
             }
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=REPO, env=env, start_new_session=True)
         record_process(folder, process.pid)
-        # job.json last: a watcher that finds it also finds the pid (a job is never seen half-started). Credentials
-        # in a URL or a secret flag never reach it (the README says they are removed before storing).
-        spec = {"kind": kind, "slot": slot, "argv": redact_argv(command), "params": redact_value(params or {}), "started": time.time()}
-        write_json(folder / "job.json", spec)
+        # job.json last: a watcher that finds it also finds the pid (a job is never seen half-started)
+        record = {"kind": kind, "slot": slot, "spec": public.to_dict(), "description": public.describe(), "started": time.time()}
+        write_json(folder / "job.json", record)
         _CHILDREN[process.pid] = process  # reaped by poll(), so an ended child never lingers as a zombie
         return Job(folder)
 

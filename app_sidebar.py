@@ -16,7 +16,9 @@ from dataclasses import asdict, fields
 import streamlit as st
 
 from app_jobs import Job, JobRegistry
+from fewshot_core.config import BackboneConfig
 from fewshot_core.datasets import dataset_title, list_datasets
+from fewshot_core.jobspec import DatasetSpec, ExecutorSpec, resolve_backbone
 from fewshot_core.ray_cluster import EXECUTORS
 from fewshot_core.settings import DEVICES, MAX_SEEDS, LabSettings, load_settings, save_settings
 
@@ -86,26 +88,24 @@ def job_registry() -> JobRegistry:
     return JobRegistry(settings().cache_path())
 
 
-def dataset_args(s: LabSettings, dataset: str | None = None) -> list[str]:
-    """CLI arguments naming the sidebar's dataset, folder and split file."""
-    args = ["--dataset", dataset or s.dataset]
-    if s.dataset_root:
-        args += ["--root", s.dataset_root]
-    if s.split_path():
-        args += ["--split-file", s.split_path()]
-    return args
+def dataset_spec(s: LabSettings, dataset: str | None = None) -> DatasetSpec:
+    """The sidebar's dataset, folder and split file (``dataset``: another name, e.g. synthetic, with them)."""
+    return DatasetSpec(dataset or s.dataset, s.dataset_root or None, s.split_path())
 
 
-def executor_args(s: LabSettings) -> list[str]:
-    """CLI arguments naming the sidebar's executor (none for local)."""
-    if s.executor != "ray":
-        return []
-    return ["--executor", "ray", *(["--ray-address", s.ray_address.strip()] if s.ray_address.strip() else [])]
+def executor_spec(s: LabSettings) -> ExecutorSpec:
+    """The sidebar's executor (a Ray address only with Ray)."""
+    return ExecutorSpec(s.executor, (s.ray_address.strip() or None) if s.executor == "ray" else None)
 
 
-def backbone_args(s: LabSettings) -> list[str]:
-    """CLI arguments naming the sidebar's CLIP, device and cache."""
-    return ["--model", s.model, "--pretrained", s.pretrained, "--device", s.device, "--cache", str(s.cache_path())]
+def backbone_spec(s: LabSettings, dataset: str | None = None) -> BackboneConfig:
+    """The sidebar's CLIP and device, as the CLI makes it from the same model and weights (``resolve_backbone``)."""
+    return resolve_backbone(dataset or s.dataset, model=s.model, pretrained=s.pretrained, device=s.device)
+
+
+def cache_folder(s: LabSettings) -> str:
+    """The sidebar's cache folder, as a job spec names it."""
+    return str(s.cache_path())
 
 
 def _duration(seconds: float) -> str:
@@ -117,11 +117,14 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def show_job(job: Job | None, what: str, eta_step: str | None = None) -> None:
-    """Progress (latest step and message, elapsed time, ETA), a cancel button, and the outcome of a job."""
+def show_job(job: Job | None, what: str, eta_step: str | None = None, settings: bool = True) -> None:
+    """Progress (latest step and message, elapsed time, ETA), a cancel button, and the outcome of a job; with
+    ``settings``, what it runs, in words (its spec's description)."""
     if job is None:
         return
     status = job.status
+    if settings:
+        st.caption(f"{what} job: {escape_markdown(job.description)}.")
     event = job.progress()
     if status == "running":
         done, total = (event.get("done", 0), event.get("total", 0)) if event else (0, 0)

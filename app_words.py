@@ -10,29 +10,29 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# Each command-line option the library's messages may name, and where the app sets it.
+# Each command-line option the library's messages may name (without its leading dashes), and where the app sets it.
 SIDEBAR_FIELDS = {
-    "--root": "the sidebar's Dataset folder",
-    "--split-file": "the sidebar's Split file",
-    "--model": "the sidebar's CLIP model",
-    "--pretrained": "the sidebar's Weights",
-    "--device": "the sidebar's Device",
-    "--cache": "the sidebar's Cache folder",
-    "--seeds": "the sidebar's Seeds",
-    "--executor": "the sidebar's Executor",
-    "--ray-address": "the sidebar's Ray address",
-    "--descriptions": "the Train form's Descriptions",
+    "root": "the sidebar's Dataset folder",
+    "split-file": "the sidebar's Split file",
+    "model": "the sidebar's CLIP model",
+    "pretrained": "the sidebar's Weights",
+    "device": "the sidebar's Device",
+    "cache": "the sidebar's Cache folder",
+    "seeds": "the sidebar's Seeds",
+    "executor": "the sidebar's Executor",
+    "ray-address": "the sidebar's Ray address",
+    "descriptions": "the Train form's Descriptions",
 }
 _POINT_ROOT = re.compile(r"([Pp])oint --root at (.+?)(?=(?:, or\b|[.;]\s|[.;]?$))")
 _DOWNLOAD = re.compile(r"`python -m fewshot_core download[^`]*`")
-_OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*)")
+_OPTION = re.compile(r"(?<![\w-])--([a-z][a-z-]*)")
 
 
 def for_app(message: str) -> str:
     """A library message with its command-line advice replaced by where the app sets the same thing."""
     text = _POINT_ROOT.sub(lambda m: f"{'C' if m[1] == 'P' else 'c'}hoose {m[2]} as the Dataset folder in the sidebar", str(message))
     text = _DOWNLOAD.sub("the download on the Data page", text)
-    return _OPTION.sub(lambda m: SIDEBAR_FIELDS.get(m[1], m[1]), text)
+    return _OPTION.sub(lambda m: SIDEBAR_FIELDS.get(m[1], m[0]), text)
 
 
 def _count(n: int, word: str) -> str:

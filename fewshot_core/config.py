@@ -20,6 +20,18 @@ ADAPTER_INITS = ("zeroshot", "descriptions", "zeros")  # the classifier an adapt
 
 
 @dataclass
+class BackboneConfig:
+    """Which CLIP to load and how to run it."""
+
+    model: str = "ViT-B-32"  # any open_clip model name (open_clip.list_models()) or a package config
+    pretrained: str = "openai"  # an open_clip tag, a local checkpoint file, or "" for random weights
+    quick_gelu: bool | None = None  # None: on when the weights were trained with it (all OpenAI tags)
+    device: str = "auto"  # auto = cuda, then mps, then cpu
+    precision: str = "auto"  # auto = fp16 autocast on GPU, bf16 on CPUs with native bf16, else fp32
+    weights_cache: str | None = None  # where open_clip keeps downloaded weights (None: HF default)
+
+
+@dataclass
 class QFormerConfig:
     """Architecture of the translator (named sizes live in ``qformer_configs/*.json``)."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_sidebar import backbone_args, dataset_args, escape_markdown, executor_args, job_registry, settings, show_job
+from app_sidebar import backbone_spec, cache_folder, dataset_spec, escape_markdown, executor_spec, job_registry, settings, show_job
 from app_state import follow_job
 from app_words import for_app, unreadable_words
 from fewshot_core import FewShotError
@@ -14,6 +14,7 @@ from fewshot_core.datasets import dataset_title, load_dataset
 from fewshot_core.datasets.download import ARCHIVES, downloadable_datasets
 from fewshot_core.datasets.images import load_rgb
 from fewshot_core.datasets.verify import verify_dataset
+from fewshot_core.jobspec import DatasetSpec, DownloadSpec, FeaturesSpec
 
 
 @st.cache_data(show_spinner="Reading the dataset…")
@@ -37,7 +38,7 @@ def download_ui(s) -> None:
         st.caption(" · ".join(a.url for a in ARCHIVES.get(s.dataset, [])) or "Downloaded by torchvision's own code.")
         if st.button("Download"):
             try:
-                registry.start("download", ["download", "--dataset", s.dataset, "--root", target], {"target": target}, slot=s.dataset)
+                registry.start("download", DownloadSpec(DatasetSpec(s.dataset, target)), slot=s.dataset)
             except FewShotError as e:
                 st.error(escape_markdown(str(e)))
 
@@ -65,6 +66,11 @@ def dataset_report_ui(report: dict) -> None:
         st.warning(f"{len(report['missing_images'])} listed images are missing, e.g. {escape_markdown(report['missing_images'][:3])}")
 
 
+def features_spec(s) -> FeaturesSpec:
+    """The encode job of the sidebar's dataset, CLIP, cache and executor."""
+    return FeaturesSpec(dataset_spec(s), backbone_spec(s), cache_folder(s), executor=executor_spec(s))
+
+
 def features_ui(s, dataset) -> None:
     """Whether features are cached, and an encode job (a separate process: CLIP never loads in the server).
 
@@ -88,14 +94,14 @@ def features_ui(s, dataset) -> None:
     label = "Features cached" if not missing else ("Encoding…" if running else "Encode features")
     if st.button(label, disabled=not missing or running, help="Nothing to encode: every split is in the cache." if not missing else None):
         try:
-            argv = ["features", *dataset_args(s), *backbone_args(s), *executor_args(s)]
-            registry.start("features", argv, {"dataset": s.dataset, "model": s.model, "pretrained": s.pretrained, "executor": s.executor})
+            registry.start("features", features_spec(s))
         except FewShotError as e:
             st.error(escape_markdown(for_app(str(e))))
 
     def feature_progress(job) -> None:
         show_job(job, "Encoding")
-        mine = job is not None and job.params.get("dataset") == s.dataset and job.params.get("model") == s.model
+        spec = job.spec if job is not None else None
+        mine = isinstance(spec, FeaturesSpec) and spec.dataset.name == s.dataset and spec.backbone is not None and spec.backbone.model == s.model
         if mine and job.status == "finished" and job.result and not missing:
             st.success(f"Features ready ({unreadable_words(job.result)}).")
 

@@ -10,17 +10,19 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_sidebar import backbone_args, dataset_args, default_source, escape_markdown, job_registry, openai_key, settings, show_job
+from app_sidebar import backbone_spec, cache_folder, dataset_spec, default_source, escape_markdown, job_registry, openai_key, settings, show_job
 from app_state import flash, follow_job, remember, remembered_index, set_coverage, show_flash
 from app_words import description_settings, for_app
 from fewshot_core import FewShotError
 from fewshot_core.datasets import load_dataset
 from fewshot_core.descriptions.edits import table_changes
 from fewshot_core.descriptions.endpoint import APP_KEY_ENV
+from fewshot_core.descriptions.generate import DescribeRequest
 from fewshot_core.descriptions.json_io import import_description_bytes
 from fewshot_core.descriptions.prompt import DEFAULT_PROMPT, max_tokens_for, render_prompt, validate_prompt
 from fewshot_core.descriptions.sources import DATA_SOURCES, LLM_SOURCES, GenerationSettings, estimate_request_cost
 from fewshot_core.descriptions.store import DescriptionStore
+from fewshot_core.jobspec import LOCAL_DESCRIBE_MODEL, DescribeSpec, JudgeSpec, describe_settings
 from fewshot_core.names import name_some, set_label, write_label
 
 SOURCES = LLM_SOURCES + DATA_SOURCES + ("json upload",)
@@ -65,66 +67,58 @@ def classes_ui(dataset) -> str | None:
     return None
 
 
-def llm_ui(source: str, dataset) -> list[str] | None:
-    """Prompt and sampling settings of an LLM source, as CLI arguments (None while the prompt is invalid)."""
+def llm_ui(source: str, dataset) -> DescribeRequest | None:
+    """Prompt and sampling settings of an LLM source, as a describe request (None while the prompt is invalid)."""
     prompt = st.text_area("Prompt", DEFAULT_PROMPT, help="{class_name} is replaced by each class's name; {dataset} by bird/pet.")
     c1, c2, c3, c4 = st.columns(4)
     defaults = GenerationSettings()  # the paper's settings; the local model's budget fits the lines the prompt asks for
-    model = c1.text_input("Model", "smollm2" if source == "local" else defaults.model)
+    model = c1.text_input("Model", LOCAL_DESCRIBE_MODEL if source == "local" else defaults.model)
     temperature = c2.slider("Temperature", 0.0, 1.5, defaults.temperature)
     budget = max_tokens_for(prompt) if source == "local" else max(defaults.max_tokens, max_tokens_for(prompt))
     max_tokens = c3.number_input(
         "Max tokens", 16, 4000, budget, help="Fits the number of lines the prompt asks for (about 24 tokens a line, measured on SmolLM2)."
     )
     samples = c4.number_input("Samples per class", 1, 10, defaults.samples)
-    args = [f"--prompt={prompt}", "--model", model, "--temperature", str(temperature), "--max-tokens", str(max_tokens), "--samples", str(samples)]
+    chosen = {"model": model} if model.strip() else {}  # an emptied Model field: the source's default model
+    sampling = describe_settings(source, **chosen, temperature=float(temperature), max_tokens=int(max_tokens), samples=int(samples))
+    request = DescribeRequest(source, prompt, sampling)
     if source == "openai-compatible":  # its own key only (never OPENAI_API_KEY), plain http to this machine only
-        args += ["--base-url", st.text_input("Server URL", "http://localhost:11434/v1")]
+        request.base_url = st.text_input("Server URL", "http://localhost:11434/v1")
         if st.checkbox(f"Send the key in ${APP_KEY_ENV}", bool(os.environ.get(APP_KEY_ENV)), help="Set it where the app starts."):
-            args += ["--api-key-env", APP_KEY_ENV]
-        if st.checkbox("Allow plain http:// to another machine", help="The key and the prompts then cross the network unencrypted."):
-            args += ["--allow-insecure-http"]
-    if source == "local":
-        batch = st.number_input(
-            "Classes per generate call",
-            1,
-            32,
-            1,
-            help="1: each class shows the moment it is done. 8: about 4× the tokens per second on a 2-core CPU "
-            "(README, bench_describe), but progress moves 8 classes at a time.",
+            request.api_key_env = APP_KEY_ENV
+        request.allow_insecure_http = st.checkbox(
+            "Allow plain http:// to another machine", help="The key and the prompts then cross the network unencrypted."
         )
-        args += ["--batch-size", str(batch)]
+    if source == "local":
+        request.batch_size = int(
+            st.number_input(
+                "Classes per generate call",
+                1,
+                32,
+                1,
+                help="1: each class shows the moment it is done. 8: about 4× the tokens per second on a 2-core CPU "
+                "(README, bench_describe), but progress moves 8 classes at a time.",
+            )
+        )
     try:
         validate_prompt(prompt)
         st.caption(f"Example: {escape_markdown(render_prompt(prompt, dataset.display_names[0], dataset.name))}")
         if source == "openai":
             prompts = [render_prompt(prompt, n, dataset.name) for n in dataset.display_names]
-            cost = estimate_request_cost(model, prompts, GenerationSettings(model, temperature, int(max_tokens), int(samples)))
+            cost = estimate_request_cost(sampling.model, prompts, sampling)
             st.caption(f"Estimated cost for {len(prompts)} classes: at most ${cost:.4f}" if cost is not None else "No price known for this model.")
             if not openai_key():
                 st.warning("No OPENAI_API_KEY in the environment or Streamlit secrets.")
     except FewShotError as e:
         st.error(escape_markdown(str(e)))
         return None
-    return args
-
-
-def _job_words(params: dict) -> str:
-    """A describe job's recorded settings in words."""
-    parts = [f"source {params.get('source', '?')}"]
-    if params.get("model"):
-        parts.append(f"model {params['model']}")
-    classes = params.get("classes")
-    parts.append(f"classes: first {classes}" if str(classes or "").isdigit() else f"classes: {classes}" if classes else "all classes")
-    return ", ".join(parts)
+    return request
 
 
 def generation_progress(registry, source: str) -> None:
     def draw(job) -> None:
         if job is None:
             return
-        if job.params:
-            st.caption(f"Job settings: {escape_markdown(_job_words(job.params))}.")
         show_job(job, "Generation", eta_step="classes")
         event = job.progress("classes")
         metrics = (event or {}).get("metrics") or {}
@@ -150,20 +144,19 @@ def generation_progress(registry, source: str) -> None:
 
 
 def generate_ui(s, dataset, source: str) -> None:
-    args = ["describe", *dataset_args(s), "--source", source, "--cache", str(s.cache_path())]
     if source in LLM_SOURCES:
-        extra = llm_ui(source, dataset)
+        request = llm_ui(source, dataset)
         classes = classes_ui(dataset)
-        args = None if extra is None else args + extra + ([f"--classes={classes}"] if classes else [])
-    elif source == "captions":
-        args += ["--captions-root", st.text_input("Captions folder (holding text_c10/)")]
+    else:  # the data sources take no sampling settings (the CLI's defaults, as they were)
+        request, classes = DescribeRequest(source, settings=describe_settings(source)), None
+        if source == "captions":
+            request.captions_root = st.text_input("Captions folder (holding text_c10/)")
     registry = job_registry()
-    if st.button("Generate", type="primary", disabled=args is None):
+    if st.button("Generate", type="primary", disabled=request is None):
         key = openai_key() if source == "openai" else None  # OPENAI_API_KEY goes to api.openai.com only
-        params = {"source": source, **({"model": args[args.index("--model") + 1]} if "--model" in args else {})}  # shown while it runs
-        params |= dict(a[2:].split("=", 1) for a in args if a.startswith("--classes="))
+        spec = DescribeSpec(dataset_spec(s), request, classes, cache_folder(s))
         try:
-            registry.start("describe", args, params, slot=source, secrets={"OPENAI_API_KEY": key} if key else None)
+            registry.start("describe", spec, slot=source, secrets={"OPENAI_API_KEY": key} if key else None)
         except FewShotError as e:
             st.info(escape_markdown(str(e)) + " Its progress is below.")
     generation_progress(registry, source)
@@ -238,10 +231,10 @@ def judge_ui(s, dataset, dset) -> None:
     st.subheader("Judge the descriptions")
     registry = job_registry()
     slot = dset.path.name
-    argv = ["judge-descriptions", *dataset_args(s), *backbone_args(s), "--descriptions", str(dset.path)]
+    spec = JudgeSpec(dataset_spec(s), backbone_spec(s), cache_folder(s), str(dset.path))
     if st.button("Judge with CLIP", help="Each line's cosine to its class's training images, before and after the mean-shift translation."):
         try:
-            registry.start("judge", argv, {"set": set_label(dset)}, slot=slot)
+            registry.start("judge", spec, slot=slot)
         except FewShotError as e:
             st.info(escape_markdown(str(e)))
     show_flash("judge")  # outside the polling section, so it stays until the next click

@@ -82,6 +82,7 @@ def live_ui(cache, runs: list[dict], chosen_path: str | None) -> None:
         event = job.progress("sweep")
         where = "this run" if run_dir and run_dir == chosen_path else ("another run" if run_dir else "a new run (computing features)")
         st.caption(f"Training is running into {where}" + (f": {event['message']} ({event['done']}/{event['total']} units)." if event else "."))
+        st.caption(f"Its settings: {escape_markdown(job.description)}.")
 
     watch()
 

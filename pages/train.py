@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import streamlit as st
 
-from app_sidebar import _duration, backbone_args, dataset_args, escape_markdown, executor_args, job_registry, settings, show_job
+from app_sidebar import _duration, backbone_spec, cache_folder, dataset_spec, escape_markdown, executor_spec, job_registry, settings, show_job
 from app_state import follow_job, set_coverage
 from app_words import for_app
 from fewshot_core import FewShotError
 from fewshot_core.adapter import AdapterConfig
 from fewshot_core.descriptions.store import DescriptionStore
+from fewshot_core.jobspec import DatasetSpec, EstimateSpec, ReproduceSpec, resolve_backbone
 from fewshot_core.names import name_some, set_label
 from fewshot_core.qformer import LOSSES, QFormerTrainConfig, list_qformer_configs
 from fewshot_core.report import format_table1, table1
@@ -140,45 +140,36 @@ def descriptions_ui(s) -> tuple[str | None, bool]:
     return str(by_name[chosen].path), True
 
 
-def sweep_argv(cfg: SweepConfig) -> list[str]:
-    """The sweep options of `reproduce` and `estimate` for this form."""
-    argv = ["--shots", *map(str, cfg.shots), "--texts", *map(str, cfg.text_counts), "--seeds", str(len(cfg.seeds))]
-    argv += ["--translations", *cfg.translations] if cfg.translations else []
-    argv += ["--protocol", cfg.protocol, "--qformer-size", cfg.qformer_size, "--qformer-loss", cfg.qformer_train.loss]
-    argv += ["--qformer-epochs", str(cfg.qformer_train.epochs), "--adapter-lr", str(cfg.adapter.lr), "--adapter-steps", str(cfg.adapter.steps)]
-    return argv + ["--adapter-weight-decay", str(cfg.adapter.weight_decay), "--adapter-batch-size", str(cfg.adapter.batch_size)]
-
-
-def train_argv(s, cfg: SweepConfig, dataset: str, descriptions: str | None) -> list[str]:
-    """The `reproduce` command for this form."""
+def train_spec(s, cfg: SweepConfig, dataset: str, descriptions: str | None) -> ReproduceSpec:
+    """The `reproduce` job of this form: the form's sweep on the sidebar's dataset, CLIP, cache and executor
+    (synthetic features need no dataset folder or CLIP: of the sidebar, only the device, cache and executor)."""
     if dataset == "synthetic":
-        argv = ["reproduce", "--dataset", "synthetic", "--device", s.device, "--cache", str(s.cache_path())]
+        data, backbone = DatasetSpec(dataset), resolve_backbone(dataset, device=s.device)
     else:
-        argv = ["reproduce", *dataset_args(s, dataset), *backbone_args(s)]
-    return argv + sweep_argv(cfg) + (["--descriptions", descriptions] if descriptions else []) + executor_args(s)
+        data, backbone = dataset_spec(s, dataset), backbone_spec(s, dataset)
+    return ReproduceSpec(data, backbone, cache_folder(s), descriptions, cfg, executor=executor_spec(s))
 
 
 def estimate_ui(s, registry, cfg: SweepConfig, dataset: str, descriptions: str | None) -> None:
     """A time estimate: an `estimate` job times one unit of this grid on synthetic features of the data's size
     (in its own process, not the server's) and scales it to the grid; shown while the form asks for the same."""
     classes, per_class, texts = _data_size(s, dataset, descriptions)
-    argv = ["estimate", *sweep_argv(cfg), "--device", s.device]
-    argv += ["--classes", str(classes), "--images-per-class", str(per_class), "--texts-per-class", str(texts)]
+    spec = EstimateSpec(cfg, classes, per_class, texts)
     job = registry.get("estimate")
     if st.button("Estimate the time", disabled=job is not None and job.running, help="Times one unit of this grid here, then scales it."):
         try:
-            job = registry.start("estimate", argv, {"argv": argv})
+            job = registry.start("estimate", spec)
         except FewShotError as e:
             st.error(escape_markdown(str(e)))
 
     def outcome(job) -> None:  # when the job ends, the page reruns (follow_job): the button is enabled again
         if job is None:
             return
-        if job.running and job.params.get("argv") != argv:
+        if job.running and job.spec != spec:
             st.caption("An estimate for other settings is running (its progress and Cancel below).")
-        elif job.params.get("argv") != argv:
+        elif job.spec != spec:
             return  # an estimate for other settings than the form's: not shown
-        show_job(job, "Estimate")
+        show_job(job, "Estimate", settings=False)
         if job.status == "finished" and job.result:
             r = job.result
             st.caption(
@@ -213,14 +204,14 @@ def _data_size(s, dataset: str, descriptions: str | None) -> tuple[int, int, int
         return 200, 30, 30
 
 
-def start_ui(registry, argv: list[str], params: dict, ready: bool) -> None:
+def start_ui(registry, spec: ReproduceSpec, ready: bool) -> None:
     """Train: starts a job; while one runs, asks first (stop it and start this one, or keep it)."""
     job = registry.get("train")
     if st.button("Train", type="primary", disabled=not ready):
         if job is not None and job.running:
-            st.session_state.confirm_train = (argv, params)
+            st.session_state.confirm_train = spec
         else:
-            _start(registry, argv, params)
+            _start(registry, spec)
     pending = st.session_state.get("confirm_train")
     if pending and job is not None and job.running:
         st.warning("A training job is already running (its settings are shown above). Stop it and start this one?")
@@ -228,7 +219,7 @@ def start_ui(registry, argv: list[str], params: dict, ready: bool) -> None:
         if c1.button("Stop it and start the new one"):
             job.cancel()
             st.session_state.pop("confirm_train")
-            _start(registry, *pending)
+            _start(registry, pending)
         if c2.button("Keep the running job"):
             st.session_state.pop("confirm_train")
             st.rerun()
@@ -236,9 +227,9 @@ def start_ui(registry, argv: list[str], params: dict, ready: bool) -> None:
         st.session_state.pop("confirm_train")
 
 
-def _start(registry, argv: list[str], params: dict) -> None:
+def _start(registry, spec: ReproduceSpec) -> None:
     try:
-        registry.start("train", argv, params)
+        registry.start("train", spec)
     except FewShotError as e:
         st.error(escape_markdown(str(e)))
 
@@ -250,74 +241,17 @@ def loss_chart_ui(job) -> None:
     events = job.events()
     if not split_trainings(events):
         return
-    sweep = job.params.get("sweep") if isinstance(job.params.get("sweep"), dict) else {}
-    loss = (sweep.get("qformer_train") or {}).get("loss") if isinstance(sweep.get("qformer_train"), dict) else None
+    spec = job.spec
+    loss = spec.sweep.qformer_train.loss if isinstance(spec, ReproduceSpec) else None
     st.plotly_chart(qformer_loss_figure(events, loss), width="stretch", key="qformer-loss")
-
-
-def _span(values: list) -> str:
-    return f"{values[0]}–{values[-1]}" if len(values) > 2 else ", ".join(map(str, values))
-
-
-_NAMES = {  # settings in words, for the changed-from-default list
-    "translations": "translations",
-    "qformer_text_input": "Q-Former input",
-    "qformer_train.lr": "Q-Former lr",
-    "qformer_train.batch_size": "Q-Former batch size",
-    "qformer_train.weight_decay": "Q-Former weight decay",
-    "qformer_train.seed": "Q-Former seed",
-    "adapter.weight_decay": "decay toward zero-shot",
-    "adapter.batch_size": "adapter batch size",
-    "device": "device",
-}
-_SHOWN = {"shots", "text_counts", "seeds", "protocol", "qformer_size", "qformer_train.loss", "qformer_train.epochs", "adapter.lr", "adapter.steps"}
-
-
-def _flat(record: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in record.items():
-        out |= _flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}
-    return out
-
-
-def _value(v) -> str:
-    return ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
-
-
-def settings_summary(params: dict) -> str:
-    """A job's recorded settings (its job folder) in words: the grid and the main settings, then every other
-    setting that differs from its default, as "name value (default d)"."""
-    sweep = params.get("sweep") if isinstance(params.get("sweep"), dict) else {}
-    if not sweep:
-        return "not recorded"
-    q, a = sweep.get("qformer_train") or {}, sweep.get("adapter") or {}
-    seeds = len(sweep.get("seeds") or [])
-    parts = [
-        f"{params.get('dataset', '?')}",
-        f"shots {_span(sweep.get('shots') or [])}",
-        f"texts {_span(sweep.get('text_counts') or [])}",
-        f"{seeds} seeds",
-        f"{sweep.get('protocol', '')} protocol",
-        f"Q-Former {sweep.get('qformer_size', '')}, {q.get('loss', '')} loss, {q.get('epochs', '?')} epochs",
-        f"adapter lr {a.get('lr', '?')}, {a.get('steps', '?')} steps",
-        f"{params.get('executor', 'local')} executor" + (f" ({params['ray_address']})" if params.get("ray_address") else ""),
-    ]
-    defaults, given = _flat(asdict(SweepConfig())), _flat(sweep)
-    changed = [
-        f"{_NAMES.get(k, k.replace('_', ' ').replace('.', ' '))} {_value(v)} (default {_value(defaults[k])})"
-        for k, v in given.items()
-        if k in defaults and k not in _SHOWN and v != defaults[k]
-    ]
-    return " · ".join(parts) + (f"; also changed: {'; '.join(changed)}" if changed else "; everything else as the defaults")
 
 
 def progress_ui(registry) -> None:
     def progress(job) -> None:
         if job is None:
             return
-        params = job.params
-        st.caption(f"{'Running' if job.running else 'Last'} training job's settings: {escape_markdown(settings_summary(params))}")
-        show_job(job, "Training", eta_step="sweep")
+        st.caption(f"{'Running' if job.running else 'Last'} training job's settings: {escape_markdown(job.description)}")
+        show_job(job, "Training", eta_step="sweep", settings=False)
         loss_chart_ui(job)
         if job.status == "finished" and job.result:
             from fewshot_core.runs import RunFolder
@@ -346,15 +280,15 @@ def page() -> None:
     with st.expander("New training job", expanded=not ((job := registry.get("train")) is not None and job.running)):
         cfg, dataset, descriptions, usable = sweep_ui(s)
         ready = bool(cfg.shots) and bool(cfg.text_counts) and usable
+        spec = train_spec(s, cfg, dataset, descriptions)
         try:
-            cfg.validate()  # what the job would refuse (e.g. texts without a translation) is refused here, before it starts
+            spec.validate()  # what the job would refuse (e.g. texts without a translation) is refused here, before it starts
             estimate_ui(s, registry, cfg, dataset, descriptions)
         except FewShotError as e:
             st.error(escape_markdown(str(e)))
             ready = False
-        params = {"dataset": dataset, "descriptions": descriptions, "sweep": asdict(cfg), "executor": s.executor, "ray_address": s.ray_address}
-        start_ui(registry, train_argv(s, cfg, dataset, descriptions), params, ready)
-        st.caption(f"This form trains: {escape_markdown(settings_summary(params))}.")
+        start_ui(registry, spec, ready)
+        st.caption(f"This form trains: {escape_markdown(spec.describe())}.")
 
 
 if __name__ == "__main__":  # Streamlit ran this file alone (its legacy pages/ mode): go through the router

@@ -7,10 +7,20 @@ import pytest
 import app_jobs
 from app_jobs import JobRegistry
 from fewshot_core import FewShotError
+from fewshot_core.config import QFormerTrainConfig, SweepConfig
+from fewshot_core.descriptions.generate import DescribeRequest
+from fewshot_core.jobspec import DatasetSpec, DescribeSpec, ReproduceSpec
 from fewshot_core.storage import default_cache_root
 
-LONG_SWEEP = ["reproduce", "--dataset", "synthetic", "--shots", "1", "2", "3", "4", "5", "10", "15", "--texts", "0", "1", "--seeds", "5"]
-LONG_SWEEP += ["--qformer-size", "tiny", "--qformer-epochs", "200"]
+LONG_SWEEP = ReproduceSpec(
+    DatasetSpec("synthetic"),
+    sweep=SweepConfig(shots=[1, 2, 3, 4, 5, 10, 15], text_counts=[0, 1], seeds=list(range(5)), qformer_train=QFormerTrainConfig(epochs=200)),
+)
+
+
+def attributes_job(root) -> DescribeSpec:
+    """Describe the CUB at ``root`` from its attributes (offline, instant)."""
+    return DescribeSpec(DatasetSpec("cub", str(root)), DescribeRequest("attributes"))
 
 
 def _until(check, timeout=120.0):
@@ -24,12 +34,11 @@ def _until(check, timeout=120.0):
 
 def test_a_describe_job_reports_classes_and_its_result(cub_root):
     registry = JobRegistry(default_cache_root())
-    job = registry.start(
-        "describe", ["describe", "--dataset", "cub", "--root", cub_root, "--source", "attributes"], {"source": "attributes"}, "attributes"
-    )
+    job = registry.start("describe", attributes_job(cub_root), "attributes")
     _until(lambda: not job.running)
     assert job.status == "finished", job.error
-    assert job.result["classes_done"] == 3 and job.params == {"source": "attributes"}
+    assert job.result["classes_done"] == 3 and job.spec == attributes_job(cub_root)
+    assert job.description.startswith("source attributes") and "all classes" in job.description
     assert job.progress("classes")["total"] == 3
     again = JobRegistry(default_cache_root()).get("describe", "attributes")  # a restarted app: found from the folder alone
     assert again is not None and again.status == "finished" and again.result == job.result
@@ -37,7 +46,7 @@ def test_a_describe_job_reports_classes_and_its_result(cub_root):
 
 def test_a_sweep_job_streams_structured_loss_and_cancels_within_5_s(monkeypatch):
     registry = JobRegistry(default_cache_root())
-    job = registry.start("train", LONG_SWEEP, {"shots": [1, 2]})
+    job = registry.start("train", LONG_SWEEP)
     _until(lambda: len(job.metric_series("qformer_loss")) >= 2)
     assert job.last("run_dir")["units"] == 7 * 5 + 1
     with pytest.raises(FewShotError, match="already running"):
@@ -54,7 +63,7 @@ def test_a_sweep_job_streams_structured_loss_and_cancels_within_5_s(monkeypatch)
 
 def test_a_failing_job_says_why(tmp_path):
     registry = JobRegistry(default_cache_root())
-    job = registry.start("describe", ["describe", "--dataset", "cub", "--root", tmp_path / "nothing", "--source", "attributes"], slot="attributes")
+    job = registry.start("describe", attributes_job(tmp_path / "nothing"), slot="attributes")
     _until(lambda: not job.running)
     assert job.status == "failed" and "CUB" in job.error
 

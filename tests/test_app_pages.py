@@ -8,6 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from fewshot_core.jobspec import EstimateSpec, ExecutorSpec
 from fewshot_core.settings import LabSettings, save_settings
 
 from .apppage import open_page
@@ -82,6 +83,7 @@ def test_train_then_results_on_synthetic_features():
         "synthetic · shots 1 · texts 0–2 · 1 seeds" in c.value.replace("\\", "") for c in app.caption
     )  # the job's own settings, from its folder
     assert "zero-shot CLIP" in app.code[0].value
+    _job_holds_the_forms_spec()
     results = _open("results")
     chart = results.get("plotly_chart")[1]  # after the headline's gains figure
     assert "image only" in chart.proto.spec and "Figure 4" in chart.proto.spec
@@ -89,6 +91,30 @@ def test_train_then_results_on_synthetic_features():
     assert len(results.get("plotly_chart")) == 4  # gains ("Does text help?"), Figure 4, zero vs few, worst classes
     _by_label(results.multiselect, "Compare runs").set_value([results.multiselect[0].options[0]]).run()
     assert len(results.get("plotly_chart")) == 5 and not results.exception
+
+
+def _job_holds_the_forms_spec() -> None:
+    """The Train job's job.json holds the form's settings as a spec that reads back equal (and so does the file it
+    ran, and the run folder, which names itself); the run's config records that very sweep."""
+    import json
+    from dataclasses import asdict
+
+    from app_sidebar import job_registry
+    from fewshot_core.config import QFormerTrainConfig, SweepConfig
+    from fewshot_core.jobspec import DatasetSpec, ReproduceSpec, resolve_backbone
+    from fewshot_core.storage import default_cache_root
+
+    sweep = SweepConfig(shots=[1], text_counts=[0, 1, 2], seeds=[0], qformer_size="tiny", qformer_train=QFormerTrainConfig(epochs=1))
+    form = ReproduceSpec(DatasetSpec("synthetic"), resolve_backbone("synthetic"), str(default_cache_root()), None, sweep)
+    job = job_registry().get("train")
+    record = json.loads((job.folder / "job.json").read_text())
+    assert ReproduceSpec.from_json(json.dumps(record["spec"])) == form == job.spec
+    assert ReproduceSpec.from_json((job.folder / "spec.json").read_text()) == form
+    assert record["description"] == form.describe() and "{" not in record["description"]
+    run_dir = Path(job.result["run_dir"])
+    kept = ReproduceSpec.from_json((run_dir / "spec.json").read_text())
+    assert kept.sweep == form.sweep and kept.run_dir == str(run_dir) and kept.cache == form.cache
+    assert json.loads((run_dir / "config.json").read_text())["sweep"] == asdict(form.sweep)
 
 
 def test_the_time_estimate_runs_as_a_job_and_answers_only_for_its_settings():
@@ -101,7 +127,7 @@ def test_the_time_estimate_runs_as_a_job_and_answers_only_for_its_settings():
     from app_sidebar import job_registry
 
     job = job_registry().get("estimate")
-    assert job.spec["argv"][5] == "estimate" and job.pid != os.getpid()  # timed in the job's process, not the server's
+    assert isinstance(job.spec, EstimateSpec) and job.spec.sweep.shots == [1, 2] and job.pid != os.getpid()  # timed in the job's process
     _by_label(app.select_slider, "Shots per class").set_value((1, 4)).run()  # another grid: the estimate no longer applies
     assert not any("Estimated time" in c.value for c in app.caption)
 
@@ -130,7 +156,7 @@ def test_train_on_ray_from_the_sidebar():
     from app_sidebar import job_registry
 
     job = job_registry().get("train")
-    assert job.spec["argv"][-2:] == ["--executor", "ray"]
+    assert job.spec.executor == ExecutorSpec("ray")
     assert job.result and all(u["executor"] == "ray" for u in _unit_records(Path(job.result["run_dir"])))
 
 
@@ -283,7 +309,10 @@ def test_every_page_survives_a_damaged_run_folder_and_job_folder(page, translati
     (cache / "runs" / "broken" / "config.json").write_text("[1, 2")
     for name in ("train", "features", "describe-attributes"):
         (cache / "jobs" / name).mkdir(parents=True)
-        (cache / "jobs" / name / "job.json").write_text('{"params": "not a dict"}')
+        damaged = (
+            '{"spec": {"command": "reproduce", "sweep": {"shots": "many"}}, "description": null}' if name == "train" else '{"spec": "not a dict"}'
+        )
+        (cache / "jobs" / name / "job.json").write_text(damaged)
         (cache / "jobs" / name / "events.jsonl").write_text('{"event": "progress", "done": 1\n[]\n')
     app = _open(page)
     if page == "results":  # never read as if whole: the page says what to do instead
@@ -306,7 +335,8 @@ def _fake_running_job(kind: str, events: list[dict]):
     deadline = clock.time() + 10
     while str(folder) not in Path(f"/proc/{sleeper.pid}/cmdline").read_bytes().decode(errors="replace") and clock.time() < deadline:
         clock.sleep(0.01)  # until the child has exec'd: before that its command line is still pytest's
-    (folder / "job.json").write_text(json.dumps({"kind": kind, "params": {"sweep": {"shots": [1, 4]}}, "started": clock.time()}))
+    spec = {"command": "reproduce", "dataset": {"name": "synthetic"}, "sweep": {"shots": [1, 4]}}
+    (folder / "job.json").write_text(json.dumps({"kind": kind, "spec": spec, "description": "synthetic · shots 1, 4", "started": clock.time()}))
     record_process(folder, sleeper.pid)  # its pid and start time, as a launched job's
     (folder / "events.jsonl").write_text("".join(json.dumps({"time": clock.time(), **e}) + "\n" for e in events))
     return Job(folder), sleeper
@@ -406,7 +436,7 @@ def test_flagged_descriptions_are_removed_in_one_click_and_restored(cub_root):
     ]
     folder = default_cache_root() / "jobs" / f"judge-{dset.path.name}"
     folder.mkdir(parents=True)
-    (folder / "job.json").write_text(json.dumps({"kind": "judge", "params": {}, "started": clock.time()}))
+    (folder / "job.json").write_text(json.dumps({"kind": "judge", "started": clock.time()}))
     events = [{"event": "result", "descriptions": 2, "flagged": 1, "records": records}, {"event": "end", "exit_code": 0}]
     (folder / "events.jsonl").write_text("".join(json.dumps({"time": clock.time(), **e}) + "\n" for e in events))
     save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root)))

@@ -29,14 +29,14 @@ def _by_label(widgets, label):
     return next(w for w in widgets if w.label == label)
 
 
-def _sleeping_job(folder: Path, params: dict) -> subprocess.Popen:
+def _sleeping_job(folder: Path, spec: dict) -> subprocess.Popen:
     """A job folder whose process runs (a sleeper, identified by its pid and start time as the app records a real job)."""
     folder.mkdir(parents=True)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", str(folder)], start_new_session=True)
     deadline = time.time() + 10
     while str(folder) not in Path(f"/proc/{sleeper.pid}/cmdline").read_bytes().decode(errors="replace") and time.time() < deadline:
         time.sleep(0.01)  # until the child has exec'd: before that its command line is still pytest's
-    (folder / "job.json").write_text(json.dumps({"kind": folder.name, "params": params, "started": time.time()}))
+    (folder / "job.json").write_text(json.dumps({"kind": folder.name, "spec": spec, "started": time.time()}))
     record_process(folder, sleeper.pid)
     (folder / "events.jsonl").write_text(json.dumps({"event": "progress", "time": time.time(), "done": 0, "total": 3, "message": "0/3"}) + "\n")
     return sleeper
@@ -60,7 +60,7 @@ def test_the_descriptions_section_refreshes_when_its_job_ends_with_no_click(cub_
 
     save_settings(LabSettings(dataset="cub", dataset_root=str(cub_root)))
     folder = default_cache_root() / "jobs" / "describe-attributes"
-    sleeper = _sleeping_job(folder, {"source": "attributes"})
+    sleeper = _sleeping_job(folder, {"command": "describe", "dataset": {"name": "cub", "root": str(cub_root)}, "request": {"source": "attributes"}})
     try:
         app = open_page("descriptions")
         _by_label(app.selectbox, "Source").set_value("attributes").run()
@@ -154,7 +154,7 @@ def _judged_set(cub_root, flagged_classes: list[int]):
     ]
     folder = default_cache_root() / "jobs" / f"judge-{dset.path.name}"
     folder.mkdir(parents=True)
-    (folder / "job.json").write_text(json.dumps({"kind": "judge", "params": {}, "started": time.time()}))
+    (folder / "job.json").write_text(json.dumps({"kind": "judge", "started": time.time()}))
     judged_with = {"split": "train", "images": 12, "labels_per_class": 4, "labels_per_class_min": 4, "all_training_labels": True}
     events = [{"event": "result", "records": records, "judged_with": judged_with}, {"event": "end", "exit_code": 0}]
     (folder / "events.jsonl").write_text("".join(json.dumps({"time": time.time(), **e}) + "\n" for e in events))

@@ -216,10 +216,10 @@ def test_events_log_a_user_error_and_its_exit_code(tmp_path):
 )
 def test_auto_precision_is_fp32_for_the_demo_clip_only(extra, precision):
     """The demo's figures do not depend on whether the CPU has bf16; an explicit precision still applies."""
-    from fewshot_core.cli import backbone_config, build_parser
+    from fewshot_core.cli import build_parser, spec_from_args
 
-    args = build_parser().parse_args(["reproduce", "--dataset", "demo", *extra])
-    assert backbone_config(args).precision == precision
+    spec = spec_from_args(build_parser().parse_args(["reproduce", "--dataset", "demo", *extra]))
+    assert spec.backbone.precision == precision
 
 
 def test_reproduce_stability_seed_reruns_with_another_adapter_batch_seed(cub_root, tmp_path, capsys):

@@ -203,7 +203,7 @@ def test_temporaries_of_killed_writes_are_removed_when_the_cache_opens(tmp_path)
 
 
 def test_progress_is_whole_lines_when_stderr_is_not_a_terminal(monkeypatch):
-    import fewshot_core.cli_io as cli_io
+    import fewshot_core.cli.io as cli_io
 
     err = io.StringIO()
     monkeypatch.setattr(cli_io.sys, "stderr", err)

@@ -20,6 +20,8 @@ import pytest
 
 import app_jobs
 from app_jobs import Job, JobRegistry, record_process
+from fewshot_core.descriptions.generate import DescribeRequest
+from fewshot_core.jobspec import DatasetSpec, DescribeSpec
 from fewshot_core.processes import parse_pid, start_token
 from fewshot_core.storage import default_cache_root
 
@@ -199,7 +201,8 @@ def test_bad_numbers_in_a_job_folder_are_skipped(tmp_path):
 
 
 def test_a_launched_job_records_its_start(tmp_path):
-    job = JobRegistry(default_cache_root()).start("describe", ["describe", "--dataset", "cub", "--root", tmp_path, "--source", "attributes"])
+    spec = DescribeSpec(DatasetSpec("cub", str(tmp_path)), DescribeRequest("attributes"))
+    job = JobRegistry(default_cache_root()).start("describe", spec)
     assert job.pid_start and job.pid_start == start_token(job.pid) and job.pid_start.startswith(("proc:", "ps:"))
     app_jobs._CHILDREN[job.pid].wait(timeout=120)
     assert not job.running and start_token(job.pid) is None  # ended and reaped: no process has that start any more

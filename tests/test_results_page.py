@@ -191,8 +191,9 @@ def test_train_sliders_list_the_grid_values_they_include():
 def test_train_page_draws_one_loss_line_per_qformer_training():
     folder = default_cache_root() / "jobs" / "train"
     folder.mkdir(parents=True)
-    params = {"dataset": "synthetic", "sweep": {"shots": [1, 4], "seeds": [0], "qformer_train": {"loss": "infonce", "epochs": 2}}}
-    (folder / "job.json").write_text(json.dumps({"kind": "train", "params": params, "started": 1.0}))
+    spec = {"command": "reproduce", "dataset": {"name": "synthetic"}}
+    spec["sweep"] = {"shots": [1, 4], "seeds": [0], "qformer_train": {"loss": "infonce", "epochs": 2}}
+    (folder / "job.json").write_text(json.dumps({"kind": "train", "spec": spec, "started": 1.0}))
     epochs = [(1, 0.9, 3), (2, 0.7, 6), (1, 0.8, 5), (2, 0.6, 10)]  # two trainings of 2 epochs
     events = [
         {"event": "progress", "step": "qformer", "done": d, "total": 2, "message": "", "metrics": {"qformer_loss": x, "qformer_step": s}}

@@ -23,7 +23,10 @@ from app_jobs import JobRegistry
 from fewshot_core import FewShotError
 from fewshot_core.cli import main
 from fewshot_core.datasets.images import find_unreadable, is_readable, load_rgb, open_checked
+from fewshot_core.descriptions.generate import DescribeRequest
+from fewshot_core.descriptions.sources import GenerationSettings
 from fewshot_core.descriptions.store import DescriptionStore
+from fewshot_core.jobspec import DatasetSpec, DescribeSpec
 from fewshot_core.redact import redact_argv, redact_text, redact_url
 from fewshot_core.storage import default_cache_root
 
@@ -286,13 +289,14 @@ def test_a_describe_job_stores_no_credential_anywhere(cub_root, monkeypatch):
     with FakeOpenAI() as server:
         url = server.base_url.replace("http://", "http://alice-user:sk-userinfo-secret@")
         url += "?x-api-key=sk-query-secret&Subscription-Key=sk-subscription-secret&v=1"
-        argv = ["describe", "--dataset", "cub", "--root", cub_root, "--source", "openai-compatible", "--base-url", url, "--model", "ok"]
-        job = registry.start("describe", [*argv, "--api-key-env", "MY_KEY"], {"base_url": url}, "compat", secrets={"MY_KEY": OWN_KEY})
+        request = DescribeRequest("openai-compatible", settings=GenerationSettings(model="ok"), base_url=url, api_key_env="MY_KEY")
+        job = registry.start("describe", DescribeSpec(DatasetSpec("cub", str(cub_root)), request), "compat", secrets={"MY_KEY": OWN_KEY})
         _until(lambda: not job.running)
         assert job.status == "finished", job.error
         assert set(server.auth_headers) == {f"Bearer {OWN_KEY}"}
-    spec = json.loads((job.folder / "job.json").read_text())
-    assert "--base-url" in spec["argv"] and spec["params"]["base_url"].endswith("?x-api-key=REDACTED&Subscription-Key=REDACTED&v=1")
+    record = json.loads((job.folder / "job.json").read_text())
+    assert record["spec"]["request"]["base_url"].endswith("?x-api-key=REDACTED&Subscription-Key=REDACTED&v=1")
+    assert record["spec"]["request"]["api_key_env"] == "MY_KEY" and "REDACTED" in record["description"]
     [dset] = DescriptionStore(default_cache_root()).list("cub")
     assert dset.meta["settings"]["base_url"].endswith("/v1?x-api-key=REDACTED&Subscription-Key=REDACTED&v=1")
     for path, text in _files_under(job.folder, default_cache_root() / "descriptions").items():
@@ -302,8 +306,8 @@ def test_a_describe_job_stores_no_credential_anywhere(cub_root, monkeypatch):
 def test_a_failing_job_shows_no_credential_in_its_error(cub_root, monkeypatch):
     registry = JobRegistry(default_cache_root())
     url = "http://alice:sk-userinfo-secret@[::1/v1?access_token=sk-query-secret"
-    argv = ["describe", "--dataset", "cub", "--root", cub_root, "--source", "openai-compatible", "--base-url", url]
-    job = registry.start("describe", argv, slot="compat")
+    request = DescribeRequest("openai-compatible", base_url=url)
+    job = registry.start("describe", DescribeSpec(DatasetSpec("cub", str(cub_root)), request), slot="compat")
     _until(lambda: not job.running)
     assert job.status == "failed" and "is not a valid URL" in job.error
     stderr = (job.folder / "stderr.log").read_text()

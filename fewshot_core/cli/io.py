@@ -10,11 +10,10 @@ import math
 import re
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from .errors import FewShotError
-from .progress import EventLog, ProgressFn
+from ..errors import FewShotError
+from ..progress import EventLog, ProgressFn
 
 _events: list[EventLog] = []  # the --events log of this run, if any (set once by main)
 
@@ -193,7 +192,7 @@ def close_progress_bars() -> None:
 
 def setup_logging(verbose: bool) -> None:
     """Warnings (or everything with -v) on stderr, with credentials removed from any URL in them."""
-    from .redact import RedactingFilter
+    from ..redact import RedactingFilter
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[_TqdmLogHandler()]
@@ -201,22 +200,3 @@ def setup_logging(verbose: bool) -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
-
-
-def add_dataset_args(p: argparse.ArgumentParser, extra: tuple[str, ...] = ()) -> None:
-    """--dataset (choices from the dataset registry, plus ``extra``), --root and --split-file."""
-    from .datasets import list_datasets
-
-    names = list_datasets() + list(extra)
-    p.add_argument("--dataset", required=True, help=f"one of {', '.join(names)} (demo: generated offline)")  # checked by the registry: one-line error
-    p.add_argument("--root", type=Path, default=None, help="the dataset folder or its parent; folder: your tree of class folders (demo: optional)")
-    p.add_argument("--split-file", type=Path, default=None, help="CoOp-format JSON {train, val, test}: replaces the splits and the validation draw")
-
-
-def add_backbone_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="open_clip model name (default ViT-B-32; the demo: its own CLIP)")
-    p.add_argument("--pretrained", default=None, help="open_clip tag or local checkpoint file ('' = random; default openai)")
-    p.add_argument("--quick-gelu", default=None, action=argparse.BooleanOptionalAction, help="force QuickGELU on/off (default: from the weights)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
-    p.add_argument("--cache", type=Path, default=None, help="cache root (default $FEWSHOT_CACHE or ~/.cache/fewshot-lab)")
