@@ -26,7 +26,7 @@ from .cli_io import (
     tqdm_progress,
 )
 from .errors import FewShotError
-from .ray_cluster import EXECUTORS
+from .executors import EXECUTORS
 from .redact import redact_text
 
 if TYPE_CHECKING:
@@ -35,17 +35,17 @@ if TYPE_CHECKING:
 
 def backbone_config(args: argparse.Namespace):
     """The CLIP the arguments ask for; unset model and weights default to ViT-B-32/openai, or the demo CLIP for the
-    demo. ``auto`` precision is fp32 for the demo CLIP (``datasets.demo.CLIP_PRECISION``)."""
+    demo. ``auto`` precision is fp32 for the demo CLIP (``demo.dataset.CLIP_PRECISION``)."""
     from dataclasses import replace
 
     from .backbone import BackboneConfig
 
     if args.model is None and args.pretrained is None and getattr(args, "dataset", None) == "demo":
-        from .demo_clip import demo_backbone_config
+        from .demo.clip import demo_backbone_config
 
         cfg = demo_backbone_config(args.device)
         return cfg if args.precision == "auto" else replace(cfg, precision=args.precision)
-    from .datasets import demo
+    from .demo import dataset as demo
 
     model = args.model or "ViT-B-32"
     pretrained = args.pretrained if args.pretrained is not None else "openai"
@@ -70,9 +70,10 @@ def cmd_verify_dataset(args: argparse.Namespace) -> int:
 
 
 def cmd_features(args: argparse.Namespace) -> None:
-    from .ray_cluster import check_executor
+    from .executors import make_executor
 
-    check_executor(args.executor, args.ray_address)  # a bad executor answers at once, before torch is imported
+    executor = make_executor(args.executor, args.ray_address)
+    executor.check()  # a bad executor answers at once, before torch is imported
     from .backbone import load_backbone
     from .datasets import load_dataset
     from .features import FeatureCache, image_features
@@ -92,7 +93,7 @@ def cmd_features(args: argparse.Namespace) -> None:
     for split in args.splits or list(dataset.splits):
         start = time.perf_counter()
         feats = computed[split] = image_features(
-            cache, backbone, dataset, split, args.batch_size, args.workers, tqdm_progress(split), executor=args.executor, ray_address=args.ray_address
+            cache, backbone, dataset, split, args.batch_size, args.workers, tqdm_progress(split), executor=executor
         )
         summary[split] = {
             "images": len(feats.labels),
@@ -164,9 +165,9 @@ def cmd_estimate(args: argparse.Namespace) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
-    from .bundle import build_bundle, default_run_dir
-    from .class_groups import demo_held_out, format_group_accuracy, group_accuracy
-    from .ray_cluster import check_executor
+    from .assemble import build_bundle, default_run_dir
+    from .demo.class_groups import demo_held_out, format_group_accuracy, group_accuracy
+    from .executors import make_executor
     from .report import TRANSLATIONS, format_table1, summary_json, table1, text_helped
     from .runs import RunFolder
     from .storage import default_cache_root
@@ -175,7 +176,8 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
 
     cache = args.cache or default_cache_root()
     cfg = sweep_config(args)
-    check_executor(args.executor, args.ray_address)
+    executor = make_executor(args.executor, args.ray_address)
+    executor.check()
     if args.run_dir:  # refused before any encoding: a file, a path under one, or a user's folder
         from .storage import check_path_kind
 
@@ -190,16 +192,13 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         args.qformer_input == "tokens",
         tqdm_progress("features"),
         split_file=args.split_file,
-        executor=args.executor,
-        ray_address=args.ray_address,
+        executor=executor,
     )
     run_dir = args.run_dir or default_run_dir(cache, bundle, cfg)
     emit("run_dir", path=str(run_dir), units=len(cfg.shots) * len(cfg.seeds) + 1)
     from .run_catalog import track_run  # the run folder records finished / failed / cancelled (Results marks it)
 
-    results = track_run(run_dir, run_sweep)(
-        bundle, cfg, run_dir, qformer_cache=cache, on_progress=tqdm_progress("sweep"), executor=args.executor, ray_address=args.ray_address
-    )
+    results = track_run(run_dir, run_sweep)(bundle, cfg, run_dir, qformer_cache=cache, on_progress=tqdm_progress("sweep"), executor=executor)
     table, config = table1(results), RunFolder(run_dir).config()
     print(f"Table 1 · {bundle.dataset} · {bundle.provenance.get('model', 'synthetic')} · protocol {cfg.protocol} · seeds {cfg.seeds}")
     print(format_table1(table, config.get("qformer_images_per_class"), config.get("sweep", {}).get("val_per_class"), pruned_with(config)))
@@ -213,18 +212,18 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     print(f"run folder: {run_dir}")
     summary = summary_json(results, config, bundle.num_classes)
     if args.stability_seed is not None:
-        summary["stability"] = _stability_check(args, bundle, cfg, cache, run_dir, summary)
+        summary["stability"] = _stability_check(args, bundle, cfg, cache, run_dir, summary, executor)
     emit("result", run_dir=str(run_dir), rows=len(results))
     if args.json:
         print(json.dumps(summary))  # the last line, for scripts
 
 
-def _stability_check(args: argparse.Namespace, bundle, cfg: SweepConfig, cache, run_dir, summary: dict[str, Any]) -> dict[str, Any]:
+def _stability_check(args: argparse.Namespace, bundle, cfg: SweepConfig, cache, run_dir, summary: dict[str, Any], executor) -> dict[str, Any]:
     """The same sweep again with another adapter batch-sampling seed (``--stability-seed``): do the marks (Holm
     stars and daggers) of every cell stay? Its run folder sits beside the first (resumable like any run)."""
     from dataclasses import replace
 
-    from .bundle import default_run_dir
+    from .assemble import default_run_dir
     from .run_catalog import track_run
     from .runs import RunFolder
     from .summary import compare_verdicts, summary_json
@@ -233,7 +232,7 @@ def _stability_check(args: argparse.Namespace, bundle, cfg: SweepConfig, cache, 
     other = replace(cfg, adapter=replace(cfg.adapter, seed=args.stability_seed))
     other_dir = Path(f"{run_dir}-batch-seed-{args.stability_seed}") if args.run_dir else default_run_dir(cache, bundle, other)
     results = track_run(other_dir, run_sweep)(
-        bundle, other, other_dir, qformer_cache=cache, on_progress=tqdm_progress("stability"), executor=args.executor, ray_address=args.ray_address
+        bundle, other, other_dir, qformer_cache=cache, on_progress=tqdm_progress("stability"), executor=executor
     )
     check = compare_verdicts(summary, summary_json(results, RunFolder(other_dir).config(), bundle.num_classes))
     cells = ", ".join(
@@ -332,7 +331,7 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def cmd_demo_train_clip(args: argparse.Namespace) -> None:
-    from .demo_clip import DEMO_WEIGHTS, DemoClipConfig, train_demo_clip
+    from .demo.clip import DEMO_WEIGHTS, DemoClipConfig, train_demo_clip
 
     cfg = DemoClipConfig(seed=args.seed, steps=args.steps or DemoClipConfig.steps)
     record = train_demo_clip(cfg, Path(args.out or DEMO_WEIGHTS), tqdm_progress("demo CLIP"), device=args.device, workers=args.workers)
@@ -340,12 +339,13 @@ def cmd_demo_train_clip(args: argparse.Namespace) -> None:
 
 
 def cmd_demo_report(args: argparse.Namespace) -> None:
-    from .demo_clip import DEMO_WEIGHTS, demo_report
+    from .demo.clip import DEMO_WEIGHTS, demo_report
+    from .layout import CacheLayout
 
     weights = Path(args.weights or DEMO_WEIGHTS)
     if not weights.is_file():
         raise FewShotError(f"No demo CLIP weights at {weights}; train them with `python -m fewshot_core demo train-clip`.")
-    root = args.root or (args.cache / "demo-data" if args.cache else None)
+    root = args.root or (CacheLayout(args.cache).demo_data if args.cache else None)
     report = demo_report(args.device, weights, root, args.cache)
     print_json({"weights": str(weights), **report})
 
@@ -525,13 +525,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if getattr(args, "dataset", None) == "demo" and getattr(args, "root", None) is None and getattr(args, "cache", None):
-            args.root = args.cache / "demo-data"  # --cache relocates the generated demo images too
+            from .layout import CacheLayout
+
+            args.root = CacheLayout(args.cache).demo_data  # --cache relocates the generated demo images too
         setup_logging(args.verbose)
         open_events(args)
         if hasattr(args, "cache") or getattr(args, "dataset", None) == "demo":  # a cache that cannot be a folder: one line, now
-            from .storage import checked_cache_root
+            from .layout import CacheLayout
 
-            checked_cache_root(getattr(args, "cache", None))
+            CacheLayout.resolve(getattr(args, "cache", None))
         code = int(args.func(args) or 0)
         return code
     except SystemExit as e:  # argparse: --help (0) or a bad argument (2, message already printed)
