@@ -129,7 +129,7 @@ class RunFolder:
             entries = {p.name for p in self.path.iterdir()}
         except OSError as e:
             raise FewShotError(f"The run folder {self.path} cannot be read ({e.strerror or e}). Choose another folder.") from e
-        if entries and "config.json" in entries:
+        if entries and self._holds_old_run():
             raise FewShotError(
                 f"{self.path} holds a run without the {MARKER} file this version writes into every run folder (an older "
                 "version's run, or the file was removed), so it is not resumed. Choose a new folder with --run-dir, or delete it to run again."
@@ -139,6 +139,14 @@ class RunFolder:
                 f"{self.path} is not empty and is not a run folder of this tool (no {MARKER} file in it), so results will not be "
                 "written there (your files stay as they are). Choose a new or empty folder with --run-dir."
             )
+
+    def _holds_old_run(self) -> bool:
+        """Whether the folder's config.json is a run's (a JSON object with a key), as older versions wrote it."""
+        try:
+            config = read_json(self.path / "config.json")
+        except (OSError, ValueError, RecursionError):
+            return False
+        return isinstance(config, dict) and "key" in config
 
     def start(self, config: dict[str, Any]) -> None:
         """Create the run folder and write config.json (with its checksum), or check that an existing one is this

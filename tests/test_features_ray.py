@@ -161,13 +161,13 @@ def test_a_worker_that_loads_another_clip_is_one_error(ray_local, tiny_backbone,
 
 
 def test_reproduce_on_ray_extracts_missing_features_through_ray_data(ray_local, cub_root, tmp_path, capsys, monkeypatch):
-    from fewshot_core import features
+    from fewshot_core import encode
 
     (tmp_path / "d.json").write_text(json.dumps({"Black-footed Albatross": ["dark plumage"], "laysan albatross": ["white head"]}))
     args = ["reproduce", "--dataset", "cub", "--root", str(cub_root), *TINY[:-2], "--descriptions", str(tmp_path / "d.json")]
     args += ["--methods", "adapter", "--translations", "mean-shift", "--shots", "1", "--texts", "0", "1", "--seeds", "1"]
     args += ["--cache", str(tmp_path / "c"), "--json"]
-    monkeypatch.setattr(features, "encode_images", lambda *a, **k: pytest.fail("the driver encoded images itself"))
+    monkeypatch.setattr(encode, "encode_images", lambda *a, **k: pytest.fail("the driver encoded images itself"))
     assert main([*args, "--executor", "ray", "--run-dir", str(tmp_path / "ray")]) == 0
     ray_json = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert len(list((tmp_path / "c").rglob("images/cub/*.safetensors"))) == 2  # train and test, in the local cache
