@@ -87,9 +87,9 @@ def run_units_on_ray(
     unit_task = ray.remote(_unit_task).options(**options)
     cache = None
     if qformer_cache:  # made here, so that workers on this machine (or sharing its file system) find it
-        folder = CacheLayout.of(qformer_cache).qformers
-        folder.mkdir(parents=True, exist_ok=True)
-        cache = str(CacheLayout.of(qformer_cache).root.resolve())
+        layout = CacheLayout.of(qformer_cache)
+        layout.qformers.mkdir(parents=True, exist_ok=True)
+        cache = str(layout.root.resolve())
     bundle_ref = ray.put(bundle)
     seed_refs: dict[int, Any] = {}
     if cfg.protocol == "train-split" and _needs_qformer(cfg):
