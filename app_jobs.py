@@ -30,6 +30,7 @@ from typing import Any
 
 from fewshot_core import FewShotError
 from fewshot_core.jobspec import SPEC_FILE, JobSpec, command_line, save_spec, spec_from_dict, split_secrets
+from fewshot_core.layout import CacheLayout
 from fewshot_core.processes import parse_pid, same_process, signal_group, start_token
 from fewshot_core.progress import read_events
 from fewshot_core.storage import lock_for, read_json, write_json
@@ -185,14 +186,12 @@ class Job:
 class JobRegistry:
     """The job folders under ``<cache>/jobs``; stateless, so a new registry (a restarted app) sees every job."""
 
-    def __init__(self, cache_root: Path | str) -> None:
-        self.root = Path(cache_root) / "jobs"
+    def __init__(self, cache_root: Path | str | CacheLayout) -> None:
+        self.layout = CacheLayout.of(cache_root)
+        self.root = self.layout.jobs
 
     def folder(self, kind: str, slot: str = "") -> Path:
-        name = f"{kind}-{slot}" if slot else kind
-        if not name.replace("-", "").replace("_", "").isalnum():
-            raise FewShotError(f"Job names are letters, digits, '-' and '_' (got {name!r}).")
-        return self.root / name
+        return self.layout.job_dir(kind, slot)
 
     def get(self, kind: str, slot: str = "") -> Job | None:
         folder = self.folder(kind, slot)

@@ -18,8 +18,8 @@ import streamlit as st
 from app_jobs import Job, JobRegistry
 from fewshot_core.config import BackboneConfig
 from fewshot_core.datasets import dataset_title, list_datasets
+from fewshot_core.executors import EXECUTORS
 from fewshot_core.jobspec import DatasetSpec, ExecutorSpec, resolve_backbone
-from fewshot_core.ray_cluster import EXECUTORS
 from fewshot_core.settings import DEVICES, MAX_SEEDS, LabSettings, load_settings, save_settings
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import streamlit as st
 
 from app_jobs import Job, JobRegistry
-from fewshot_core.storage import default_cache_root, read_json, write_json
+from fewshot_core.layout import CacheLayout
+from fewshot_core.storage import read_json, write_json
 
 POLL_S = 1.0  # how often a job's section looks at its folder
 
@@ -64,7 +65,7 @@ def show_flash(place: str) -> None:
 
 
 def _choices_file():
-    return default_cache_root() / "app_choices.json"
+    return CacheLayout.default().choices_file
 
 
 def _choices() -> dict[str, Any]:

@@ -137,14 +137,14 @@ def time_tip_adapter_f_epoch(shots: int = 15) -> dict[str, float]:
     import torch.nn.functional as F
 
     from fewshot_core.baselines.common import single_thread
-    from fewshot_core.vectors import unit
+    from fewshot_core.vectors import l2_normalize
 
     bundle = make_synthetic(synthetic_modes()["rotation"])
     sx, sy, text, *_ = unit_data(bundle, shots, 0, 4)
-    x = torch.as_tensor(unit(sx), dtype=torch.float32)
+    x = torch.as_tensor(l2_normalize(sx), dtype=torch.float32)
     y = torch.as_tensor(sy)
     values = F.one_hot(y, len(text)).float()
-    zs = 100.0 * x @ torch.as_tensor(unit(text), dtype=torch.float32).T
+    zs = 100.0 * x @ torch.as_tensor(l2_normalize(text), dtype=torch.float32).T
     keys = torch.nn.Parameter(x.clone())
     opt = torch.optim.AdamW([keys], lr=TIP_F_LR, eps=1e-4)
     alpha, beta = 1.0, 1.0  # their init_alpha / init_beta scale

@@ -32,7 +32,7 @@ from _common import emit, machine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's fewshot_core, not another one installed
 from fewshot_core.backbone import BackboneConfig, load_backbone  # noqa: E402
 from fewshot_core.datasets.images import load_rgb  # noqa: E402
-from fewshot_core.features import default_workers, encode_images  # noqa: E402
+from fewshot_core.encode import default_workers, encode_images  # noqa: E402
 
 
 def make_images(folder: Path, n: int, size: int = 224) -> list[Path]:

@@ -20,8 +20,8 @@ import tempfile
 import time
 
 from _common import emit_choice, validation_and_test
-from fewshot_core.bundle import build_bundle
-from fewshot_core.demo_clip import demo_backbone_config
+from fewshot_core.assemble import build_bundle
+from fewshot_core.demo.clip import demo_backbone_config
 from fewshot_core.qformer import QFormerTrainConfig
 from fewshot_core.stats import paired
 from fewshot_core.sweep import SweepConfig, run_sweep

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import emit, machine, synthetic_modes
+from fewshot_core.executors import RayExecutor
 from fewshot_core.ray_cluster import init_ray
 from fewshot_core.runs import RunFolder
 from fewshot_core.sweep import SweepConfig, run_sweep
@@ -60,7 +61,7 @@ def main() -> None:
         start = time.perf_counter()
         ray = init_ray(num_cpus=args.workers)
         seconds["ray_start"] = time.perf_counter() - start
-        run_sweep(bundle, cfg, root / "ray", qformer_cache=root / "q-ray", executor="ray")
+        run_sweep(bundle, cfg, root / "ray", qformer_cache=root / "q-ray", executor=RayExecutor())
         seconds["ray"] = time.perf_counter() - start
         print(f"ray: {seconds['ray']:.1f} s (of which {seconds['ray_start']:.1f} s starting Ray)", flush=True)
         differ = differing_units(root / "local", root / "ray")

@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fewshot_core.demo_clip import DemoClipConfig, train_demo_clip, training_pairs, validation_report  # noqa: E402
+from fewshot_core.demo.clip import DemoClipConfig, train_demo_clip, training_pairs, validation_report  # noqa: E402
 
 # Step counts tried (everything else: DemoClipConfig's defaults); each candidate runs its own full schedule.
 CANDIDATES = {f"steps{n}": {"steps": n} for n in (100, 200, 300, 450, 700, 1000, 1500, 2200)}
@@ -158,7 +158,7 @@ def main() -> None:
         record = summary["candidates"][chosen]
         if not (args.out / f"{chosen}.safetensors").exists():
             shutil.copy(args.work / f"{chosen}.safetensors", args.out / f"{chosen}.safetensors")
-        from fewshot_core.demo_clip import demo_report
+        from fewshot_core.demo.clip import demo_report
 
         record["test"] = demo_report(
             args.device, args.work / f"{chosen}.safetensors", root=args.work / "demo", cache=args.work / "cache", held=record["held_out_classes"]

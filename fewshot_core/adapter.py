@@ -1,4 +1,4 @@
-"""The adapter: one linear layer on CLIP image features, trained with cross-entropy (METHOD.md eqs. 6-9).
+"""The adapter: one linear layer on CLIP image features, trained with cross-entropy (the paper's eqs. 6-9; README, "The method").
 
 Its training set is the k-shot image features plus m translated descriptions per class (m = 0 is
 "image only"). The sweep trains many heads at once, one per text count, as one batched tensor

@@ -217,28 +217,3 @@ def _weights_error(cfg: BackboneConfig, error: Exception) -> str:
         tags = open_clip.list_pretrained_tags_by_model(cfg.model)
         return f"{cfg.pretrained!r} is neither a pretrained tag of {cfg.model} nor an existing file. Tags: {', '.join(tags) or 'none'}."
     return f"Could not load CLIP {cfg.model} with weights {cfg.pretrained!r}: {text}"
-
-
-def weights_status(cfg: BackboneConfig) -> tuple[bool, str]:
-    """Whether the weights are on this machine, and what to do if not (no download, no model load)."""
-    if not cfg.pretrained:
-        return True, "random weights (nothing to download; only for tests and the demo)"
-    path = Path(cfg.pretrained).expanduser()
-    if path.is_file():
-        return True, f"local file {path.name} ({path.stat().st_size / 1e6:.0f} MB)"
-    if path.suffix in (".pt", ".bin", ".safetensors", ".pth") or "/" in cfg.pretrained:
-        return False, f"{path} does not exist: check the path of the checkpoint file"
-    import open_clip
-
-    register_package_configs()
-    pcfg = open_clip.get_pretrained_cfg(cfg.model, cfg.pretrained)
-    if not pcfg:
-        return False, f"{cfg.pretrained!r} is not a pretrained tag of {cfg.model}: see open_clip.list_pretrained_tags_by_model"
-    repo = (pcfg.get("hf_hub") or "").strip("/")
-    if repo:
-        from huggingface_hub import try_to_load_from_cache
-
-        for name in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
-            if isinstance(try_to_load_from_cache(repo, name, cache_dir=cfg.weights_cache), str):
-                return True, f"{cfg.model} {cfg.pretrained} is in the Hugging Face cache"
-    return False, f"{cfg.model} {cfg.pretrained} will be downloaded on first use (needs internet); offline, give a local checkpoint file"

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import FewShotError
 from .runs import RESULT_COLUMNS
 from .stats import PairedGain, holm, mean_sd, paired
 
@@ -26,7 +27,7 @@ TRANSLATIONS = ("raw", "mean-shift", "qformer")  # how descriptions become image
 BASELINE_METHODS = {"linear-probe": "linear_probe", "tip-adapter": "tip_adapter", "tip-adapter-f": "tip_adapter_f", "gda": "gda", "lp++": "lp++"}
 HEAD_BASELINES = {"descriptions": "description_init", "zeroshot": "zeroshot_init"}  # image-only adapter on a head
 BASELINES = ("description_init", "zeroshot_init", "linear_probe", "tip_adapter", "tip_adapter_f", "gda", "lp++")  # display order
-DEFAULT_HEAD = "zeroshot"  # what runs from before the head column started from
+DEFAULT_HEAD = "zeroshot"  # the head picked when a run trained no translated adapter
 FAMILIES = ("gain", "vs_strongest")  # per translation: paired over image only (same head), over the strongest baseline
 QF_VS_MS = "qformer_vs_mean_shift"  # Q-Former minus mean shift, each at its per-seed text count
 
@@ -42,19 +43,22 @@ def init_column(head: str) -> str:
 
 
 def with_translation(results: pd.DataFrame) -> pd.DataFrame:
-    """The results with complete ``translation`` and ``head`` columns.
+    """The results with ``translation`` and ``head`` as text on adapter rows and "" on the others (a table read back
+    from CSV holds NaN for ""; an empty one gets the columns).
 
-    Tables from before the translation column (or with it empty) get "none" for adapter rows with 0 texts
-    and "qformer" for adapter rows with texts (the only translation there was); other methods get "".
-    Adapter rows without a head started from the class-name prompts ("zeroshot").
+    Raises:
+        FewShotError: adapter rows without a translation or head: results of a version before them, not read here.
     """
-    df = results.reindex(columns=list(dict.fromkeys([*RESULT_COLUMNS, *results.columns])))  # an empty frame gets the columns
+    df = results.reindex(columns=list(dict.fromkeys([*RESULT_COLUMNS, *results.columns])))
     adapter = (df["method"] == "adapter").to_numpy()
-    given = df["translation"].astype(object).fillna("").astype(str).to_numpy()
-    fallback = np.where(df["texts"].to_numpy() > 0, "qformer", "none") if len(df) else np.array([], dtype=object)
-    df["translation"] = np.where(adapter, np.where(given == "", fallback, given), "").astype(object)
-    head = df["head"].astype(object).fillna("").astype(str).to_numpy()
-    df["head"] = np.where(adapter, np.where(head == "", DEFAULT_HEAD, head), "").astype(object)
+    for name in ("translation", "head"):
+        given = df[name].astype(object).fillna("").astype(str).to_numpy()
+        if (adapter & (given == "")).any():
+            raise FewShotError(
+                f"These results have adapter rows without a {name}: they come from an older version of Few-shot Lab, whose "
+                "results this version does not read. Run the sweep again into a new run folder."
+            )
+        df[name] = np.where(adapter, given, "").astype(object)
     return df
 
 

@@ -142,13 +142,6 @@ class SweepConfig:
         """Labelled images per class a unit may use: the support set plus validation."""
         return shots + self.val_count(shots)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SweepConfig:
-        data = dict(data)
-        data["qformer_train"] = QFormerTrainConfig(**data.get("qformer_train", {}))
-        data["adapter"] = AdapterConfig(**data.get("adapter", {}))
-        return cls(**data)
-
     def validate(self) -> None:
         """Raise FewShotError on settings that cannot run."""
         if self.protocol not in PROTOCOLS:

@@ -16,6 +16,7 @@ from safetensors.numpy import load_file, save_file
 
 from .errors import FewShotError
 from .feature_status import FORMAT_VERSION, find_entries
+from .layout import CacheLayout
 from .storage import atomic_path, clean_cache, content_key, lock_if_writable, timestamp
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,10 @@ class FeatureCache:
     killed processes left behind (``storage.clean_cache``).
     """
 
-    def __init__(self, root: Path | str):
-        self.root = Path(root) / "features"
-        clean_cache(root)
+    def __init__(self, root: CacheLayout | Path | str):
+        layout = CacheLayout.of(root)
+        self.root = layout.features
+        clean_cache(layout)
 
     def path_for(self, kind: str, parts: dict[str, Any]) -> Path:
         """Where the entry for ``parts`` lives."""

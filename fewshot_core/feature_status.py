@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .datasets.base import ImageDataset
+from .layout import CacheLayout
 from .storage import file_stamp, sha256_file
 
 RANDOM_INIT_SEED = 0  # seed of the weights when no pretrained weights are given
@@ -66,14 +67,15 @@ def find_entries(features_root: Path, kind: str, **match: Any) -> list[dict[str,
     return found
 
 
-def cached_splits(cache_root: Path | str, dataset: ImageDataset, model: str, pretrained: str) -> dict[str, bool]:
-    """Which splits of ``dataset`` already have image features for this CLIP in the cache (reads file headers
-    only, loads no model): the status the Data page shows before anything is encoded."""
+def cached_splits(cache_root: CacheLayout | Path | str, dataset: ImageDataset, model: str, pretrained: str) -> dict[str, bool]:
+    """Which splits of ``dataset`` already have image features for this CLIP in the cache (root or layout; reads file
+    headers only, loads no model): the status the Data page shows before anything is encoded."""
+    features = CacheLayout.of(cache_root).features
     root = str(Path(dataset.root).resolve())
     weights = weights_identity(pretrained)
     status = {}
     for split in dataset.splits:
         match = {"format": FORMAT_VERSION, "dataset": dataset.name, "root": root, "split": split, "model": model, **weights}
         fingerprint = split_fingerprint(dataset, split)
-        status[split] = any(e.get("images") == fingerprint for e in find_entries(Path(cache_root) / "features", f"images/{dataset.name}", **match))
+        status[split] = any(e.get("images") == fingerprint for e in find_entries(features, f"images/{dataset.name}", **match))
     return status

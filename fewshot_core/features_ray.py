@@ -28,9 +28,9 @@ DECODE_WORKER_BYTES = 640 << 20  # a decoding worker with torch and torchvision 
 
 def _decode(batch: dict[str, np.ndarray], preprocess: Any) -> dict[str, np.ndarray]:
     """Ray task: decode and preprocess a batch of paths; unreadable images become zeros with ``ok`` False."""
-    from .features import _ImageFiles
+    from .encode import ImageFiles
 
-    files = _ImageFiles([Path(p) for p in batch["path"]], preprocess)
+    files = ImageFiles([Path(p) for p in batch["path"]], preprocess)
     images, ok = zip(*(files[i] for i in range(len(files))))
     return {"index": batch["index"], "image": np.stack([t.numpy() for t in images]), "ok": np.array(ok, bool)}
 
@@ -63,7 +63,7 @@ class _Encoder:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
 
-        from .features import encode_image_batch
+        from .encode import encode_image_batch
 
         ok = np.asarray(batch["ok"], bool)
         feats, precision = encode_image_batch(self.backbone, torch.from_numpy(np.ascontiguousarray(batch["image"])), ok)

@@ -1,4 +1,4 @@
-"""The lab's words, defined once: what the app's tooltips and its glossary say (README and METHOD.md say more)."""
+"""The lab's words, defined once: what the app's tooltips and its glossary say (the README says more, under "The method")."""
 
 from __future__ import annotations
 

@@ -351,13 +351,13 @@ def resolve_backbone(
 ) -> BackboneConfig:
     """The CLIP for a dataset from what was given: neither model nor weights on the demo is the demo's own CLIP;
     otherwise unset ones are ``BackboneConfig``'s. ``auto`` precision is fp32 for the demo CLIP
-    (``datasets.demo.CLIP_PRECISION``), so the demo's figures do not depend on the CPU's bf16."""
-    from .datasets import demo
+    (``demo.dataset.CLIP_PRECISION``), so the demo's figures do not depend on the CPU's bf16."""
+    from .demo import dataset as demo
 
     default = BackboneConfig()
     device, precision = device or default.device, precision or default.precision
     if model is None and pretrained is None and dataset == "demo":
-        from .demo_clip import demo_backbone_config  # torch: only when the demo's CLIP is the one to load
+        from .demo.clip import demo_backbone_config  # torch: only when the demo's CLIP is the one to load
 
         cfg = demo_backbone_config(device)
         return cfg if precision == default.precision else replace(cfg, precision=precision)

@@ -24,15 +24,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .translations import mean_shift
-from .vectors import unit
+from .vectors import l2_normalize
 
 
 def class_centroids(features: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
     """(C, D) unit centroids of the L2-normalised features of each class (a class without images: zeros)."""
-    x = unit(np.asarray(features, dtype=np.float64))
+    x = l2_normalize(np.asarray(features, dtype=np.float64))
     sums = np.zeros((num_classes, x.shape[1]))
     np.add.at(sums, np.asarray(labels, dtype=np.int64), x)
-    return unit(sums)
+    return l2_normalize(sums)
 
 
 @dataclass
@@ -52,7 +52,7 @@ def judge_descriptions(
     """Judge every description against the class centroids of the (training) images; see the module docstring."""
     text_labels = np.asarray(text_labels, dtype=np.int64)
     centroids = class_centroids(image_features, image_labels, num_classes)  # (C, D)
-    texts = unit(np.asarray(text_features, dtype=np.float64))  # (M, D)
+    texts = l2_normalize(np.asarray(text_features, dtype=np.float64))  # (M, D)
     shifted = mean_shift(texts, image_features).astype(np.float64)  # the sweep's own mean-shift translation
     rows = np.arange(len(text_labels))
     raw, translated = texts @ centroids.T, shifted @ centroids.T  # (M, C)

@@ -1,4 +1,4 @@
-"""The Q-Former: translates CLIP text features into CLIP image features (METHOD.md, eqs. 3-5).
+"""The Q-Former: translates CLIP text features into CLIP image features (the paper's eqs. 3-5; README, "The method").
 
 A BLIP-2-style Q-Former (transformers' ``Blip2QFormerModel``, randomly initialised): learned query
 tokens self-attend and cross-attend into the text side, either the pooled text embedding (one token)
@@ -16,7 +16,6 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,10 +26,7 @@ from .config import LOSSES, QFormerConfig, QFormerTrainConfig  # noqa: F401 (re-
 from .errors import FewShotError
 from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress, report
 from .storage import atomic_path
-from .vectors import unit
-
-if TYPE_CHECKING:
-    from .bundle import FeatureBundle
+from .vectors import l2_normalize
 
 log = logging.getLogger(__name__)
 CONFIG_DIR = Path(__file__).parent / "qformer_configs"
@@ -105,7 +101,7 @@ def translation_loss(
 ) -> torch.Tensor:
     """The Q-Former loss over a batch of N pairs, with c_ij = cos(I_i, I'_j).
 
-    - ``paper``: matched 1 - c_ii, unmatched max(0, c_ij), mean over all N^2 (METHOD.md's corrected eq. 4-5).
+    - ``paper``: matched 1 - c_ii, unmatched max(0, c_ij), mean over all N^2 (the paper's eq. 4-5 with its cases corrected; README, "The method, as implemented").
     - ``paper-literal``: the paper's printed eq. 4 (cases swapped); kept only to show that it fails.
     - ``balanced``: mean of the matched terms + mean of the unmatched terms (each side weighs the same).
     - ``infonce``: symmetric cross-entropy over c / temperature (CLIP's contrastive loss).
@@ -268,13 +264,13 @@ def alignment(translated: np.ndarray, text_labels: np.ndarray, image_features: n
         retrieval_acc: share of texts whose nearest class centroid (mean normalised image) is their class;
         cosine_error: 1 - mean_cosine.
     """
-    t, x = unit(translated), unit(image_features)
+    t, x = l2_normalize(translated), l2_normalize(image_features)
     classes = np.unique(image_labels)
     centroids = np.stack([x[image_labels == c].mean(0) for c in classes])  # mean of unit vectors
     sims = t @ centroids.T  # (M, C): mean cosine to each class's images
     col = np.searchsorted(classes, text_labels)
     mean_cos = float(sims[np.arange(len(t)), col].mean())
-    retrieval = float((classes[(t @ unit(centroids).T).argmax(1)] == text_labels).mean())
+    retrieval = float((classes[(t @ l2_normalize(centroids).T).argmax(1)] == text_labels).mean())
     return {"mean_cosine": mean_cos, "retrieval_acc": retrieval, "cosine_error": 1 - mean_cos}
 
 
@@ -331,22 +327,3 @@ def load_qformer(path: Path, arch: QFormerConfig, text_dim: int, image_dim: int)
         except OSError:
             pass  # a read-only cache: the entry stays, and is never loaded
         return None
-
-
-def qformer_alignment_report(
-    bundle: FeatureBundle, arch: QFormerConfig, train: QFormerTrainConfig, held_out_per_class: int = 5, device: str = "cpu"
-) -> dict[str, Any]:
-    """Train on the train split with some descriptions held out; report held-out alignment vs untrained."""
-    text = TextSide(bundle.description_features, bundle.description_labels, bundle.description_tokens, bundle.description_mask)
-    rank = np.zeros(len(text.labels), int)
-    for c in np.unique(text.labels):
-        idx = np.flatnonzero(text.labels == c)
-        rank[idx] = np.arange(len(idx))
-    per_class = bundle.descriptions_per_class()[text.labels]
-    held = rank >= per_class - held_out_per_class
-    trained = train_qformer(bundle.train_features, bundle.train_labels, text.subset(np.flatnonzero(~held)), arch, train, device)
-    torch.manual_seed(train.seed)
-    untrained = TextToImageQFormer(arch, text.pooled.shape[1], bundle.dim)
-    test_text = text.subset(np.flatnonzero(held))
-    measure = lambda m: alignment(translate(m, test_text), test_text.labels, bundle.test_features, bundle.test_labels)  # noqa: E731
-    return {"trained": measure(trained.model), "untrained": measure(untrained), "pairs_per_s": trained.pairs_per_s, "losses": trained.losses}

@@ -1,4 +1,4 @@
-"""Connecting to Ray, the optional executor (``--executor ray``): one place that imports it.
+"""Connecting to Ray, the optional executor (``--executor ray``, ``executors.RayExecutor``): one place that imports it.
 
 Without an address, a local Ray instance is started on this machine (as many CPUs as it has, or
 ``num_cpus``); with one (``ray://host:10001``, ``host:6379`` or ``auto``), the driver joins that
@@ -18,8 +18,7 @@ from typing import Any
 from .errors import FewShotError
 from .ray_local import shutdown_ray, start_local_instance
 
-EXECUTORS = ("local", "ray")
-__all__ = ["EXECUTORS", "check_executor", "gpu_plan", "import_ray", "init_ray", "ray_available", "shutdown_ray"]
+__all__ = ["gpu_plan", "import_ray", "init_ray", "shutdown_ray"]
 log = logging.getLogger(__name__)
 
 
@@ -30,25 +29,6 @@ def import_ray() -> Any:
     except ImportError as e:
         raise FewShotError("The Ray executor needs Ray: pip install 'fewshot-lab[ray]' (or pip install 'ray[data]==2.60.0').") from e
     return ray
-
-
-def ray_available() -> bool:
-    """Whether Ray can be imported here (the app offers the executor only then)."""
-    try:
-        import_ray()
-    except FewShotError:
-        return False
-    return True
-
-
-def check_executor(executor: str, address: str | None) -> None:
-    """Refuse an unknown executor, or an address without Ray (before any work starts)."""
-    if executor not in EXECUTORS:
-        raise FewShotError(f"Unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}.")
-    if address and executor != "ray":
-        raise FewShotError("--ray-address only applies with --executor ray.")
-    if executor == "ray":
-        import_ray()
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> Any:

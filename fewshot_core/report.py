@@ -303,7 +303,7 @@ SETTINGS = (
 
 
 def _prediction_keys(setting: str, seed: int, choices: dict[int, int], head: str) -> list[str]:
-    """Stored prediction keys of a setting for one seed, newest naming first ("adapter-<m>" meant the Q-Former before translations).
+    """Stored prediction keys of a setting for one seed (``units.prediction_key``).
 
     ``choices``: seed -> chosen text count (translations); ``head``: the sweep's head, whose image only is "adapter-0".
     """
@@ -311,7 +311,7 @@ def _prediction_keys(setting: str, seed: int, choices: dict[int, int], head: str
         return ["adapter-0"]
     if setting in TRANSLATIONS:
         m = choices.get(int(seed))
-        return [] if m is None else [f"adapter-{setting}-{m}"] + ([f"adapter-{m}"] if setting == "qformer" else [])
+        return [] if m is None else [f"adapter-{setting}-{m}"]
     if setting.endswith("_init"):  # image only on a head: "adapter-0" on the sweep's own head, "adapter-0@<head>" on another
         other = next((h for h in ("descriptions", "zeroshot", "zeros") if init_column(h) == setting), setting.removesuffix("_init"))
         return ["adapter-0"] if other == head else [f"adapter-0@{other}"]

@@ -4,7 +4,8 @@ how many seeds each shot count has; which run to open first; how the settings of
 A sweep started by ``reproduce`` records its outcome in ``outcome.json`` inside its run folder
 (``track_run``): ``running`` with its process id once the sweep has started, then ``finished``, ``failed``
 (with the error) or ``cancelled``. A run whose record still says ``running`` but whose process is gone was
-interrupted (killed). Runs made before this record read as complete or partial from their unit files alone.
+interrupted (killed). A run folder without this record (a sweep run from the library, not by ``reproduce``) reads
+as complete or partial from its unit files alone.
 """
 
 from __future__ import annotations

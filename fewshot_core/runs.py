@@ -15,7 +15,8 @@ does not match (an edited accuracy), it is another unit's record (swapped files)
 has one of the wrong type or an accuracy outside [0, 1], its rows are of other shots or seeds than its
 name says, or its predictions file is gone or changed (truncated); a damaged unit is never served, and
 the sweep recomputes it. A ``config.json`` that does not match its checksum is refused (a run's settings
-cannot be edited after the fact).
+cannot be edited after the fact), and so is a run of a version before these records (no marker, no checksum):
+this is a 0.1 project, which reads no older run format.
 
 ``config.json`` also records ``qformer_images_per_class``: for the ``train-split`` protocol the median
 number of labelled images per class the translators learned from; ``null`` for ``support``, where it
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import FewShotError
+from .layout import CacheLayout
 from .storage import atomic_path, canonical_sha256, read_json, remove_stale_tmp, sha256_file, timestamp, write_json
 
 if TYPE_CHECKING:
@@ -44,8 +46,6 @@ log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["dataset", "method", "protocol", "translation", "head", "shots", "texts", "seed", "val_acc", "test_acc", "chosen"]
 MARKER = ".fewshot-run"  # written into every run folder this tool creates; the sweep writes into no other non-empty folder
-# A legacy run folder (made before the marker) holds only these, and is adopted when its config.json is the same run.
-RUN_ENTRIES = {"config.json", "units", "results.csv", "results.jsonl", "test_index.json", MARKER}
 ACCURACIES = ("val_acc", "test_acc")
 # The type every stored row field must have (a column not listed must be present, of any type).
 ROW_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -114,10 +114,10 @@ class RunFolder:
         self.path = Path(path)
         self.units = self.path / "units"
 
-    def check_usable(self, key: str | None = None) -> None:
+    def check_usable(self) -> None:
         """Refuse (one line) a folder the sweep must not write into: a file, or a non-empty folder it did not create
-        (a legacy run folder counts as created when its config.json has ``key``; None: any key, checked again by
-        ``start``). Creates nothing."""
+        (no ``MARKER`` in it: a user's folder, or a run of a version before the marker, which is not resumed).
+        Creates nothing."""
         if not (self.path.exists() or self.path.is_symlink()):
             return
         if not self.path.is_dir():
@@ -129,36 +129,36 @@ class RunFolder:
             entries = {p.name for p in self.path.iterdir()}
         except OSError as e:
             raise FewShotError(f"The run folder {self.path} cannot be read ({e.strerror or e}). Choose another folder.") from e
-        if entries and not self._is_legacy_run(entries, key):
+        if entries and self._holds_old_run():
+            raise FewShotError(
+                f"{self.path} holds a run without the {MARKER} file this version writes into every run folder (an older "
+                "version's run, or the file was removed), so it is not resumed. Choose a new folder with --run-dir, or delete it to run again."
+            )
+        if entries:
             raise FewShotError(
                 f"{self.path} is not empty and is not a run folder of this tool (no {MARKER} file in it), so results will not be "
                 "written there (your files stay as they are). Choose a new or empty folder with --run-dir."
             )
 
-    def _is_legacy_run(self, entries: set[str], key: str | None) -> bool:
-        """A run folder made before the marker, of the run with ``key`` (None: of any run): only run files in it."""
-        if not entries <= RUN_ENTRIES | {e for e in entries if e.startswith(".") and e.endswith((".tmp", ".lock"))}:
-            return False
+    def _holds_old_run(self) -> bool:
+        """Whether the folder's config.json is a run's (a JSON object with a key), as older versions wrote it."""
         try:
-            old = read_json(self.path / "config.json")
+            config = read_json(self.path / "config.json")
         except (OSError, ValueError, RecursionError):
             return False
-        return isinstance(old, dict) and (key is None or old.get("key") == key)
+        return isinstance(config, dict) and "key" in config
 
     def start(self, config: dict[str, Any]) -> None:
         """Create the run folder and write config.json (with its checksum), or check that an existing one is this
         tool's and describes the same run.
 
         Raises:
-            FewShotError: the folder is a file, a user's non-empty folder, read-only, or holds another or a damaged
-                or hand-edited run.
+            FewShotError: the folder is a file, a user's non-empty folder, an older version's run, read-only, or holds
+                another or a damaged or hand-edited run.
         """
-        self.check_usable(config["key"])
+        self.check_usable()
         target = self.path / "config.json"
         if not (self.path / MARKER).is_file():
-            if target.is_file():  # a legacy run of the same key: adopted, its config sealed (one that has a checksum must match it)
-                legacy = read_json(target)
-                write_json(target, self.config() if "checksum" in legacy else seal(legacy))
             write_json(self.path / MARKER, {"tool": "fewshot-lab", "created": timestamp()})
         remove_stale_tmp(self.path)
         if target.is_file():
@@ -182,6 +182,11 @@ class RunFolder:
             raise FewShotError(f"{target} is damaged ({e}); delete the run folder {self.path} to start over, or choose another one.") from e
         if not isinstance(config, dict):
             raise FewShotError(f"{target} is damaged (not a JSON object); delete the run folder {self.path} to start over, or choose another one.")
+        if "checksum" not in config and "key" in config:  # a whole run config, as versions before the checksum wrote it
+            raise FewShotError(
+                f"{target} was written by an older version of Few-shot Lab (it has no checksum), whose runs this version does not "
+                f"read. Run the sweep again into a new folder, or delete {self.path}."
+            )
         if config.get("checksum") != checksum(config):
             raise FewShotError(
                 f"{target} was changed after the run wrote it (its checksum does not match), so its results cannot be trusted. "
@@ -275,7 +280,8 @@ class RunFolder:
             )
 
     def predictions(self, unit: str) -> dict[str, np.ndarray]:
-        """Test predictions of a unit by key ("adapter-<texts>", "linear-probe", ...); empty if none or damaged."""
+        """Test predictions of a unit by key (``units.prediction_key``: "adapter-0", "adapter-<translation>-<texts>", "linear-probe",
+        ...); empty if none or damaged."""
         path = self.units / f"{unit}.npz"
         if not path.is_file() or self.unit_problem(unit) is not None:
             return {}
@@ -283,19 +289,14 @@ class RunFolder:
             return {k: data[k] for k in data.files}
 
     def results(self) -> pd.DataFrame:
-        """All finished rows as a tidy table (runs made before translations: adapter rows with texts are "qformer")."""
+        """All finished rows as a tidy table."""
         rows = []
         for path in sorted(self.units.glob("*.json")):
             problem, record = self._checked_unit(path.stem)
             if record is None:
                 raise FewShotError(f"Run unit {path} is damaged ({problem}); run the sweep again to recompute it.")
             rows.extend(record["rows"])
-        df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-        missing = df.translation.isna()
-        if missing.any():
-            adapter = df.method == "adapter"
-            df.loc[missing, "translation"] = np.where(adapter[missing], np.where(df.texts[missing] == 0, "none", "qformer"), "")
-        return df
+        return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
     def write_tables(self) -> pd.DataFrame:
         """Rebuild results.csv and results.jsonl from the unit files (atomically)."""
@@ -344,11 +345,11 @@ def rows_problem(rows: Any, unit: str) -> str | None:
     return None
 
 
-def list_runs(cache_root: Path | str) -> list[dict[str, Any]]:
-    """Every run folder under ``<cache>/runs``, newest first, with its config and result count (a damaged or
-    hand-edited config.json is skipped, with a warning in the log)."""
+def list_runs(cache_root: CacheLayout | Path | str) -> list[dict[str, Any]]:
+    """Every run folder under ``<cache>/runs`` (``CacheLayout.runs``), newest first, with its config and result count
+    (a damaged or hand-edited config.json is skipped, with a warning in the log)."""
     runs = []
-    for config_path in Path(cache_root, "runs").glob("*/config.json"):
+    for config_path in CacheLayout.of(cache_root).runs.glob("*/config.json"):
         folder = RunFolder(config_path.parent)
         try:
             config = folder.config()

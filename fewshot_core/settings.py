@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from .config import SweepConfig
-from .datasets import demo, list_datasets
-from .ray_cluster import EXECUTORS
-from .storage import default_cache_root, read_json, write_json
+from .datasets import dataset_info, list_datasets
+from .demo import dataset as demo
+from .executors import EXECUTORS
+from .layout import CacheLayout, default_cache_root
+from .storage import read_json, write_json
 
 DEVICES = ("auto", "cpu", "cuda", "mps")  # what the sidebar offers
 MAX_SEEDS = 50  # the sidebar's upper bound on seeds
@@ -29,7 +31,7 @@ class LabSettings:
     device: str = "auto"  # auto | cpu | cuda | mps
     cache_root: str = ""  # empty = the default cache root
     seeds: int = field(default_factory=lambda: len(SweepConfig().seeds))  # number of seeds for few-shot runs: SweepConfig's default (20)
-    executor: str = "local"  # local | ray: where training and feature jobs run (ray_cluster.py)
+    executor: str = "local"  # local | ray: where training and feature jobs run (executors.py)
     ray_address: str = ""  # a Ray cluster to join (ray://head:10001, head:6379, auto); empty = a local Ray instance
 
     def split_path(self) -> str | None:
@@ -37,12 +39,25 @@ class LabSettings:
         return self.split_file.strip() or None
 
     def cache_path(self) -> Path:
+        """The cache root these settings name (empty: the default one)."""
         return Path(self.cache_root).expanduser() if self.cache_root else default_cache_root()
+
+    def layout(self) -> CacheLayout:
+        """The layout of ``cache_path``: the folders every page reads and every job started from the app writes."""
+        return CacheLayout(self.cache_path())
+
+    def dataset_folder(self) -> str | None:
+        """The folder the pages load the dataset from: the sidebar's; with none, for a dataset that needs none (the
+        demo), its folder in this cache (``CacheLayout.demo_data``, where a job given ``--cache`` makes it too)."""
+        if self.dataset_root:
+            return self.dataset_root
+        needs_root = self.dataset not in list_datasets() or dataset_info(self.dataset).needs_root
+        return None if needs_root else str(self.layout().demo_data)
 
 
 def settings_file() -> Path:
-    """Where the app keeps its settings (beside, not inside, the cache root it names)."""
-    return default_cache_root() / "app_settings.json"
+    """Where the app keeps its settings: in the default cache (beside, not inside, the cache root they name)."""
+    return CacheLayout.default().settings_file
 
 
 def load_settings(path: Path | None = None) -> LabSettings:

@@ -1,4 +1,4 @@
-"""Safe on-disk storage: the cache root, content keys, atomic writes, cross-process locks and strict JSON."""
+"""Safe on-disk storage: content keys, atomic writes, cross-process locks and strict JSON (the cache's folders: ``layout.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import re
-import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,10 +17,9 @@ from typing import Any
 from filelock import FileLock
 
 from .errors import FewShotError
+from .layout import CacheLayout, default_cache_root  # noqa: F401 - default_cache_root: a thin alias, the tests and the app ask for it
 
-ENV_CACHE = "FEWSHOT_CACHE"
 STALE_TMP_SECONDS = 3600  # an atomic write's temporary file untouched this long was left by a killed process
-CACHE_FOLDERS = ("features", "qformers", "descriptions", "uploads", "runs")  # where the cache writes atomically
 MAX_INT_DIGITS = 64  # no number in a file this tool reads is longer; Python's own limit (4300) gives an unclear message
 # Errors a write can meet that the user fixes (space, quota, a read-only or forbidden folder), with their words.
 WRITE_ERRORS = {
@@ -34,34 +32,6 @@ WRITE_ERRORS = {
     errno.ENOTDIR: "a part of its path is a file, not a folder",
     errno.EEXIST: "a file stands where a folder should be",
 }
-
-
-def default_cache_root() -> Path:
-    """The cache root: ``$FEWSHOT_CACHE`` if set, else ``~/.cache/fewshot-lab``."""
-    env = os.environ.get(ENV_CACHE)
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "fewshot-lab"
-
-
-def checked_cache_root(path: Path | str | None = None) -> Path:
-    """The cache root to use (``path``, else ``default_cache_root``), refused with one clear line when it
-    cannot be a folder: a file, a dangling or looping symbolic link, or a path under a file."""
-    root = Path(path).expanduser() if path else default_cache_root()
-    where = "--cache" if path else (f"${ENV_CACHE}" if os.environ.get(ENV_CACHE) else "The cache root")
-    fix = f"Point {where} at a folder (it is created if missing)."
-    try:
-        mode = root.stat().st_mode  # follows links: a loop raises ELOOP, a dangling link ENOENT
-    except FileNotFoundError:
-        if root.is_symlink():
-            raise FewShotError(f"{where} {root} is a symbolic link to {os.readlink(root)}, which does not exist. {fix}") from None
-        return root
-    except OSError as e:
-        raise FewShotError(f"{where} {root} cannot be used ({e.strerror or e}). {fix}") from None
-    if not stat.S_ISDIR(mode):
-        raise FewShotError(f"{where} {root} is a file, not a folder. {fix}")
-    return root
 
 
 def check_path_kind(path: Path | str, what: str, folder: bool) -> Path:
@@ -185,9 +155,9 @@ def remove_stale_tmp(folder: Path | str, max_age: float = STALE_TMP_SECONDS) -> 
     return removed
 
 
-def clean_cache(root: Path | str) -> int:
-    """``remove_stale_tmp`` over the folders of the cache at ``root`` that hold atomic writes (not the demo images)."""
-    return sum(remove_stale_tmp(Path(root) / name) for name in CACHE_FOLDERS)
+def clean_cache(cache: CacheLayout | Path | str) -> int:
+    """``remove_stale_tmp`` over the folders of the cache that hold atomic writes (``CacheLayout.atomic_folders``)."""
+    return sum(remove_stale_tmp(folder) for folder in CacheLayout.of(cache).atomic_folders)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -21,39 +21,36 @@ from pathlib import Path
 
 import pandas as pd
 
-from .backbone import resolve_device
 from .baselines import zero_shot_predict
 from .bundle import FeatureBundle, bundle_fingerprint
 from .config import METHODS, PROTOCOLS, TRANSLATIONS, AdapterConfig, QFormerTrainConfig, SweepConfig  # noqa: F401 (re-exported)
 from .datasets.base import check_class_sizes
-from .progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
-from .ray_cluster import check_executor
+from .executors import LOCAL, Executor
+from .layout import CacheLayout
+from .progress import CancelFn, ProgressFn, never_cancel, no_progress
 from .runs import RunFolder, library_versions
 from .storage import content_key, timestamp
-from .translator import Translator
-from .units import UnitResult, compute_unit, held_out_validation, qformer_images_per_class, unit_name, zero_shot_rows, zero_shot_validation
+from .units import UnitResult, held_out_validation, qformer_images_per_class, unit_name, zero_shot_rows, zero_shot_validation
 
 
 def run_sweep(
     bundle: FeatureBundle,
     cfg: SweepConfig,
     run_dir: Path | str,
-    qformer_cache: Path | str | None = None,
+    qformer_cache: CacheLayout | Path | str | None = None,
     on_progress: ProgressFn = no_progress,
     should_cancel: CancelFn = never_cancel,
-    executor: str = "local",
-    ray_address: str | None = None,
+    executor: Executor = LOCAL,
 ) -> pd.DataFrame:
     """Run (or resume) a sweep into ``run_dir`` and return its results table.
 
     Units are (shots, seed) pairs, seed-major, so under ``train-split`` each seed's Q-Former is trained
-    once and reused by its shot counts. A damaged or incomplete unit file is recomputed. ``executor``
-    ``"ray"`` runs the units (and the Q-Formers they need) as Ray tasks (``sweep_ray.py``) on the
-    cluster at ``ray_address`` or a local instance; the run folder and the numbers are the same.
+    once and reused by its shot counts. A damaged or incomplete unit file is recomputed. ``executor`` runs
+    the units (``executors.py``: here, or as Ray tasks with the Q-Formers they need); the run folder and the
+    numbers are the same. ``qformer_cache``: the cache (root or layout) whose Q-Formers are reused; None: none kept.
     """
     cfg.validate()
-    check_executor(executor, ray_address)
-    device = resolve_device(cfg.device) if executor == "local" else None
+    executor.check(cfg.device)
     run = RunFolder(run_dir)
     fingerprint = bundle_fingerprint(bundle)
     val_idx = held_out_validation(bundle, cfg)
@@ -84,18 +81,10 @@ def run_sweep(
     def save(shots: int, seed: int, result: UnitResult) -> None:
         nonlocal finished
         rows, extra, preds = result
-        run.save_unit(unit_name(shots, seed), rows, {**extra, "executor": executor}, preds)
+        run.save_unit(unit_name(shots, seed), rows, {**extra, "executor": executor.name}, preds)
         run.write_tables()
         finished += 1
         on_progress(finished, total, f"{shots}-shot seed {seed} done")
 
-    if executor == "ray":
-        from .sweep_ray import run_units_on_ray
-
-        run_units_on_ray(bundle, cfg, todo, val_idx, qformer_cache, ray_address, save, should_cancel)
-    else:
-        translator = Translator(bundle, cfg, device, qformer_cache, val_idx, should_cancel, on_progress)
-        for shots, seed in todo:
-            check_cancel(should_cancel, "The sweep")
-            save(shots, seed, compute_unit(bundle, cfg, shots, seed, translator, device, should_cancel))
+    executor.run_units(bundle, cfg, todo, val_idx, qformer_cache, save, should_cancel, on_progress)
     return run.write_tables()

@@ -23,6 +23,7 @@ import numpy as np
 from .bundle import FeatureBundle
 from .config import SweepConfig
 from .errors import FewShotError
+from .layout import CacheLayout
 from .progress import CancelFn, Cancelled
 from .ray_cluster import gpu_plan, init_ray
 
@@ -35,7 +36,7 @@ def _translator(bundle: FeatureBundle, cfg: SweepConfig, val_idx: np.ndarray, qf
     from .translator import Translator
 
     device = resolve_device(cfg.device)
-    cache = qformer_cache if qformer_cache and Path(qformer_cache).is_dir() else None  # a path the worker's machine lacks: no Q-Former cache
+    cache = qformer_cache if qformer_cache and CacheLayout.of(qformer_cache).qformers.is_dir() else None  # a path the worker's machine lacks
     return Translator(bundle, cfg, device, cache, val_idx), device
 
 
@@ -72,7 +73,7 @@ def run_units_on_ray(
     cfg: SweepConfig,
     units: list[tuple[int, int]],
     val_idx: np.ndarray,
-    qformer_cache: Path | str | None,
+    qformer_cache: CacheLayout | Path | str | None,
     address: str | None,
     save: Callable[[int, int, Any], None],
     should_cancel: CancelFn,
@@ -86,8 +87,9 @@ def run_units_on_ray(
     unit_task = ray.remote(_unit_task).options(**options)
     cache = None
     if qformer_cache:  # made here, so that workers on this machine (or sharing its file system) find it
-        Path(qformer_cache).mkdir(parents=True, exist_ok=True)
-        cache = str(Path(qformer_cache).resolve())
+        layout = CacheLayout.of(qformer_cache)
+        layout.qformers.mkdir(parents=True, exist_ok=True)
+        cache = str(layout.root.resolve())
     bundle_ref = ray.put(bundle)
     seed_refs: dict[int, Any] = {}
     if cfg.protocol == "train-split" and _needs_qformer(cfg):

@@ -20,7 +20,7 @@ import numpy as np
 
 from .bundle import FeatureBundle
 from .errors import FewShotError
-from .vectors import unit
+from .vectors import l2_normalize
 
 MODES = ("rotation", "shift")
 
@@ -60,19 +60,19 @@ def make_synthetic(spec: SyntheticSpec | None = None) -> FeatureBundle:
     if s.mode == "shift":
         return _make_shift(s)
     rng = np.random.default_rng(s.seed)
-    protos = unit(s.shared * unit(rng.standard_normal(s.dim)) + unit(rng.standard_normal((s.num_classes, s.dim))))
+    protos = l2_normalize(s.shared * l2_normalize(rng.standard_normal(s.dim)) + l2_normalize(rng.standard_normal((s.num_classes, s.dim))))
     rot = _rotation(s.dim, s.rotation, rng)
-    gap = unit(rng.standard_normal(s.dim)) * s.gap
+    gap = l2_normalize(rng.standard_normal(s.dim)) * s.gap
 
     def images(n: int) -> tuple[np.ndarray, np.ndarray]:
         labels = np.repeat(np.arange(s.num_classes), n)
         noise = rng.standard_normal((len(labels), s.dim)) * s.image_noise / np.sqrt(s.dim)
-        return (unit(protos[labels] + noise) + gap).astype(np.float32), labels
+        return (l2_normalize(protos[labels] + noise) + gap).astype(np.float32), labels
 
     def texts(n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
         labels = np.repeat(np.arange(s.num_classes), n)
         eps = rng.standard_normal((len(labels), s.dim)) * noise / np.sqrt(s.dim)
-        return (unit(protos[labels] @ rot.T + eps) - gap).astype(np.float32), labels
+        return (l2_normalize(protos[labels] @ rot.T + eps) - gap).astype(np.float32), labels
 
     train_x, train_y = images(s.train_per_class)
     test_x, test_y = images(s.test_per_class)
@@ -82,21 +82,21 @@ def make_synthetic(spec: SyntheticSpec | None = None) -> FeatureBundle:
 
 
 def _make_shift(s: SyntheticSpec) -> FeatureBundle:
-    """The ``shift`` mode: text = unit(prototype + noise) + gap + per-class jitter, re-normalised."""
+    """The ``shift`` mode: text = l2_normalize(prototype + noise) + gap + per-class jitter, re-normalised."""
     rng = np.random.default_rng(s.seed)
-    protos = unit(s.shared * unit(rng.standard_normal(s.dim)) + unit(rng.standard_normal((s.num_classes, s.dim))))
-    gap = unit(rng.standard_normal(s.dim)) * s.gap  # (D,) the same for every class
-    jitter = unit(rng.standard_normal((s.num_classes, s.dim))) * s.gap_jitter  # (C, D) each class's own part
+    protos = l2_normalize(s.shared * l2_normalize(rng.standard_normal(s.dim)) + l2_normalize(rng.standard_normal((s.num_classes, s.dim))))
+    gap = l2_normalize(rng.standard_normal(s.dim)) * s.gap  # (D,) the same for every class
+    jitter = l2_normalize(rng.standard_normal((s.num_classes, s.dim))) * s.gap_jitter  # (C, D) each class's own part
 
     def images(n: int) -> tuple[np.ndarray, np.ndarray]:
         labels = np.repeat(np.arange(s.num_classes), n)
         noise = rng.standard_normal((len(labels), s.dim)) * s.image_noise / np.sqrt(s.dim)
-        return unit(protos[labels] + noise).astype(np.float32), labels
+        return l2_normalize(protos[labels] + noise).astype(np.float32), labels
 
     def texts(n: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
         labels = np.repeat(np.arange(s.num_classes), n)
         eps = rng.standard_normal((len(labels), s.dim)) * noise / np.sqrt(s.dim)
-        return unit(unit(protos[labels] + eps) + gap + jitter[labels]).astype(np.float32), labels
+        return l2_normalize(l2_normalize(protos[labels] + eps) + gap + jitter[labels]).astype(np.float32), labels
 
     train_x, train_y = images(s.train_per_class)
     test_x, test_y = images(s.test_per_class)

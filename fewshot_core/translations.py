@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import NONE, TRANSLATIONS  # noqa: F401 (re-exported: the names of this module's translations)
-from .vectors import unit
+from .vectors import l2_normalize
 
 
 def mean_shift(text_features: np.ndarray, image_features: np.ndarray) -> np.ndarray:
@@ -27,5 +27,5 @@ def mean_shift(text_features: np.ndarray, image_features: np.ndarray) -> np.ndar
         text_features: (M, D) every description feature (their mean is the text centre).
         image_features: (N, D) the images the protocol allows (support set, or train split minus validation).
     """
-    t, x = unit(np.asarray(text_features, np.float32)), unit(np.asarray(image_features, np.float32))
-    return unit(t - t.mean(axis=0) + x.mean(axis=0)).astype(np.float32)
+    t, x = l2_normalize(np.asarray(text_features, np.float32)), l2_normalize(np.asarray(image_features, np.float32))
+    return l2_normalize(t - t.mean(axis=0) + x.mean(axis=0)).astype(np.float32)

@@ -15,6 +15,7 @@ from .bundle import FeatureBundle, bundle_fingerprint
 from .config import QFormerTrainConfig, SweepConfig
 from .datasets.sampling import FewShotSplit
 from .errors import FewShotError
+from .layout import CacheLayout
 from .progress import CancelFn, ProgressFn, never_cancel, no_progress
 from .qformer import TextSide, load_qformer, load_qformer_config, save_qformer, train_qformer, translate
 from .storage import content_key
@@ -35,14 +36,14 @@ class Translator:
         bundle: FeatureBundle,
         cfg: SweepConfig,
         device: torch.device,
-        cache: Path | str | None,
+        cache: CacheLayout | Path | str | None,
         val_idx: np.ndarray,
         should_cancel: CancelFn = never_cancel,
         on_progress: ProgressFn = no_progress,
     ):
         self.bundle, self.cfg, self.device, self.val_idx = bundle, cfg, device, val_idx
         self.should_cancel, self.on_progress = should_cancel, on_progress
-        self.cache = Path(cache) if cache else None
+        self.qformers = CacheLayout.of(cache).qformers if cache else None  # None: trained Q-Formers are not kept
         self.text = TextSide(bundle.description_features, bundle.description_labels, bundle.description_tokens, bundle.description_mask)
         self._per_seed: dict[int, np.ndarray] = {}  # train-split: seed -> Q-Former translations
 
@@ -87,7 +88,7 @@ class Translator:
                 "train": asdict(train),
             }
         )
-        path = self.cache / "qformers" / f"{key}.safetensors" if self.cache else None
+        path = self.qformers / f"{key}.safetensors" if self.qformers else None
         model = load_qformer(path, arch, self.bundle.description_features.shape[1], self.bundle.dim) if path else None
         if model is None:
             model = self._train(image_idx, arch, train)

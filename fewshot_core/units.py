@@ -27,7 +27,7 @@ from .progress import CancelFn, never_cancel
 from .runs import ResultRow
 from .translations import NONE
 from .translator import Translator
-from .vectors import unit
+from .vectors import l2_normalize
 
 
 def select_descriptions(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -95,7 +95,7 @@ def head_classifier(bundle: FeatureBundle, init: str) -> np.ndarray | None:
     """(C, D) the classifier an adapter head starts from: "zeroshot" the class-name prompts, "descriptions" the
     mean of each class's (normalised) description embeddings (CuPL); None for "zeros"."""
     if init == "descriptions":
-        return unit(description_class_embeddings(bundle.description_features, bundle.description_labels, bundle.num_classes))
+        return l2_normalize(description_class_embeddings(bundle.description_features, bundle.description_labels, bundle.num_classes))
     return bundle.class_text_features if init == "zeroshot" else None
 
 

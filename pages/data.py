@@ -80,13 +80,13 @@ def features_ui(s, dataset) -> None:
     from fewshot_core.feature_status import cached_splits
 
     st.subheader("CLIP features")
-    cached = cached_splits(s.cache_path(), dataset, s.model, s.pretrained)
+    cached = cached_splits(s.layout(), dataset, s.model, s.pretrained)
     ready = [k for k, v in cached.items() if v]
     missing = [k for k, v in cached.items() if not v]
     state = "all cached" if not missing else (f"cached: {', '.join(ready)}; not yet: " if ready else "not cached yet: ") + ", ".join(missing)
     st.caption(
         f"{s.model} · {s.pretrained or 'random weights'} · device {s.device}. Features {state} "
-        f"(encoded once, then read from the cache {s.cache_path() / 'features'}; Train encodes what is missing)."
+        f"(encoded once, then read from the cache {s.layout().features}; Train encodes what is missing)."
     )
     registry = job_registry()
     job = registry.get("features")
@@ -155,8 +155,8 @@ def read_dataset(s) -> tuple[dict | None, object | None, str, str | None]:
     if not s.dataset_root and s.dataset != "demo":
         return None, None, "choose the dataset folder", None
     try:
-        report = _report(s.dataset, s.dataset_root or None, s.split_path(), _folder_stamp(s.dataset_root))
-        dataset = load_dataset(s.dataset, s.dataset_root or None, s.split_path())
+        report = _report(s.dataset, s.dataset_folder(), s.split_path(), _folder_stamp(s.dataset_root))
+        dataset = load_dataset(s.dataset, s.dataset_folder(), s.split_path())
     except FewShotError as e:
         return None, None, "not usable yet (see below)", for_app(str(e))
     if not report["num_train"]:

@@ -358,7 +358,7 @@ def page() -> None:
         st.info("Choose the dataset folder in the sidebar first (Data page).")
         return
     try:
-        dataset = load_dataset(s.dataset, s.dataset_root or None, s.split_path())
+        dataset = load_dataset(s.dataset, s.dataset_folder(), s.split_path())
     except FewShotError as e:
         st.error(escape_markdown(for_app(str(e))))
         return

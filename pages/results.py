@@ -9,8 +9,8 @@ import streamlit as st
 
 from app_sidebar import escape_markdown, job_registry, settings
 from fewshot_core import FewShotError
-from fewshot_core.class_groups import demo_held_out, group_accuracy
 from fewshot_core.datasets.images import load_rgb
+from fewshot_core.demo.class_groups import demo_held_out, group_accuracy
 from fewshot_core.glossary import define, glossary_markdown
 from fewshot_core.headline import headline_frame, table1_compact
 from fewshot_core.names import unique_run_labels, write_label

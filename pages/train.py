@@ -108,7 +108,7 @@ def descriptions_ui(s) -> tuple[str | None, bool]:
     if not sets:
         st.warning("No descriptions for this dataset yet: generate or import them on the Descriptions page.")
         return None, False
-    classes = _classes(s.dataset, s.dataset_root or None, s.split_path())
+    classes = _classes(s.dataset, s.dataset_folder(), s.split_path())
     if isinstance(classes, str):
         st.error(escape_markdown(classes))
         return None, False
@@ -196,7 +196,7 @@ def _data_size(s, dataset: str, descriptions: str | None) -> tuple[int, int, int
     try:
         from fewshot_core.datasets.verify import verify_dataset
 
-        report = verify_dataset(s.dataset, s.dataset_root or None, check_images=False, split_file=s.split_path())
+        report = verify_dataset(s.dataset, s.dataset_folder(), check_images=False, split_file=s.split_path())
         lines = DescriptionSet(Path(descriptions)).all_lines(report["num_classes"])
         per_text = max(1, round(sum(map(len, lines.values())) / max(1, len(lines))))
         return report["num_classes"], max(1, report["num_train"] // report["num_classes"]), per_text

@@ -277,7 +277,7 @@ def test_results_page_when_only_zero_shot_is_done(translation_column):
 def test_results_page_splits_a_demo_run_into_seen_and_held_out_classes(translation_column):
     import json
 
-    from fewshot_core.demo_clip import DEMO_WEIGHTS
+    from fewshot_core.demo.clip import DEMO_WEIGHTS
     from fewshot_core.feature_status import weights_identity
 
     held = json.loads(DEMO_WEIGHTS.with_suffix(".json").read_text())["held_out_classes"][:1]

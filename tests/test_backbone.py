@@ -82,15 +82,3 @@ def test_device_and_precision_choice(monkeypatch):
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
     with pytest.raises(FewShotError):
         resolve_precision("int3", torch.device("cpu"))
-
-
-def test_weights_status_says_what_to_do(tmp_path):
-    from fewshot_core.backbone import weights_status
-
-    assert weights_status(BackboneConfig("fewshot-tiny", ""))[0]
-    ok, msg = weights_status(BackboneConfig("ViT-B-32", "openai", weights_cache=str(tmp_path)))
-    assert not ok and "downloaded on first use" in msg
-    ok, msg = weights_status(BackboneConfig("ViT-B-32", str(tmp_path / "missing.bin")))
-    assert not ok and "does not exist" in msg
-    (tmp_path / "w.bin").write_bytes(b"0" * 10)
-    assert weights_status(BackboneConfig("ViT-B-32", str(tmp_path / "w.bin")))[0]

@@ -254,7 +254,7 @@ def test_linear_probe_matches_scikit_learns_logistic_regression(small_bundle):
 
     from sklearn.linear_model import LogisticRegression
 
-    from fewshot_core.vectors import unit
+    from fewshot_core.vectors import l2_normalize
 
     b = small_bundle
     for shots, c in ((1, 1.0), (8, 10.0)):
@@ -263,7 +263,7 @@ def test_linear_probe_matches_scikit_learns_logistic_regression(small_bundle):
         ours = linear_probe(sx, sy, sx[:0], sy[:0], b.test_features, grid=(c,))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            theirs = LogisticRegression(C=c, max_iter=300).fit(unit(sx), sy).predict(unit(b.test_features))
+            theirs = LogisticRegression(C=c, max_iter=300).fit(l2_normalize(sx), sy).predict(l2_normalize(b.test_features))
         assert (ours.test_pred == theirs).mean() >= 0.98, shots
 
 

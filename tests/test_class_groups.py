@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from fewshot_core.class_groups import demo_held_out, format_group_accuracy, group_accuracy
-from fewshot_core.demo_clip import DEMO_WEIGHTS
+from fewshot_core.demo.class_groups import demo_held_out, format_group_accuracy, group_accuracy
+from fewshot_core.demo.clip import DEMO_WEIGHTS
 from fewshot_core.feature_status import weights_identity
 from fewshot_core.runs import ResultRow, RunFolder
 
@@ -19,7 +19,7 @@ def _run(tmp_path):
     (run.path / "test_index.json").write_text(json.dumps({"class_names": ["a", "b", "c"], "labels": labels.tolist(), "paths": None}))
     run.save_unit("zeroshot", [ResultRow("demo", "zeroshot", 0, 0, 0, 0.5, 0.5).record()], predictions={"zeroshot": np.array([0, 1, 1, 1, 0, 0])})
     for seed, image_only in ((0, [0, 0, 1, 1, 2, 0]), (1, [0, 0, 1, 0, 2, 2])):
-        rows = [ResultRow("demo", "adapter", 1, 0, seed, 0.5, 0.5, "support").record()]
+        rows = [ResultRow("demo", "adapter", 1, 0, seed, 0.5, 0.5, "support", translation="none", head="zeroshot").record()]
         run.save_unit(f"01-{seed}", rows, predictions={"adapter-0": np.array(image_only)})
     return run
 

@@ -8,9 +8,9 @@ import PIL
 import pytest
 
 from fewshot_core import FewShotError
-from fewshot_core.datasets import demo as demo_module
 from fewshot_core.datasets import load_dataset
-from fewshot_core.datasets.demo import OFFICIAL_COUNTS
+from fewshot_core.demo import dataset as demo_module
+from fewshot_core.demo.dataset import OFFICIAL_COUNTS
 from fewshot_core.descriptions.generate import DescribeRequest, describe
 
 from .test_cli import run_cli

@@ -9,8 +9,7 @@ import torch
 from PIL import Image
 
 from fewshot_core.backbone import load_backbone, register_package_configs
-from fewshot_core.datasets.demo_words import RARE_TERMS
-from fewshot_core.demo_clip import (
+from fewshot_core.demo.clip import (
     DemoClipConfig,
     _caption,
     contrastive_loss,
@@ -20,6 +19,7 @@ from fewshot_core.demo_clip import (
     train_demo_clip,
     training_pairs,
 )
+from fewshot_core.demo.words import RARE_TERMS
 
 
 def test_captions_name_some_attributes_and_can_be_wrong():

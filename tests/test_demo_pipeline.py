@@ -6,13 +6,15 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from fewshot_core.bundle import build_bundle
-from fewshot_core.class_groups import demo_held_out, group_accuracy
-from fewshot_core.demo_clip import DEMO_WEIGHTS, DemoClipConfig, demo_backbone_config, demo_report, held_out_classes
+from fewshot_core.assemble import build_bundle
+from fewshot_core.demo.class_groups import demo_held_out, group_accuracy
+from fewshot_core.demo.clip import DEMO_WEIGHTS, DemoClipConfig, demo_backbone_config, demo_report, held_out_classes
 from fewshot_core.plots import figure4
-from fewshot_core.qformer import QFormerTrainConfig, load_qformer_config, qformer_alignment_report
+from fewshot_core.qformer import QFormerTrainConfig, load_qformer_config
 from fewshot_core.report import table1
 from fewshot_core.sweep import SweepConfig, run_sweep
+
+from .alignment import held_out_alignment
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +102,7 @@ def test_demo_report_command_shows_seen_and_held_out(report, demo_cache, capsys)
 
 
 def test_trained_qformer_maps_held_out_demo_descriptions_closer(demo_bundle):
-    report = qformer_alignment_report(demo_bundle, load_qformer_config("tiny"), QFormerTrainConfig(epochs=30, lr=3e-3), held_out_per_class=1)
+    report = held_out_alignment(demo_bundle, load_qformer_config("tiny"), QFormerTrainConfig(epochs=30, lr=3e-3), held_out_per_class=1)
     assert report["trained"]["cosine_error"] < report["untrained"]["cosine_error"]
     assert report["trained"]["retrieval_acc"] > 3 / 48
 

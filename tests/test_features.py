@@ -9,16 +9,8 @@ import pytest
 from fewshot_core.backbone import BackboneConfig, load_backbone
 from fewshot_core.datasets import load_dataset
 from fewshot_core.datasets.images import load_rgb
-from fewshot_core.features import (
-    FeatureCache,
-    _checked_precision,
-    cached_splits,
-    encode_images,
-    encode_text_tokens,
-    encode_texts,
-    image_features,
-    text_features,
-)
+from fewshot_core.encode import _checked_precision, encode_images, encode_text_tokens, encode_texts
+from fewshot_core.features import FeatureCache, cached_splits, image_features, text_features
 
 
 def _cos(a, b):
@@ -60,16 +52,16 @@ def test_bf16_stays_within_cosine_0999_of_fp32(cub_root):
 def test_precision_guard_falls_back_to_fp32(monkeypatch):
     import torch
 
-    import fewshot_core.features as features
+    import fewshot_core.encode as encode
 
     b = load_backbone(BackboneConfig("fewshot-tiny", "", device="cpu", precision="bf16"))
-    real = features._encode_batch
+    real = encode._encode_batch
 
     def noisy(backbone, images, precision):
         out = real(backbone, images, "fp32")
         return out + (torch.randn_like(out) * out.norm() if precision == "bf16" else 0)
 
-    monkeypatch.setattr(features, "_encode_batch", noisy)
+    monkeypatch.setattr(encode, "_encode_batch", noisy)
     assert _checked_precision(b, torch.randn(4, 3, 32, 32)) == "fp32"
 
 
@@ -214,7 +206,7 @@ def test_cached_splits_says_what_is_encoded_without_a_model(tiny_backbone, cub_r
 def test_bf16_images_use_a_cast_copy_of_the_image_tower_and_leave_text_alone(cub_root, monkeypatch):
     import torch
 
-    import fewshot_core.features as features
+    import fewshot_core.encode as encode
 
     paths = load_dataset("cub", cub_root).split("train").paths
     b = load_backbone(BackboneConfig("fewshot-tiny", "", device="cpu", precision="bf16"))
@@ -222,8 +214,8 @@ def test_bf16_images_use_a_cast_copy_of_the_image_tower_and_leave_text_alone(cub
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
         text_before = b.model.encode_text(b.tokenizer(texts)).float().numpy()
     checks = []
-    real = features._checked_precision
-    monkeypatch.setattr(features, "_checked_precision", lambda *a: checks.append(1) or real(*a))
+    real = encode._checked_precision
+    monkeypatch.setattr(encode, "_checked_precision", lambda *a: checks.append(1) or real(*a))
     first, _, used = encode_images(b, paths, batch_size=4, num_workers=0)
     second, _, _ = encode_images(b, paths[:5], num_workers=0)
     assert used == "bf16" and len(checks) == 1  # the fp32 check runs once per backbone, not once per call
@@ -237,10 +229,10 @@ def test_bf16_images_use_a_cast_copy_of_the_image_tower_and_leave_text_alone(cub
 
 
 def test_a_failed_check_drops_the_cast_copy(monkeypatch, cub_root):
-    import fewshot_core.features as features
+    import fewshot_core.encode as encode
 
     b = load_backbone(BackboneConfig("fewshot-tiny", "", device="cpu", precision="bf16"))
-    monkeypatch.setattr(features, "_checked_precision", lambda *a: "fp32")
+    monkeypatch.setattr(encode, "_checked_precision", lambda *a: "fp32")
     paths = load_dataset("cub", cub_root).split("train").paths
     feats, _, used = encode_images(b, paths, num_workers=0)
     ref, _, _ = encode_images(load_backbone(BackboneConfig("fewshot-tiny", "", device="cpu", precision="fp32")), paths, num_workers=0)
@@ -262,7 +254,7 @@ def test_default_workers_decode_between_batches_on_a_small_cpu(monkeypatch, tiny
 
     import torch
 
-    from fewshot_core.features import default_workers
+    from fewshot_core.encode import default_workers
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     for cores, on_cpu, on_gpu in ((2, 0, 1), (4, 0, 3), (8, 1, 7), (16, 2, 15), (64, 4, 16)):

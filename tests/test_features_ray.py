@@ -11,7 +11,9 @@ import pytest
 
 from fewshot_core.cli import main
 from fewshot_core.datasets import load_dataset
-from fewshot_core.features import FeatureCache, encode_images, image_features
+from fewshot_core.encode import encode_images
+from fewshot_core.executors import RayExecutor
+from fewshot_core.features import FeatureCache, image_features
 from fewshot_core.progress import Cancelled
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,13 +53,13 @@ def test_ray_writes_the_local_cache_entry_and_hits_it(ray_local, tiny_backbone, 
     import fewshot_core.features_ray as features_ray
 
     ds, cache = load_dataset("cub", cub_root), FeatureCache(tmp_path)
-    by_ray = image_features(cache, tiny_backbone, ds, "train", batch_size=5, executor="ray")
+    by_ray = image_features(cache, tiny_backbone, ds, "train", batch_size=5, executor=RayExecutor())
     assert not by_ray.cache_hit and by_ray.precision == "fp32"
     local = image_features(cache, tiny_backbone, ds, "train", num_workers=0)
     assert local.cache_hit and np.array_equal(local.features, by_ray.features)  # the local path reads the entry Ray wrote
     image_features(cache, tiny_backbone, ds, "test", num_workers=0)
     monkeypatch.setattr(features_ray, "encode_images_ray", lambda *a, **k: pytest.fail("encoded again"))
-    assert image_features(cache, tiny_backbone, ds, "test", executor="ray").cache_hit  # and Ray reads the local one
+    assert image_features(cache, tiny_backbone, ds, "test", executor=RayExecutor()).cache_hit  # and Ray reads the local one
     assert len(list((tmp_path / "features").rglob("*.safetensors"))) == 2
 
 
@@ -73,7 +75,7 @@ def test_ray_extraction_can_be_cancelled_between_batches(ray_local, tiny_backbon
             batch_size=2,
             on_progress=lambda *a: batches.append(a),
             should_cancel=lambda: bool(batches),
-            executor="ray",
+            executor=RayExecutor(),
         )
     assert len(batches) == 1 and not list(tmp_path.rglob("*.safetensors"))  # stopped after the first batch, nothing cached
 
@@ -159,13 +161,13 @@ def test_a_worker_that_loads_another_clip_is_one_error(ray_local, tiny_backbone,
 
 
 def test_reproduce_on_ray_extracts_missing_features_through_ray_data(ray_local, cub_root, tmp_path, capsys, monkeypatch):
-    from fewshot_core import features
+    from fewshot_core import encode
 
     (tmp_path / "d.json").write_text(json.dumps({"Black-footed Albatross": ["dark plumage"], "laysan albatross": ["white head"]}))
     args = ["reproduce", "--dataset", "cub", "--root", str(cub_root), *TINY[:-2], "--descriptions", str(tmp_path / "d.json")]
     args += ["--methods", "adapter", "--translations", "mean-shift", "--shots", "1", "--texts", "0", "1", "--seeds", "1"]
     args += ["--cache", str(tmp_path / "c"), "--json"]
-    monkeypatch.setattr(features, "encode_images", lambda *a, **k: pytest.fail("the driver encoded images itself"))
+    monkeypatch.setattr(encode, "encode_images", lambda *a, **k: pytest.fail("the driver encoded images itself"))
     assert main([*args, "--executor", "ray", "--run-dir", str(tmp_path / "ray")]) == 0
     ray_json = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert len(list((tmp_path / "c").rglob("images/cub/*.safetensors"))) == 2  # train and test, in the local cache

@@ -270,9 +270,10 @@ def test_ten_thousand_classes_of_two_images_are_refused_before_any_training(monk
 
 def test_text_features_in_cache_entries_match_one_pass_and_report_progress(tiny_backbone, tmp_path, monkeypatch):
     import fewshot_core.features as features
+    from fewshot_core.encode import encode_texts
 
     texts = [f"a photo of bird number {i}" for i in range(7)]
-    whole = features.encode_texts(tiny_backbone, texts)
+    whole = encode_texts(tiny_backbone, texts)
     monkeypatch.setattr(features, "TEXT_CHUNK", 3)
     seen = []
     got = features.text_features(features.FeatureCache(tmp_path), tiny_backbone, texts, on_progress=lambda d, t, m: seen.append((d, t)))

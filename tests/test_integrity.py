@@ -169,14 +169,18 @@ def test_a_users_folder_is_never_written_into(small_bundle, tmp_path):
     assert sorted(p.name for p in mine.iterdir()) == ["results.csv"] and (mine / "results.csv").read_text() == "my,own\n1,2\n"
 
 
-def test_a_run_folder_from_before_the_marker_is_adopted_not_refused(small_bundle, original, run, monkeypatch):
+def test_a_run_folder_from_before_the_marker_is_refused_with_a_clear_message(small_bundle, run):
     (run.path / MARKER).unlink()
     config = read_json(run.path / "config.json")
     del config["checksum"]
     (run.path / "config.json").write_text(json.dumps(config))  # as older versions wrote it
-    computed, again = _resweep(small_bundle, run, monkeypatch)
-    assert computed == [] and _sorted(again).equals(_sorted(original[2]))  # nothing recomputed
-    assert (run.path / MARKER).is_file() and run.config()["key"] == config["key"]  # marked, and its config now sealed
+    before = sorted(p.name for p in run.path.rglob("*"))
+    with pytest.raises(FewShotError, match="holds a run without the .fewshot-run file .* so it is not resumed"):
+        run_sweep(small_bundle, SweepConfig(**CFG), run.path)
+    assert sorted(p.name for p in run.path.rglob("*")) == before  # nothing written, nothing adopted
+    (run.path / MARKER).write_text("{}")  # with a marker but no checksum: the config is refused as an older version's
+    with pytest.raises(FewShotError, match="written by an older version of Few-shot Lab"):
+        run.config()
 
 
 def _bmp_tree(root):
@@ -217,6 +221,6 @@ def test_removing_the_marker_does_not_launder_an_edited_config(small_bundle, run
     config = read_json(run.path / "config.json")
     config["qformer_images_per_class"] = 99  # edited, its checksum kept: not a legacy config
     (run.path / "config.json").write_text(json.dumps(config))
-    with pytest.raises(FewShotError, match="config.json was changed after the run wrote it"):
+    with pytest.raises(FewShotError, match="holds a run without the .fewshot-run file"):
         run_sweep(small_bundle, SweepConfig(**CFG), run.path)
     assert not (run.path / MARKER).exists()

@@ -25,6 +25,7 @@ ROWS = [
 RESULTS = pd.DataFrame(
     [
         {"dataset": "x", "method": m, "protocol": "", "shots": k, "texts": t, "seed": s, "val_acc": v, "test_acc": a, "chosen": "{}"}
+        | {"translation": ("qformer" if t else "none") if m == "adapter" else "", "head": "zeroshot" if m == "adapter" else ""}
         for m, k, t, s, v, a in ROWS
     ]
 )
@@ -36,7 +37,7 @@ def test_figure4_draws_the_selected_numbers():
     image_only = by_name["image only (adapter, 0 texts)"]
     assert list(image_only.x) == [1, 4] and list(image_only.y) == pytest.approx([54.0, 81.0])
     assert list(image_only.error_y.array) == pytest.approx([2 * 2**0.5, 2**0.5])  # sample SD of 52, 56 and of 80, 82
-    val = by_name["image + Q-Former text (text count chosen per seed on validation)"]  # an old table: texts > 0 were the Q-Former
+    val = by_name["image + Q-Former text (text count chosen per seed on validation)"]
     assert list(val.y) == pytest.approx([62.0, 79.0]) and [t.split("<br>")[0] for t in val.text] == ["5 texts", "5 texts"]  # 5 wins on validation
     assert "gain over image only +8.00 points (95% CI +8.00 to +8.00)" in val.text[0]  # both seeds gain exactly 8 points
     oracle = by_name["image + Q-Former text (one text count chosen on test: oracle)"]

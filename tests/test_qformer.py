@@ -10,11 +10,12 @@ from fewshot_core.qformer import (
     TextToImageQFormer,
     list_qformer_configs,
     load_qformer_config,
-    qformer_alignment_report,
     train_qformer,
     translate,
     translation_loss,
 )
+
+from .alignment import held_out_alignment
 
 # Images I1=(1,0), I2=(0,1); translations I'1=(1,0), I'2=(0,-1): c = [[1, 0], [0, -1]]
 I = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # noqa: E741 - the paper's name for image features
@@ -80,7 +81,7 @@ def test_forward_pooled_and_tokens():
 
 
 def test_training_lowers_held_out_cosine_error(small_bundle):
-    report = qformer_alignment_report(small_bundle, load_qformer_config("tiny"), QFormerTrainConfig(epochs=30, lr=3e-3), held_out_per_class=3)
+    report = held_out_alignment(small_bundle, load_qformer_config("tiny"), QFormerTrainConfig(epochs=30, lr=3e-3), held_out_per_class=3)
     trained, untrained = report["trained"], report["untrained"]
     assert trained["cosine_error"] < untrained["cosine_error"] - 0.15
     assert trained["retrieval_acc"] > 3 / 20  # well above chance (1/20)

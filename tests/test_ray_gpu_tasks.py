@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from fewshot_core.executors import RayExecutor
 from fewshot_core.sweep import SweepConfig, run_sweep
 
 from .test_sweep_ray import FAST, _same_run
@@ -28,7 +29,7 @@ def ray_with_a_gpu():
 def test_units_take_the_gpu_only_where_the_device_allows(ray_with_a_gpu, small_bundle, tmp_path, device, gpu_ids):
     cfg = SweepConfig(**{**FAST, "device": device, "shots": [1], "protocol": "train-split"})
     run_sweep(small_bundle, cfg, tmp_path / "local")
-    run_sweep(small_bundle, cfg, tmp_path / "ray", executor="ray")
+    run_sweep(small_bundle, cfg, tmp_path / "ray", executor=RayExecutor())
     _same_run(tmp_path / "local", tmp_path / "ray")
     records = [json.loads(p.read_text()) for p in (tmp_path / "ray" / "units").glob("[0-9]*.json")]
     assert len(records) == 2 and all(r["gpu_ids"] == gpu_ids and r["device"] == "cpu" for r in records)

@@ -25,11 +25,17 @@ COLUMNS = ["dataset", "method", "protocol", "shots", "texts", "seed", "val_acc",
 def results(rows, translation=True):
     """A results table from (method, translation, shots, texts, seed, val, test[, head[, chosen]]) tuples.
 
-    Without a head, adapter rows have none (as runs from before heads: read as "zeroshot")."""
+    Without a head, adapter rows start from the class-name prompts ("zeroshot")."""
     df = pd.DataFrame(
         [
             {"dataset": "x", "method": m, "protocol": "support" if m == "adapter" else "", "shots": k, "texts": t, "seed": s}
-            | {"val_acc": v, "test_acc": a, "chosen": extra[1] if len(extra) > 1 else "{}", "translation": tr, "head": extra[0] if extra else None}
+            | {
+                "val_acc": v,
+                "test_acc": a,
+                "chosen": extra[1] if len(extra) > 1 else "{}",
+                "translation": tr,
+                "head": extra[0] if extra else ("zeroshot" if m == "adapter" else ""),
+            }
             for m, tr, k, t, s, v, a, *extra in rows
         ],
         columns=COLUMNS,
@@ -124,13 +130,14 @@ def test_one_seed_has_no_interval():
     assert summary_json(results(rows), {"dataset": "x", "sweep": {"seeds": [0]}})["rows"][0]["translations"]["qformer"]["gain_ci95"] == [None, None]
 
 
-def test_tables_without_a_translation_column_read_as_qformer():
-    old = results(THREE_SEEDS, translation=False)
-    old = old[old.method != "adapter"].pipe(lambda df: pd.concat([df, results(THREE_SEEDS[:3] + THREE_SEEDS[6:12], translation=False)]))
-    assert set(with_translation(old).translation) == {"none", "qformer", ""}
-    t = table1(old)
-    assert "raw" not in t and t.qformer_texts.iloc[0] == 4 and t.qformer_gain.iloc[0] == pytest.approx(8 / 3)
-    assert list(with_translation(results([("adapter", "", 1, 3, 0, 0.5, 0.5)], translation=True)).translation) == ["qformer"]  # empty = old
+def test_results_of_a_version_before_translations_and_heads_are_refused():
+    from fewshot_core import FewShotError
+
+    with pytest.raises(FewShotError, match="without a translation: they come from an older version"):
+        table1(results(THREE_SEEDS, translation=False))
+    with pytest.raises(FewShotError, match="without a head"):
+        with_translation(results([("adapter", "qformer", 1, 3, 0, 0.5, 0.5, "")]))
+    assert list(with_translation(results([("linear-probe", "", 1, 0, 0, 0.5, 0.5)])).translation) == [""]  # no translation needed
 
 
 def test_partial_and_zero_shot_only_results_do_not_crash():
@@ -212,7 +219,8 @@ def test_summary_json_is_the_issue_object():
     assert versus["gain_ci95"] == pytest.approx([8 / 3 - half, 8 / 3 + half], abs=1e-4)
 
 
-def test_per_class_report_reads_translation_keys_and_old_ones(tmp_path):
+def test_per_class_report_reads_translation_keys_not_old_ones(tmp_path):
+    from fewshot_core import FewShotError
     from fewshot_core.report import per_class_report
     from fewshot_core.runs import RunFolder
     from fewshot_core.storage import write_json
@@ -222,9 +230,10 @@ def test_per_class_report_reads_translation_keys_and_old_ones(tmp_path):
     rows = [("adapter", "none", 1, 0, 0, 0.5, 0.5), ("adapter", "mean-shift", 1, 2, 0, 0.9, 0.75), ("adapter", "qformer", 1, 4, 0, 0.9, 0.25)]
     preds = {"adapter-0": np.array([0, 1, 1, 0]), "adapter-mean-shift-2": np.array([0, 0, 1, 0]), "adapter-4": np.array([1, 1, 1, 0])}
     RunFolder(tmp_path).save_unit("01-0", [], predictions=preds)  # "adapter-4": a run from before translations
-    by_setting = {s: per_class_report(tmp_path, results(rows), 1, s)[0].set_index("class").accuracy for s in ("image_only", "mean-shift", "qformer")}
+    by_setting = {s: per_class_report(tmp_path, results(rows), 1, s)[0].set_index("class").accuracy for s in ("image_only", "mean-shift")}
     assert by_setting["mean-shift"].to_dict() == {"a": 100.0, "b": 50.0} and by_setting["image_only"].to_dict() == {"a": 50.0, "b": 50.0}
-    assert by_setting["qformer"].to_dict() == {"a": 0.0, "b": 50.0}
+    with pytest.raises(FewShotError, match="no stored predictions"):  # an older version's key is not read as the Q-Former's
+        per_class_report(tmp_path, results(rows), 1, "qformer")
 
 
 # 1 shot, 3 seeds, Q-Former with 1 or 4 texts. Seed 0 prefers 4 on validation, seed 1 prefers 1, seed 2 ties (-> 1, fewest).

@@ -141,8 +141,8 @@ def test_verify_dataset_with_a_split_file(pets_root, tmp_path, capsys):
 
 def test_bundle_and_sweep_use_the_files_validation_list(pets_root, tmp_path, tiny_backbone):
     """Abyssinian_4.jpg (in val) is unreadable: it is dropped, and the validation rows still point at the val images."""
+    from fewshot_core.assemble import bundle_from_dataset
     from fewshot_core.baselines import accuracy, zero_shot_predict
-    from fewshot_core.bundle import bundle_from_dataset
     from fewshot_core.features import FeatureCache
     from fewshot_core.sweep import SweepConfig, run_sweep
 

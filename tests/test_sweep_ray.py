@@ -15,6 +15,7 @@ import pytest
 
 from fewshot_core import FewShotError
 from fewshot_core.cli import main
+from fewshot_core.executors import LOCAL, RayExecutor
 from fewshot_core.progress import Cancelled
 from fewshot_core.qformer import QFormerTrainConfig
 from fewshot_core.ray_cluster import init_ray
@@ -45,7 +46,9 @@ def test_ray_gives_the_local_numbers(local_ray, small_bundle, tmp_path, protocol
     cfg = SweepConfig(**FAST, protocol=protocol)
     run_sweep(small_bundle, cfg, tmp_path / "local", qformer_cache=tmp_path / "qa")
     steps = []
-    run_sweep(small_bundle, cfg, tmp_path / "ray", qformer_cache=tmp_path / "qr", executor="ray", on_progress=lambda d, t, m: steps.append((d, t)))
+    run_sweep(
+        small_bundle, cfg, tmp_path / "ray", qformer_cache=tmp_path / "qr", executor=RayExecutor(), on_progress=lambda d, t, m: steps.append((d, t))
+    )
     _same_run(tmp_path / "local", tmp_path / "ray")
     assert steps[-1] == (5, 5) and [d for d, _ in steps] == sorted(d for d, _ in steps)
     record = json.loads((tmp_path / "ray" / "units" / "04-1.json").read_text())
@@ -76,7 +79,7 @@ def test_a_worker_killed_mid_sweep_changes_nothing(local_ray, small_bundle, tmp_
     watcher = threading.Thread(target=_kill_one_running_unit, args=(killed, stop), daemon=True)
     watcher.start()
     try:
-        run_sweep(small_bundle, cfg, tmp_path / "ray", executor="ray")
+        run_sweep(small_bundle, cfg, tmp_path / "ray", executor=RayExecutor())
     finally:
         stop.set()
         watcher.join()
@@ -90,26 +93,31 @@ def test_cancel_keeps_finished_units_and_either_executor_resumes(local_ray, smal
     done = []
     with pytest.raises(Cancelled):
         run_sweep(
-            small_bundle, cfg, tmp_path / "ray", executor="ray", on_progress=lambda d, t, m: done.append(d), should_cancel=lambda: len(done) >= 2
+            small_bundle,
+            cfg,
+            tmp_path / "ray",
+            executor=RayExecutor(),
+            on_progress=lambda d, t, m: done.append(d),
+            should_cancel=lambda: len(done) >= 2,
         )
     finished = sorted(p.stem for p in (tmp_path / "ray" / "units").glob("*.json"))
     assert "zeroshot" in finished and 2 <= len(finished) < 5
-    run_sweep(small_bundle, cfg, tmp_path / "ray", executor="local")  # resume the rest here...
+    run_sweep(small_bundle, cfg, tmp_path / "ray", executor=LOCAL)  # resume the rest here...
     _same_run(tmp_path / "local", tmp_path / "ray")
     (tmp_path / "ray" / "units" / "01-0.json").unlink()  # ...or on Ray
-    run_sweep(small_bundle, cfg, tmp_path / "ray", executor="ray")
+    run_sweep(small_bundle, cfg, tmp_path / "ray", executor=RayExecutor())
     _same_run(tmp_path / "local", tmp_path / "ray")
 
 
 def test_a_user_error_inside_a_task_comes_back_as_itself(local_ray, small_bundle, tmp_path):
     cfg = SweepConfig(**{**FAST, "seeds": [0], "shots": [1], "qformer_text_input": "tokens"})  # the bundle has no per-token features
     with pytest.raises(FewShotError, match="per-token description features"):
-        run_sweep(small_bundle, cfg, tmp_path / "ray", executor="ray")
+        run_sweep(small_bundle, cfg, tmp_path / "ray", executor=RayExecutor())
 
 
 def test_a_gpu_sweep_needs_a_cluster_with_gpus(local_ray, small_bundle, tmp_path):
     with pytest.raises(FewShotError, match="the Ray cluster has none"):
-        run_sweep(small_bundle, SweepConfig(**{**FAST, "device": "cuda"}), tmp_path / "ray", executor="ray")
+        run_sweep(small_bundle, SweepConfig(**{**FAST, "device": "cuda"}), tmp_path / "ray", executor=RayExecutor())
 
 
 def test_cli_reproduce_on_ray(local_ray, tmp_path, capsys):

@@ -8,7 +8,6 @@
 - ``lpp``: LP++, the text-blended linear probe (Huang et al., CVPR 2024).
 """
 
-from ..vectors import unit
 from .common import (
     PROMPT_TEMPLATES,
     FittedBaseline,
@@ -44,6 +43,5 @@ __all__ = [
     "search_grid",
     "templates_for",
     "tip_adapter",
-    "unit",
     "zero_shot_predict",
 ]

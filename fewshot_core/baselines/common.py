@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..vectors import unit
+from ..vectors import l2_normalize
 
 if TYPE_CHECKING:
     import torch
@@ -41,7 +41,7 @@ def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
 
 def zero_shot_predict(features: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
     """argmax_c cos(x, t_c): CLIP's zero-shot classifier."""
-    return (unit(features) @ unit(class_embeddings).T).argmax(1)
+    return (l2_normalize(features) @ l2_normalize(class_embeddings).T).argmax(1)
 
 
 def description_class_embeddings(
@@ -54,7 +54,7 @@ def description_class_embeddings(
     """
     feats, labels = (desc_features, desc_labels) if per_class is None else (desc_features[per_class], desc_labels[per_class])
     out = np.zeros((num_classes, feats.shape[1]), np.float32)
-    np.add.at(out, labels, unit(feats))
+    np.add.at(out, labels, l2_normalize(feats))
     return out
 
 
@@ -76,7 +76,7 @@ def unit_tensor(x: np.ndarray) -> torch.Tensor:
     """Rows of ``x`` scaled to length 1, as a float32 tensor (every baseline normalises as CLIP's papers do)."""
     import torch
 
-    return torch.as_tensor(unit(np.asarray(x, np.float32)), dtype=torch.float32)
+    return torch.as_tensor(l2_normalize(np.asarray(x, np.float32)), dtype=torch.float32)
 
 
 def validation_accuracy(pred: torch.Tensor | np.ndarray, labels: np.ndarray) -> float:

@@ -34,9 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         open_events(args)
         if hasattr(args, "run_flags"):  # the demo's flag-only commands
             if hasattr(args, "cache"):  # a cache that cannot be a folder: one line, now
-                from ..storage import checked_cache_root
+                from ..layout import CacheLayout
 
-                checked_cache_root(args.cache)
+                CacheLayout.resolve(args.cache)
             code = int(args.run_flags(args) or 0)
             return code
         spec = spec_from_args(args)

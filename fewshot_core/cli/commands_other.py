@@ -23,7 +23,7 @@ def cmd_report(spec: ReportSpec) -> None:
 
 
 def cmd_demo_train_clip(args: argparse.Namespace) -> None:
-    from ..demo_clip import DEMO_WEIGHTS, DemoClipConfig, train_demo_clip
+    from ..demo.clip import DEMO_WEIGHTS, DemoClipConfig, train_demo_clip
 
     cfg = DemoClipConfig(seed=args.seed, steps=args.steps or DemoClipConfig.steps)
     record = train_demo_clip(cfg, Path(args.out or DEMO_WEIGHTS), tqdm_progress("demo CLIP"), device=args.device, workers=args.workers)
@@ -31,11 +31,12 @@ def cmd_demo_train_clip(args: argparse.Namespace) -> None:
 
 
 def cmd_demo_report(args: argparse.Namespace) -> None:
-    from ..demo_clip import DEMO_WEIGHTS, demo_report
+    from ..demo.clip import DEMO_WEIGHTS, demo_report
+    from ..layout import CacheLayout
 
     weights = Path(args.weights or DEMO_WEIGHTS)
     if not weights.is_file():
         raise FewShotError(f"No demo CLIP weights at {weights}; train them with `python -m fewshot_core demo train-clip`.")
-    root = args.root or (args.cache / "demo-data" if args.cache else None)
+    root = args.root or (CacheLayout(args.cache).demo_data if args.cache else None)
     report = demo_report(args.device, weights, root, args.cache)
     print_json({"weights": str(weights), **report})

@@ -38,8 +38,8 @@ def cmd_estimate(spec: EstimateSpec) -> None:
 
 
 def cmd_reproduce(spec: ReproduceSpec) -> None:
-    from ..bundle import build_bundle, default_run_dir
-    from ..class_groups import demo_held_out, format_group_accuracy, group_accuracy
+    from ..assemble import build_bundle, default_run_dir
+    from ..demo.class_groups import demo_held_out, format_group_accuracy, group_accuracy
     from ..report import TRANSLATIONS, format_table1, summary_json, table1, text_helped
     from ..run_catalog import track_run  # the run folder records finished / failed / cancelled (Results marks it)
     from ..runs import RunFolder
@@ -115,7 +115,7 @@ def _stability_check(spec: ReproduceSpec, bundle, run_dir: Path, summary: dict[s
     """The same sweep again with another adapter batch-sampling seed (``--stability-seed``): do the marks (Holm
     stars and daggers) of every cell stay? Its run folder sits beside the first (resumable like any run), with
     its own spec."""
-    from ..bundle import default_run_dir
+    from ..assemble import default_run_dir
     from ..run_catalog import track_run
     from ..runs import RunFolder
     from ..summary import compare_verdicts, summary_json

@@ -32,7 +32,7 @@ def _commands() -> dict[str, tuple[str, object, list[Flag]]]:
     from ..datasets import list_datasets
     from ..datasets.download import downloadable_datasets
     from ..descriptions.sources import DATA_SOURCES, LLM_SOURCES
-    from ..ray_cluster import EXECUTORS
+    from ..executors import EXECUTORS
 
     datasets = list_datasets()
     return {

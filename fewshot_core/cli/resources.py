@@ -11,17 +11,18 @@ from ..jobspec import JobSpec
 
 def resolve_paths(spec: JobSpec) -> JobSpec:
     """The spec with its cache root resolved and checked (one line, now, when it cannot be a folder), and the
-    demo's generated images put under a cache given explicitly (``--cache`` relocates them too)."""
-    from ..storage import checked_cache_root
+    demo's generated images put under the cache's ``demo-data`` (``--cache`` relocates them too)."""
+    from ..layout import CacheLayout
 
     dataset = getattr(spec, "dataset", None)
     demo = dataset is not None and dataset.name == "demo"
     if not hasattr(spec, "cache") and not demo:
         return spec
     given = getattr(spec, "cache", None)
-    root = checked_cache_root(given)
-    if demo and dataset.root is None and given:
-        dataset.root = str(root / "demo-data")
+    layout = CacheLayout.resolve(given)
+    root = layout.root
+    if demo and dataset.root is None:  # the demo's images live in the cache (its layout says where)
+        dataset.root = str(layout.demo_data)
     if hasattr(spec, "cache"):
         spec.cache = str(root)
     return spec
@@ -34,11 +35,13 @@ def cache_root(spec: Any) -> Path:
 
 def check_executor(spec: Any) -> None:
     """Refuse an unknown executor, or an address without Ray, before any work (and before torch is imported)."""
-    from ..ray_cluster import check_executor as check
+    from ..executors import make_executor
 
-    check(spec.executor.name, spec.executor.address)
+    make_executor(spec.executor.name, spec.executor.address).check()
 
 
 def executor_args(spec: Any) -> dict[str, Any]:
-    """The library's executor arguments for the spec's executor."""
-    return {"executor": spec.executor.name, "ray_address": spec.executor.address}
+    """The library's executor argument for the spec's executor (an ``executors.Executor``)."""
+    from ..executors import make_executor
+
+    return {"executor": make_executor(spec.executor.name, spec.executor.address)}

@@ -6,9 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..demo import dataset as demo
 from ..errors import FewShotError
+from ..layout import CacheLayout
 from ..progress import ProgressFn
-from . import cub, demo, folder, pets, torchvision_sets
+from . import cub, folder, pets, torchvision_sets
 from .base import ClassAttributes, ImageDataset, Split
 from .sampling import FewShotSplit, sample_few_shot
 
@@ -67,10 +69,13 @@ def official_counts(name: str) -> dict[str, int] | None:
     return dataset_info(name).official_counts
 
 
-def load_dataset(name: str, root: Path | str | None, split_file: Path | str | None = None) -> ImageDataset:
+def load_dataset(
+    name: str, root: Path | str | None, split_file: Path | str | None = None, cache: CacheLayout | Path | str | None = None
+) -> ImageDataset:
     """Load dataset ``name`` from ``root`` (the dataset folder itself or its parent).
 
-    The demo needs no root: it is generated under the cache the first time.
+    The demo needs no root: it is generated the first time under ``cache``'s ``CacheLayout.demo_data`` (None: the
+    default cache), so every caller that names the same cache finds the same images (and their cached features).
 
     Args:
         split_file: a CoOp-format JSON split file whose train/val/test lists replace the dataset's splits.
@@ -78,6 +83,8 @@ def load_dataset(name: str, root: Path | str | None, split_file: Path | str | No
     info = dataset_info(name)
     if root is None and info.needs_root:
         raise FewShotError(f"Dataset {name!r} needs a folder (--root).")
+    if root is None:
+        root = (CacheLayout.of(cache) if cache else CacheLayout.resolve()).demo_data
     dataset = info.load(root)
     if split_file:
         from .split_file import apply_split_file

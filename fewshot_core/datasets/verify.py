@@ -6,15 +6,22 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..layout import CacheLayout
 from ..progress import ProgressFn, no_progress
 from . import load_dataset, official_counts
 from .images import find_unreadable
 
 
 def verify_dataset(
-    name: str, root: Path | str | None, check_images: bool = True, on_progress: ProgressFn = no_progress, split_file: Path | str | None = None
+    name: str,
+    root: Path | str | None,
+    check_images: bool = True,
+    on_progress: ProgressFn = no_progress,
+    split_file: Path | str | None = None,
+    cache: CacheLayout | Path | str | None = None,
 ) -> dict[str, Any]:
-    """Load dataset ``name`` from ``root`` (with ``split_file``'s splits, if given) and report what is there.
+    """Load dataset ``name`` from ``root`` (with ``split_file``'s splits, if given; the demo without a root from
+    ``cache``, as ``load_dataset``) and report what is there.
 
     ``num_val`` is the size of the dataset's own validation list (0: the sweep draws validation from train);
     ``matches_official_counts`` is None when there is no official release or a split file replaces its splits.
@@ -23,7 +30,7 @@ def verify_dataset(
         FewShotError: when ``root`` is not that dataset (missing or damaged annotation files), or the
             split file does not fit it.
     """
-    ds = load_dataset(name, root, split_file)
+    ds = load_dataset(name, root, split_file, cache)
     paths = [p for s in ds.splits.values() for p in s.paths]
     missing = [p for p in paths if not p.is_file()]
     present = [p for p in paths if p.is_file()]

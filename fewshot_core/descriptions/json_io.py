@@ -11,6 +11,7 @@ import numpy as np
 
 from ..datasets.base import ImageDataset
 from ..errors import FewShotError
+from ..layout import CacheLayout
 from ..storage import atomic_path, parse_json, sha256_file
 from .matching import MatchReport, match_class_names
 
@@ -102,7 +103,7 @@ def import_description_bytes(dataset: ImageDataset, data: bytes, cache_root: Pat
         raise FewShotError(
             f"The file is {len(data) / 2**20:.0f} MB; description files are at most {MAX_FILE_BYTES // 2**20} MB. Is it the right file?"
         )
-    path = Path(cache_root) / "uploads" / f"{hashlib.sha256(data).hexdigest()}.json"
+    path = CacheLayout.of(cache_root).uploads / f"{hashlib.sha256(data).hexdigest()}.json"
     if not path.is_file():
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)

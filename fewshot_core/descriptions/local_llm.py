@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FewShotError
+from ..layout import CacheLayout
 from .sources import SMOLLM2_FILE, Completion, DeadlineExceeded, GenerationSettings, OnDone, OnNotice, log_notice
 
 log = logging.getLogger(__name__)
@@ -77,9 +78,9 @@ class LocalSource:
     offline; any other value is a local folder or a Hugging Face model name.
     """
 
-    def __init__(self, model: str = "smollm2", device: str = "cpu", batch_size: int = 8, cache_root: Path | str | None = None):
+    def __init__(self, model: str = "smollm2", device: str = "cpu", batch_size: int = 8, cache_root: CacheLayout | Path | str | None = None):
         self.model_name, self.device, self.batch_size = model, device, batch_size
-        self.cache_root = Path(cache_root) if cache_root else None  # where the embedded model is kept converted (see load)
+        self.models = CacheLayout.of(cache_root).models if cache_root else None  # where the embedded model is kept converted (see load)
 
     def load(self) -> tuple[Any, Any]:
         """(tokenizer, model), loaded once per process (``load_model``).
@@ -95,10 +96,10 @@ class LocalSource:
             return load_model(self.model_name or "smollm2", self.device, converted)
 
     def _converted_folder(self, gguf: Path) -> Path | None:
-        if self.cache_root is None or not gguf.is_file():
+        if self.models is None or not gguf.is_file():
             return None
         stat = gguf.stat()
-        return self.cache_root / "models" / f"{gguf.stem}-{stat.st_size}-{stat.st_mtime_ns}"
+        return self.models / f"{gguf.stem}-{stat.st_size}-{stat.st_mtime_ns}"
 
     def complete(
         self,

@@ -256,7 +256,7 @@ def _retry_delay(e: Exception, attempt: int) -> float:
 def attribute_lines(dataset, c: int) -> list[str]:
     """The ``attributes`` source's sentences for class ``c``: the demo's varied ones, else one per strong attribute."""
     if dataset.name == "demo":
-        from ..datasets.demo_words import class_descriptions
+        from ..demo.words import class_descriptions
 
         on = {n.partition("::")[0]: n.partition("::")[2] for n, v in zip(dataset.attributes.names, dataset.attributes.values[c]) if v >= 50}
         return class_descriptions(on["has_color"], on["has_pattern"], on["has_shape"])

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FewShotError
+from ..layout import CacheLayout
 from ..storage import content_key, read_json, timestamp, write_json
 from .edits import Edits, apply_edits, empty_edits, lines_in_effect, undelete
 
@@ -266,10 +267,10 @@ def _read_for_use(path: Path, fields: Fields, fix: str) -> dict[str, Any] | None
 
 
 class DescriptionStore:
-    """All description sets under ``<cache>/descriptions``."""
+    """All description sets under ``<cache>/descriptions`` (``CacheLayout.descriptions``)."""
 
-    def __init__(self, cache_root: Path | str):
-        self.root = Path(cache_root) / "descriptions"
+    def __init__(self, cache_root: CacheLayout | Path | str):
+        self.root = CacheLayout.of(cache_root).descriptions
 
     def open(self, dataset: str, source: str, settings: dict[str, Any]) -> DescriptionSet:
         """The set keyed by dataset, source and settings (model, prompt, sampling); created if new."""

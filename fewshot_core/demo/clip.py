@@ -21,11 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .backbone import BackboneConfig, load_backbone, register_package_configs, resolve_device
-from .datasets import demo
-from .datasets.demo_words import word_for
-from .progress import ProgressFn, no_progress
-from .storage import atomic_path, write_json
+from ..backbone import BackboneConfig, load_backbone, register_package_configs, resolve_device
+from ..progress import ProgressFn, no_progress
+from ..storage import atomic_path, write_json
+from . import dataset as demo
+from .words import word_for
 
 DEMO_MODEL = demo.CLIP_MODEL
 DEMO_WEIGHTS = demo.CLIP_WEIGHTS
@@ -235,7 +235,8 @@ def evaluate_features(
     """
     from sklearn.linear_model import LogisticRegression
 
-    from .baselines import unit, zero_shot_predict
+    from ..baselines import zero_shot_predict
+    from ..vectors import l2_normalize
 
     def split(pred: np.ndarray) -> dict:
         ok = pred == test_y
@@ -243,8 +244,8 @@ def evaluate_features(
         return {"all": float(ok.mean()), "seen": float(ok[~held].mean()), "held_out": float(ok[held].mean())}
 
     zs = split(zero_shot_predict(test_x, class_text))
-    probe = LogisticRegression(C=PROBE_C, max_iter=1000).fit(unit(train_x), train_y)
-    lr = split(probe.predict(unit(test_x)))
+    probe = LogisticRegression(C=PROBE_C, max_iter=1000).fit(l2_normalize(train_x), train_y)
+    lr = split(probe.predict(l2_normalize(test_x)))
     adapters = {f"adapter_{shots}_shot": _adapter_figures(train_x, train_y, test_x, class_text, shots, split, device) for shots in CURVE_SHOTS}
     return {
         "zero_shot": zs,
@@ -259,8 +260,8 @@ def evaluate_features(
 
 def _adapter_figures(train_x, train_y, test_x, class_text, shots: int, split, device) -> dict:
     """Image-only adapter started from the class-name prompts on ``shots`` labelled images per class, mean over ``EVAL_SEEDS``."""
-    from .adapter import AdapterConfig, pooled, train_adapter_heads
-    from .datasets.sampling import sample_few_shot
+    from ..adapter import AdapterConfig, pooled, train_adapter_heads
+    from ..datasets.sampling import sample_few_shot
 
     runs = []
     for seed in EVAL_SEEDS:
@@ -275,20 +276,23 @@ def _adapter_figures(train_x, train_y, test_x, class_text, shots: int, split, de
 def demo_report(
     device: str = "cpu", weights: Path = DEMO_WEIGHTS, root: Path | None = None, cache: Path | None = None, held: list[str] | None = None
 ) -> dict:
-    """The demo figures of a demo CLIP on the demo's train/test splits (features cached under ``cache``).
+    """The demo figures of a demo CLIP on the demo's train/test splits (``root``, default: the cache's demo folder;
+    features cached under ``cache``, default: the default cache).
 
     ``held``: the held-out class names (default: from the record beside the weights).
     """
-    from .baselines import unit
-    from .features import FeatureCache, encode_texts, image_features
-    from .storage import default_cache_root
+    from ..encode import encode_texts
+    from ..features import FeatureCache, image_features
+    from ..layout import CacheLayout
+    from ..vectors import l2_normalize
 
+    layout = CacheLayout.of(cache) if cache else CacheLayout.resolve()
     backbone = load_backbone(demo_backbone_config(device, weights))
-    ds = demo.load(root)
-    fc = FeatureCache(cache or default_cache_root())
+    ds = demo.load(root or layout.demo_data)
+    fc = FeatureCache(layout)
     train = image_features(fc, backbone, ds, "train", num_workers=0)
     test = image_features(fc, backbone, ds, "test", num_workers=0)
-    class_text = unit(encode_texts(backbone, [f"a photo of a {n}." for n in ds.display_names]))
+    class_text = l2_normalize(encode_texts(backbone, [f"a photo of a {n}." for n in ds.display_names]))
     mask = held_out_mask(ds.display_names, weights) if held is None else np.array([n in set(held) for n in ds.display_names])
     return evaluate_features(train.features, train.labels, test.features, test.labels, class_text, mask, device)
 
@@ -307,8 +311,8 @@ def validation_report(device: str = "cpu", weights: Path = DEMO_WEIGHTS, image_s
 
     For choosing among trained candidates without touching the demo's test split.
     """
-    from .baselines import unit
-    from .features import encode_texts
+    from ..encode import encode_texts
+    from ..vectors import l2_normalize
 
     backbone = load_backbone(demo_backbone_config(device, weights))
     names = [" ".join(k) for k in demo.class_list()]
@@ -319,6 +323,6 @@ def validation_report(device: str = "cpu", weights: Path = DEMO_WEIGHTS, image_s
         feats = torch.cat([backbone.model.encode_image(x[s : s + 512]) for s in range(0, len(x), 512)]).float().cpu().numpy()
     labels = np.repeat(np.arange(len(names)), per_class)
     is_train = np.tile(np.arange(per_class) < demo.TRAIN_PER_CLASS, len(names))
-    class_text = unit(encode_texts(backbone, [f"a photo of a {n}." for n in names]))
+    class_text = l2_normalize(encode_texts(backbone, [f"a photo of a {n}." for n in names]))
     mask = held_out_mask(names, weights) if held is None else np.array([n in set(held) for n in names])
     return evaluate_features(feats[is_train], labels[is_train], feats[~is_train], labels[~is_train], class_text, mask, device)

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import TRANSLATIONS
-from .report import selected_predictions
-from .runs import RunFolder
-from .stats import mean_sd
-from .storage import read_json
+from ..config import TRANSLATIONS
+from ..report import selected_predictions
+from ..runs import RunFolder
+from ..stats import mean_sd
+from ..storage import read_json
 
 
 def group_accuracy(run_dir: Path | str, results: pd.DataFrame, held_out: np.ndarray) -> pd.DataFrame:
@@ -80,8 +80,8 @@ def demo_held_out(config: dict, class_names: list[str]) -> np.ndarray | None:
     The held-out classes come from the record beside the weights, and only apply to those exact weights
     (same SHA-256): another CLIP saw other classes.
     """
-    from .demo_clip import DEMO_WEIGHTS, held_out_mask
-    from .feature_status import weights_identity
+    from ..feature_status import weights_identity
+    from .clip import DEMO_WEIGHTS, held_out_mask
 
     features = config.get("features", {})
     if config.get("dataset") != "demo" or not DEMO_WEIGHTS.is_file():

@@ -15,13 +15,17 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from ..errors import FewShotError
-from ..storage import default_cache_root, write_json
-from .base import ClassAttributes, ImageDataset, Split, read_table
+from ..layout import CacheLayout
+from ..storage import write_json
+
+if TYPE_CHECKING:
+    from ..datasets.base import ImageDataset
 
 NAME = "demo"
 TITLE = "Offline demo (generated shapes)"
@@ -48,11 +52,6 @@ CLIP_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "demo-clip.safet
 # point); the model is small enough that fp32 costs little
 CLIP_PRECISION = "fp32"
 OFFICIAL_COUNTS = {"num_classes": NUM_CLASSES, "num_train": NUM_CLASSES * TRAIN_PER_CLASS, "num_test": NUM_CLASSES * TEST_PER_CLASS}
-
-
-def default_root() -> Path:
-    """Where the demo is generated when no --root is given."""
-    return default_cache_root() / "demo-data"
 
 
 def class_list(seed: int = SEED) -> list[tuple[str, str, str]]:
@@ -179,8 +178,12 @@ def _is_current(base: Path) -> bool:
 
 
 def load(root: Path | str | None = None) -> ImageDataset:
-    """The demo dataset under ``root`` (default: the cache), generated first if it is not there."""
-    root = Path(root).expanduser() if root else default_root()
+    """The demo dataset under ``root`` (default: the default cache's ``CacheLayout.demo_data``), generated first if it
+    is not there."""
+    # imported here: the datasets package registers this module, so importing it first must not need that package
+    from ..datasets.base import ClassAttributes, ImageDataset, Split, read_table
+
+    root = Path(root).expanduser() if root else CacheLayout.resolve().demo_data
     if root.exists() and not root.is_dir():
         raise FewShotError(f"{root} is a file; give a folder for the demo dataset (or no --root, to use the cache).")
     base = root if (root / "VERSION.json").is_file() else root / "fewshot-demo"
