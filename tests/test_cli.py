@@ -251,3 +251,30 @@ def test_reproduce_stability_seed_reruns_with_another_adapter_batch_seed(cub_roo
     assert stability["stable"] == (stability["changed"] == []) and any(line.startswith("stability (adapter batch seed 0 vs 7): ") for line in out)
     other = json.loads((tmp_path / "run-batch-seed-7" / "config.json").read_text())
     assert other["sweep"]["adapter"]["seed"] == 7 and stability["run_dir"] == str(tmp_path / "run-batch-seed-7")
+
+
+def test_k_shot_validation_and_the_adapter_head_are_flags_and_spec_settings(tmp_path, capsys):
+    """--val-per-class k (as many validation images as shots) and --adapter-init reach the sweep, its spec.json and its label budget."""
+    args = [
+        "reproduce",
+        "--dataset",
+        "synthetic",
+        "--shots",
+        "2",
+        "--seeds",
+        "1",
+        "--texts",
+        "0",
+        "--methods",
+        "adapter",
+        "--cache",
+        str(tmp_path / "c"),
+    ]
+    assert main([*args, "--val-per-class", "k", "--adapter-init", "zeroshot", "--run-dir", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "label budget: k support + k validation labels per class (2 shots: 4 labels per class)" in out and "(zeroshot head)" in out
+    spec = json.loads((tmp_path / "run" / "spec.json").read_text())
+    assert spec["sweep"]["val_per_class"] == "k" and spec["sweep"]["adapter"]["init"] == "zeroshot"
+    assert main(["reproduce", "--config", str(tmp_path / "run" / "spec.json")]) == 0  # the spec reads back: the same run, resumed
+    assert "run folder: " + str(tmp_path / "run") in capsys.readouterr().out
+    assert main([*args, "--val-per-class", "kk"]) == 2 and capsys.readouterr().err.count("error:") == 1

@@ -75,7 +75,7 @@ def executor_flags(choices: tuple[str, ...] | None, executor_help: str, address_
 
 def sweep_flags() -> list[Flag]:
     """The sweep settings (``SweepConfig``) shared by ``reproduce`` and ``estimate``."""
-    from ..config import LOSSES, METHODS, PROTOCOLS, QFORMER_INPUTS, TRANSLATIONS, SweepConfig
+    from ..config import ADAPTER_INITS, LOSSES, METHODS, PROTOCOLS, QFORMER_INPUTS, TRANSLATIONS, VAL_AS_SHOTS, SweepConfig
 
     return [
         flag("--shots", "sweep.shots", "shots per class (default {default})", type=int, nargs="+"),
@@ -95,7 +95,12 @@ def sweep_flags() -> list[Flag]:
             "images the translators learn from: support (the k shots only, default) or train-split (every training image but validation)",
             choices=PROTOCOLS,
         ),
-        flag("--val-per-class", "sweep.val_per_class", "validation images per class (select text counts; default {default})", type=positive_int),
+        flag(
+            "--val-per-class",
+            "sweep.val_per_class",
+            f"validation images per class: they choose text counts and hyper-parameters (default {{default}}), or {VAL_AS_SHOTS!r}: as many as the shots",
+            type=val_per_class,
+        ),
         flag("--qformer-size", "sweep.qformer_size", "a Q-Former size from qformer_configs/ (default {default})"),
         flag("--qformer-loss", "sweep.qformer_train.loss", "default {default}", choices=LOSSES),
         flag("--qformer-input", "sweep.qformer_text_input", "pooled text embedding or per-token states (default {default})", choices=QFORMER_INPUTS),
@@ -109,7 +114,20 @@ def sweep_flags() -> list[Flag]:
             type=nonnegative_number,
         ),
         flag("--adapter-batch-size", "sweep.adapter.batch_size", "adapter samples per head per step (default {default})", type=positive_int),
+        flag(
+            "--adapter-init",
+            "sweep.adapter.init",
+            "the classifier the adapter starts from and decays toward: the descriptions' mean embeddings or the class-name prompts (default {default})",
+            choices=ADAPTER_INITS,
+        ),
     ]
+
+
+def val_per_class(text: str) -> int | str:
+    """argparse type of ``--val-per-class``: a whole number of at least 1, or "k" (as many as the shots)."""
+    from ..config import VAL_AS_SHOTS
+
+    return VAL_AS_SHOTS if text.strip().lower() == VAL_AS_SHOTS else positive_int(text)
 
 
 def add_flags(parser: argparse.ArgumentParser, flags: list[Flag], defaults: JobSpec) -> None:
