@@ -18,7 +18,7 @@ from fewshot_core.qformer import LOSSES, QFormerTrainConfig, list_qformer_config
 from fewshot_core.report import format_table1, table1
 from fewshot_core.summary import pruned_with
 from fewshot_core.sweep import PROTOCOLS, SweepConfig
-from fewshot_core.translations import TRANSLATIONS
+from fewshot_core.translations import TRANSLATIONS, translation
 
 GRID = SweepConfig()  # the paper's grid and every default come from the config dataclasses
 SYNTHETIC = "synthetic (CUB-sized, no download)"
@@ -61,7 +61,9 @@ def sweep_ui(s) -> tuple[SweepConfig, str, str | None, bool]:
             "train-split: the Q-Former is trained on N labelled images per class (every training image but validation, "
             "at every shot count; N is shown when the run finishes and kept in its config.json): not a few-shot result."
         )
-    translations = st.multiselect("Translations (texts into image features)", TRANSLATIONS, default=GRID.translations)
+    translations = st.multiselect(
+        "Translations (texts into image features)", list(TRANSLATIONS), default=GRID.translations, format_func=lambda t: translation(t).title
+    )
     q_default, a_default = QFormerTrainConfig(), AdapterConfig()
     with st.expander("Q-Former and adapter settings"):
         q1, q2, q3 = st.columns(3)

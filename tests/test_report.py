@@ -375,9 +375,11 @@ def test_compare_verdicts_names_the_cells_whose_mark_changed():
 
 
 def test_translation_labels_are_one_dict(monkeypatch):
-    from fewshot_core import summary
+    from dataclasses import replace
 
-    monkeypatch.setitem(summary.TRANSLATION_LABELS, "qformer", "MLP+skip")
+    from fewshot_core.translations import TRANSLATION_REGISTRY
+
+    monkeypatch.setitem(TRANSLATION_REGISTRY, "qformer", replace(TRANSLATION_REGISTRY["qformer"], label="MLP+skip"))
     t = table1(results(THREE_SEEDS))
     text = format_table1(t)
     assert "+ MLP+skip text (texts)" in text and "+ MLP+skip oracle" in text and "MLP+skip − mean-shift" in text and "Q-Former" not in text
