@@ -275,8 +275,7 @@ def cmd_describe(args: argparse.Namespace) -> None:
     from .storage import default_cache_root
 
     dataset = load_dataset(args.dataset, args.root, args.split_file)
-    default_model = "smollm2" if args.source == "local" else "gpt-3.5-turbo"
-    settings = GenerationSettings(args.model or default_model, args.temperature, args.max_tokens, args.samples)
+    settings = GenerationSettings(args.model or "", args.temperature, args.max_tokens, args.samples)  # "": the source's default model
     request = DescribeRequest(
         args.source, args.prompt, settings, args.base_url, args.captions_root, args.batch_size, args.timeout, args.retries, args.deadline
     )
@@ -424,18 +423,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_features)
 
     from .descriptions.generate import DescribeRequest
-    from .descriptions.sources import DATA_SOURCES, LLM_SOURCES, GenerationSettings
+    from .descriptions.registry import SOURCE_REGISTRY
+    from .descriptions.sources import GenerationSettings
 
     request, sampling = DescribeRequest(), GenerationSettings()  # the defaults, from the dataclasses
     p = sub.add_parser("describe", help="generate class descriptions into the store (resumable)")
     add_dataset_args(p)
-    p.add_argument("--source", default=request.source, choices=LLM_SOURCES + DATA_SOURCES)
+    p.add_argument("--source", default=request.source, choices=list(SOURCE_REGISTRY))
     p.add_argument("--base-url", default=None, help="OpenAI-compatible server, e.g. http://localhost:11434/v1")
     p.add_argument("--api-key-env", default=request.api_key_env, metavar="NAME", help="openai-compatible: variable holding its key (default: none)")
     p.add_argument(
         "--allow-insecure-http", action="store_true", help="openai-compatible: allow plain http:// to another machine (default: loopback only)"
     )
-    p.add_argument("--model", default=None, help="LLM name (default: gpt-3.5-turbo; local: smollm2, the embedded model)")
+    models = ", ".join(f"{s.name}: {s.default_model}" for s in SOURCE_REGISTRY.values() if s.default_model)
+    p.add_argument("--model", default=None, help=f"LLM name (default: the source's own; {models})")
     p.add_argument("--prompt", default=request.prompt, help="must contain {class_name}")
     p.add_argument("--classes", default=None, help="a number (the first N classes) or comma-separated class names")
     p.add_argument("--samples", type=int, default=sampling.samples, help="completions per class")

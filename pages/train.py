@@ -12,6 +12,7 @@ from app_state import follow_job, set_coverage
 from app_words import for_app
 from fewshot_core import FewShotError
 from fewshot_core.adapter import AdapterConfig
+from fewshot_core.datasets import dataset_info
 from fewshot_core.descriptions.store import DescriptionStore
 from fewshot_core.names import name_some, set_label
 from fewshot_core.qformer import LOSSES, QFormerTrainConfig, list_qformer_configs
@@ -42,7 +43,7 @@ def sweep_ui(s) -> tuple[SweepConfig, str, str | None, bool]:
     dataset = "synthetic" if source == SYNTHETIC else s.dataset
     descriptions, usable = None, dataset == "synthetic"
     if dataset != "synthetic":
-        if not s.dataset_root and s.dataset != "demo":
+        if not s.dataset_root and dataset_info(s.dataset).needs_root:
             st.warning("Set the dataset folder in the sidebar (Data page), or train on synthetic features.")
         else:
             descriptions, usable = descriptions_ui(s)

@@ -10,7 +10,6 @@
 
 from ..vectors import unit
 from .common import (
-    PROMPT_TEMPLATES,
     FittedBaseline,
     accuracy,
     description_class_embeddings,
@@ -28,7 +27,6 @@ __all__ = [
     "LPP_EPOCHS",
     "LP_C_GRID",
     "MAX_EXTENSIONS",
-    "PROMPT_TEMPLATES",
     "TIP_ALPHAS",
     "TIP_BETAS",
     "Axis",
