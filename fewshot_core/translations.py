@@ -200,11 +200,14 @@ register_translation(
 register_translation(
     Translation(
         "qformer",
-        "Q-Former",
+        "pooled Q-Former",  # with the default pooled input the cross-attention has one key: an MLP with a skip (issue #20)
         "#d62728",
         True,
         _qformer,
+        long_label="Q-Former (pooled input: an MLP with a skip)",
         explanation="The method: a small network trained on (image, description of its class) pairs turns description "
-        "embeddings into pseudo image features, which train the adapter beside the real images.",
+        "embeddings into pseudo image features, which train the adapter beside the real images. With the default pooled "
+        "input its cross-attention has a single key, so it is an MLP on the text plus a linear skip (--qformer-input "
+        "tokens gives it CLIP's per-token states).",
     )
 )
