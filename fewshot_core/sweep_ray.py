@@ -2,8 +2,8 @@
 
 The driver keeps the run folder: it puts the feature bundle in Ray's object store once, submits one
 task per unfinished (shots, seed) unit (under ``train-split`` first one task per seed training every
-translation that trains, the Q-Former, whose translations the seed's units receive), and stores each unit's rows and predictions as it arrives,
-exactly as the local executor does, so resume, the results and the numbers are the same. Every task
+translation that trains, the Q-Former, whose translations the seed's units receive), and stores each
+unit's rows and predictions as it arrives, exactly as the local executor does, so resume, the results and the numbers are the same. Every task
 is seeded from (shots, seed) alone, so where it runs does not change what it computes.
 
 A task whose worker dies (a killed process, a lost node) is retried by Ray (``max_retries``); a

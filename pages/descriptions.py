@@ -362,7 +362,7 @@ def page() -> None:
     s = settings()
     st.title("Descriptions")
     cache = s.cache_path()
-    if not (s.dataset_root or not dataset_info(s.dataset).needs_root):
+    if not s.dataset_root and dataset_info(s.dataset).needs_root:
         st.info("Choose the dataset folder in the sidebar first (Data page).")
         return
     try:

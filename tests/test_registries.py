@@ -42,11 +42,17 @@ TOY = Translation("identity-noise", "noisy identity", COLOUR, False, identity_no
 
 
 @pytest.fixture
-def toy():
-    """The toy translation, registered the one way CONTRIBUTING.md says, and removed after the test."""
-    register_translation(TOY)
-    yield TOY
-    TRANSLATION_REGISTRY.pop(TOY.name)
+def register():
+    """Register translations the one way CONTRIBUTING.md says; each is removed after the test."""
+    added: list[str] = []
+    yield lambda t: added.append(register_translation(t).name) or t
+    for name in added:
+        TRANSLATION_REGISTRY.pop(name)
+
+
+@pytest.fixture
+def toy(register):
+    return register(TOY)
 
 
 @pytest.fixture(scope="module")
@@ -115,16 +121,16 @@ def test_the_results_page_shows_the_toy(toy, bundle):
     assert "+ noisy identity text (texts)" in app.dataframe[0].value.columns  # Table 1, every column
 
 
-def test_a_translation_that_trains_is_trained_once_per_seed_under_train_split_and_counted(toy, bundle, tmp_path, monkeypatch):
+def test_a_translation_that_trains_is_trained_once_per_seed_under_train_split_and_counted(register, bundle, tmp_path):
     calls = []
-    trained = replace(toy, needs_training=True, translate=lambda x: calls.append((x.seed, len(x.image_index))) or identity_noise(x))
-    monkeypatch.setitem(TRANSLATION_REGISTRY, toy.name, trained)
-    run_sweep(bundle, _cfg(translations=["identity-noise"], protocol="train-split"), tmp_path / "split")
+    learn = lambda x: calls.append((x.seed, len(x.image_index))) or identity_noise(x)  # noqa: E731
+    register(replace(TOY, name="trained-noise", needs_training=True, translate=learn))
+    run_sweep(bundle, _cfg(translations=["trained-noise"], protocol="train-split"), tmp_path / "split")
     assert sorted(s for s, _ in calls) == [0, 1] and len({n for _, n in calls}) == 1  # one per seed, the same images at every shot count
     calls.clear()
-    run_sweep(bundle, _cfg(translations=["identity-noise"]), tmp_path / "support")
+    run_sweep(bundle, _cfg(translations=["trained-noise"]), tmp_path / "support")
     assert sorted(calls) == [(0, 8), (0, 16), (1, 8), (1, 16)]  # support: one per unit, on its k-shot support set (8 classes)
-    assert qformer_trainings(_cfg(translations=["raw", "identity-noise"])) == 4  # the estimate counts it
+    assert qformer_trainings(_cfg(translations=["raw", "trained-noise"])) == 4  # the estimate counts it
     assert qformer_trainings(_cfg(translations=["raw", "mean-shift"])) == 0
 
 

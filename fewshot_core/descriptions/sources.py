@@ -1,8 +1,8 @@
-"""Where descriptions come from, behind one small interface.
+"""Where descriptions come from: the OpenAI client source, the sampling settings, attribute and caption sentences.
 
 LLM sources (``openai``, ``openai-compatible``, ``local``) complete prompts; data sources
-(``attributes``, ``captions``) turn annotations into sentences. API keys are read from the
-environment or passed in memory, and never written anywhere.
+(``attributes``, ``captions``) turn annotations into sentences; ``registry.py`` registers each one. API keys
+are read from the environment or passed in memory, and never written anywhere.
 """
 
 from __future__ import annotations
