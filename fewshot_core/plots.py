@@ -51,11 +51,11 @@ def series_label(key: str) -> str:
     translations = {column(t): t for t in TRANSLATIONS}
     if key in translations:
         return f"image + {text_label(translations[key])} ({SELECTION})"
-    if key == "qformer_oracle":
-        return f"image + {text_label('qformer')} (one text count chosen on test: oracle)"
-    if key == "image_only":
-        return "image only (adapter, 0 texts)"
-    return baseline_label(key) + (" (image only)" if key.endswith("_init") else "")
+    fixed = {
+        "image_only": "image only (adapter, 0 texts)",
+        "qformer_oracle": f"image + {text_label('qformer')} (one text count chosen on test: oracle)",
+    }
+    return fixed.get(key) or baseline_label(key) + (" (image only)" if key.endswith("_init") else "")
 
 
 def colour(key: str) -> str:
