@@ -22,8 +22,8 @@ import pandas as pd
 from .errors import FewShotError
 from .runs import RESULT_COLUMNS
 from .stats import PairedGain, holm, mean_sd, paired
+from .translations import TRANSLATIONS  # the registered translations, in display order (live: one registered later is included)
 
-TRANSLATIONS = ("raw", "mean-shift", "qformer")  # how descriptions become image-space features, in display order
 BASELINE_METHODS = {"linear-probe": "linear_probe", "tip-adapter": "tip_adapter", "tip-adapter-f": "tip_adapter_f", "gda": "gda", "lp++": "lp++"}
 HEAD_BASELINES = {"descriptions": "description_init", "zeroshot": "zeroshot_init"}  # image-only adapter on a head
 BASELINES = ("description_init", "zeroshot_init", "linear_probe", "tip_adapter", "tip_adapter_f", "gda", "lp++")  # display order

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FewShotError
+from .translations import NONE, TRANSLATIONS  # noqa: F401 (the registered translations' names, live; "none": image-only rows)
 
-TRANSLATIONS = ("raw", "mean-shift", "qformer")  # how descriptions become pseudo image features (translations.py)
-NONE = "none"  # the translation label of image-only adapter rows
 QFORMER_INPUTS = ("pooled", "tokens")  # the pooled text embedding, or CLIP's per-token states
 LOSSES = ("paper", "paper-literal", "balanced", "infonce")
 ADAPTER_INITS = ("zeroshot", "descriptions", "zeros")  # the classifier an adapter head starts from
@@ -162,7 +161,7 @@ class SweepConfig:
                 "text counts and hyper-parameters are chosen on validation images."
             )
         if max(self.text_counts, default=0) > 0 and "adapter" in self.methods and not self.translations:
-            raise FewShotError("Text counts above 0 need at least one translation (raw, mean-shift, qformer).")
+            raise FewShotError(f"Text counts above 0 need at least one translation ({', '.join(TRANSLATIONS)}).")
         if self.adapter.init not in ADAPTER_INITS:
             raise FewShotError(f"Unknown adapter init {self.adapter.init!r}; choose one of {', '.join(ADAPTER_INITS)}.")
         self.qformer_train.validate()

@@ -25,6 +25,7 @@ from .errors import FewShotError
 from .progress import CancelFn, never_cancel
 from .sweep import SweepConfig, run_sweep
 from .synthetic import SyntheticSpec, make_synthetic
+from .translations import trained_translations
 
 CALIBRATION_EPOCHS = 3  # the gaps between their progress events are whole epochs (the median is taken)
 
@@ -110,11 +111,10 @@ def qformer_pairs(cfg: SweepConfig, spec: SyntheticSpec, shots: int) -> int:
 
 
 def qformer_trainings(cfg: SweepConfig) -> int:
-    """How many Q-Formers the sweep ``cfg`` trains: one per seed under train-split (reused across its shot
-    counts), one per (shots, seed) unit under support; none without the adapter, the Q-Former translation or texts."""
-    if "adapter" not in cfg.methods or "qformer" not in cfg.translations or max(cfg.text_counts, default=0) == 0:
-        return 0
-    return len(cfg.seeds) * (1 if cfg.protocol == "train-split" else len(cfg.shots))
+    """How many models the sweep ``cfg`` trains, per translation that trains (``Translation.needs_training``: the
+    Q-Former; another one is timed as a Q-Former): one per seed under train-split (reused across its shot counts),
+    one per (shots, seed) unit under support; none without the adapter, such a translation or texts."""
+    return len(trained_translations(cfg)) * len(cfg.seeds) * (1 if cfg.protocol == "train-split" else len(cfg.shots))
 
 
 def unit_seconds(calibration: Calibration, shots: int) -> float:
@@ -131,7 +131,7 @@ def qformer_steps(cfg: SweepConfig, spec: SyntheticSpec) -> int:
         return 0
     steps = lambda k: cfg.qformer_train.total_steps(qformer_pairs(cfg, spec, k))  # noqa: E731
     per_seed = steps(max(cfg.shots)) if cfg.protocol == "train-split" else sum(steps(k) for k in cfg.shots)
-    return per_seed * len(cfg.seeds)
+    return per_seed * len(cfg.seeds) * len(trained_translations(cfg))
 
 
 def estimate_seconds(cfg: SweepConfig, calibration: Calibration, spec: SyntheticSpec) -> float:

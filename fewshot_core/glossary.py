@@ -1,18 +1,15 @@
-"""The lab's words, defined once: what the app's tooltips and its glossary say (the README says more, under "The method")."""
+"""The lab's words, defined once: what the app's tooltips and its glossary say (the README says more, under "The method").
+Each translation's entry comes from its registry entry (``translations.py``)."""
 
 from __future__ import annotations
+
+from .translations import TRANSLATION_REGISTRY
 
 GLOSSARY = {
     "support protocol": "The translators (Q-Former, mean shift) learn only from the k labelled support images per class of each "
     "shot count and seed: k shots really means k labels per class. The default.",
     "train-split protocol": "The translators learn from every labelled training image except validation (as the paper most likely "
     "did, about 26 per class on CUB), at every shot count: not a few-shot result; every number made so says how many labels it saw.",
-    "raw translation": "Description embeddings used unchanged as extra training samples for the adapter (text features are not "
-    "image features: the modality gap stays).",
-    "mean-shift translation": "Each description embedding minus the mean description embedding plus the mean image embedding of the "
-    "images the protocol allows, re-normalised: closes the modality gap with no training.",
-    "Q-Former translation": "The method: a small network trained on (image, description of its class) pairs turns description "
-    "embeddings into pseudo image features, which train the adapter beside the real images.",
     "head": "The classifier an adapter starts from: the class-name prompts (zeroshot) or the mean embedding of each class's "
     "descriptions (descriptions). A translation is always compared with image only on the same head.",
     "adapter": "A one-layer linear classifier on frozen CLIP image features, trained on the support images (plus translated texts).",
@@ -38,11 +35,21 @@ GLOSSARY = {
 }
 
 
+def glossary() -> dict[str, str]:
+    """Every term and its definition: the protocols, each registered translation ("<label> translation"), the rest."""
+    terms = list(GLOSSARY.items())
+    translations = [(f"{t.label} translation", t.explanation) for t in TRANSLATION_REGISTRY.values() if t.explanation]
+    return dict(terms[:2] + translations + terms[2:])
+
+
 def glossary_markdown() -> str:
     """The glossary as a Markdown list, terms in bold."""
-    return "\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items())
+    return "\n".join(f"- **{term}**: {text}" for term, text in glossary().items())
 
 
 def define(*terms: str) -> str:
-    """Tooltip text for a widget: the named terms' definitions, one paragraph each."""
-    return "\n\n".join(f"**{t}**: {GLOSSARY[t]}" for t in terms)
+    """Tooltip text for a widget: the named terms' definitions, one paragraph each. A translation's name ("qformer")
+    stands for its entry."""
+    words = glossary()
+    named = [f"{TRANSLATION_REGISTRY[t].label} translation" if t in TRANSLATION_REGISTRY else t for t in terms]
+    return "\n\n".join(f"**{t}**: {words[t]}" for t in named)

@@ -29,7 +29,6 @@ from .spec_codec import decode
 
 SPEC_FILE = "spec.json"  # the spec's name in a run folder and in a job folder
 SECRETS_ENV = "FEWSHOT_SPEC_SECRETS"  # the texts split_secrets took out of a job's spec, for its process only
-LOCAL_DESCRIBE_MODEL = "smollm2"  # the embedded LLM: the model of the local source when none is given
 
 
 @dataclass
@@ -369,9 +368,11 @@ def resolve_backbone(
 
 
 def describe_settings(source: str, **given: Any) -> GenerationSettings:
-    """Sampling settings for a description source: ``given`` ones, else the defaults, the local source's model
-    being the embedded one."""
-    model = LOCAL_DESCRIBE_MODEL if source == "local" else GenerationSettings().model
+    """Sampling settings for a description source: ``given`` ones, else the defaults, the model being the source's
+    own default (its registry entry: the embedded one for local)."""
+    from .descriptions.registry import SOURCE_REGISTRY
+
+    model = SOURCE_REGISTRY[source].default_model if source in SOURCE_REGISTRY else GenerationSettings().model
     return GenerationSettings(**{"model": model, **given})
 
 

@@ -12,12 +12,10 @@ from .comparisons import init_column
 from .report import BASELINES, TRANSLATION_LABELS, TRANSLATIONS, column, label_budget, protocol_note, table1
 from .run_catalog import seeds_phrase
 from .summary import baseline_label
+from .translations import TRANSLATION_REGISTRY
 
-COLORS = {
+COLORS = {  # every series but the translations, whose colours are in their registry entries (translations.py)
     "image_only": "#1f77b4",
-    "raw": "#ff7f0e",
-    "mean_shift": "#8c564b",
-    "qformer": "#d62728",
     "qformer_oracle": "#ff9896",
     "description_init": "#006d2c",
     "zeroshot_init": "#6baed6",
@@ -39,15 +37,31 @@ DASHES = {
     "lp++": "longdash",
 }
 SELECTION = "text count chosen per seed on validation"
-TEXT_LABELS = {t: f"{TRANSLATION_LABELS[t]} text" for t in TRANSLATIONS}  # the translated descriptions
-LABELS = {
-    "image_only": "image only (adapter, 0 texts)",
-    **{column(t): f"image + {TEXT_LABELS[t]} ({SELECTION})" for t in TRANSLATIONS},
-    "qformer_oracle": f"image + {TEXT_LABELS['qformer']} (one text count chosen on test: oracle)",
-    **{b: baseline_label(b) + (" (image only)" if b.endswith("_init") else "") for b in BASELINES},
-}
 Y_TITLE = "test accuracy (%), mean ± sample SD over seeds"
 SUBTITLE_WIDTH = 100  # characters per subtitle line: fits a 700 px export and a narrow window
+
+
+def text_label(translation: str) -> str:
+    """The translated descriptions of a translation, as a legend names them: "mean-shift text"."""
+    return f"{TRANSLATION_LABELS[translation]} text"
+
+
+def series_label(key: str) -> str:
+    """The legend name of a Table 1 series: image only, a translation's column, the oracle or a baseline."""
+    translations = {column(t): t for t in TRANSLATIONS}
+    if key in translations:
+        return f"image + {text_label(translations[key])} ({SELECTION})"
+    fixed = {
+        "image_only": "image only (adapter, 0 texts)",
+        "qformer_oracle": f"image + {text_label('qformer')} (one text count chosen on test: oracle)",
+    }
+    return fixed.get(key) or baseline_label(key) + (" (image only)" if key.endswith("_init") else "")
+
+
+def colour(key: str) -> str:
+    """The colour of a Table 1 series: a translation's (by its name or column) from its registry entry, else ``COLORS``."""
+    by_column = {column(t.name): t.colour for t in TRANSLATION_REGISTRY.values()}
+    return by_column.get(column(key)) or COLORS[key]
 
 
 def describe_run(config: dict[str, Any], seeds_done: dict[int, int] | None = None) -> str:
@@ -153,8 +167,8 @@ def figure4(results: pd.DataFrame, title: str = "", subtitle: str = "", oracle: 
                 y=t[key],
                 error_y={"type": "data", "array": t[f"{key}_std"], "visible": True},
                 mode="lines+markers",
-                name=LABELS[key],
-                line={"color": COLORS[key], "dash": dash},
+                name=series_label(key),
+                line={"color": colour(key), "dash": dash},
                 text=texts,
                 hovertemplate="%{x} shots: %{y:.2f}%<br>%{text}<extra></extra>" if texts else "%{x} shots: %{y:.2f}%<extra></extra>",
             )
@@ -180,7 +194,11 @@ def zero_vs_few(results: pd.DataFrame) -> go.Figure:
     for key in ("image_only", *[column(x) for x in TRANSLATIONS], "linear_probe"):
         if key in t and not t[key].isna().all():
             fig.add_bar(
-                x=[str(s) for s in t.shots], y=t[key], error_y={"type": "data", "array": t[f"{key}_std"]}, name=LABELS[key], marker_color=COLORS[key]
+                x=[str(s) for s in t.shots],
+                y=t[key],
+                error_y={"type": "data", "array": t[f"{key}_std"]},
+                name=series_label(key),
+                marker_color=colour(key),
             )
     _zero_shot_line(fig, full, "zero-shot")
     fig.update_layout(
@@ -206,7 +224,7 @@ def worst_classes(per_class: pd.DataFrame, count: int = 15) -> go.Figure:
             x=worst.accuracy,
             y=list(range(len(worst))),
             orientation="h",
-            marker_color=COLORS["qformer"],
+            marker_color=colour("qformer"),
             text=[f"{a:.0f}%" for a in worst.accuracy],
             textposition="outside",
             customdata=names,
@@ -235,9 +253,9 @@ def compare_runs(results_by_run: dict[str, pd.DataFrame]) -> go.Figure:
         color = palette[i % len(palette)]
         if "image_only" in t and not t.image_only.isna().all():
             fig.add_scatter(x=t.shots, y=t.image_only, mode="lines+markers", name=f"{name}: image only", line={"color": color, "dash": "dash"})
-        shown = next((x for x in ("qformer", "mean-shift", "raw") if column(x) in t), None)
+        shown = next((x for x in ("qformer", *reversed(TRANSLATIONS)) if column(x) in t), None)  # the method, else the last one run
         if shown:
-            fig.add_scatter(x=t.shots, y=t[column(shown)], mode="lines+markers", name=f"{name}: image + {TEXT_LABELS[shown]}", line={"color": color})
+            fig.add_scatter(x=t.shots, y=t[column(shown)], mode="lines+markers", name=f"{name}: image + {text_label(shown)}", line={"color": color})
     fig.update_layout(
         xaxis={"title": "shots per class", "type": "log", "tickvals": sorted(shots)},  # the shot counts only: no 2, 3, 5 of a log axis
         yaxis_title="test accuracy (%)",
@@ -272,10 +290,10 @@ def group_figure(groups: pd.DataFrame, counts: tuple[int, int], title: str = "",
                     y=part[group],
                     error_y={"type": "data", "array": sd, "visible": True} if sd is not None else None,
                     mode="lines+markers",
-                    name=LABELS[key],
+                    name=series_label(key),
                     legendgroup=key,
                     showlegend=col == 1,
-                    line={"color": COLORS[key]},
+                    line={"color": colour(key)},
                     hovertemplate="%{x} shots: %{y:.2f}%<extra></extra>",
                 ),
                 row=1,
@@ -341,12 +359,12 @@ def gains_figure(table: pd.DataFrame, title: str = "Does text help?", subtitle: 
                     mode="markers+text",
                     text=marks,
                     textposition="middle right",
-                    marker={"color": COLORS[column(x)], "size": 10, "symbol": ["circle" if m else "circle-open" for m in marks]},
-                    name=TEXT_LABELS[x],
+                    marker={"color": colour(x), "size": 10, "symbol": ["circle" if m else "circle-open" for m in marks]},
+                    name=text_label(x),
                     legendgroup=x,
                     showlegend=col == 1,
                     customdata=[_interval(r, prefix) for _, r in rows.iterrows()],
-                    hovertemplate=f"{TEXT_LABELS[x]}, %{{customdata}}<extra></extra>",
+                    hovertemplate=f"{text_label(x)}, %{{customdata}}<extra></extra>",
                 ),
                 row=1,
                 col=col,

@@ -288,20 +288,6 @@ def table1_display(table: pd.DataFrame, val_per_class: int | str | None = None) 
     return pd.DataFrame(out)
 
 
-SETTINGS = (
-    "image_only",
-    *TRANSLATIONS,
-    "linear-probe",
-    "tip-adapter",
-    "tip-adapter-f",
-    "gda",
-    "lp++",
-    "description_init",
-    "zeroshot_init",
-    "zeroshot",
-)
-
-
 def _prediction_keys(setting: str, seed: int, choices: dict[int, int], head: str) -> list[str]:
     """Stored prediction keys of a setting for one seed (``units.prediction_key``).
 
@@ -341,7 +327,7 @@ def selected_predictions(run: RunFolder, results: pd.DataFrame, shots: int, sett
 def per_class_report(run_dir: Path | str, results: pd.DataFrame, shots: int, setting: str) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """Per-class test accuracy (mean over seeds), the most frequent confusions, misclassified examples.
 
-    ``setting``: one of ``SETTINGS`` (see ``selected_predictions``).
+    ``setting``: image only, a translation, a baseline method, image only on a head or zero-shot (see ``selected_predictions``).
 
     Returns:
         per_class: columns class, accuracy (%), images; sorted worst first.

@@ -13,9 +13,8 @@ import pandas as pd
 
 from .comparisons import BASELINES, FAMILIES, QF_VS_MS, TRANSLATIONS, column, init_column, table1
 from .stats import mark
+from .translations import TRANSLATION_LABELS  # how each translation is shown everywhere: its registry entry (translations.py)
 
-# How each translation is shown everywhere (tables, figures, verdict): renaming one is a one-line change here.
-TRANSLATION_LABELS = {"raw": "raw", "mean-shift": "mean-shift", "qformer": "Q-Former"}
 BASELINE_LABELS = {
     "description_init": "description-init adapter",  # image only, adapter started from each class's mean description embedding
     "zeroshot_init": "class-name-init adapter",  # image only, adapter started from the class-name prompts

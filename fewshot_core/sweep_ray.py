@@ -1,9 +1,9 @@
 """The Ray executor of ``run_sweep``: sweep units, and the Q-Formers they need, as Ray tasks.
 
 The driver keeps the run folder: it puts the feature bundle in Ray's object store once, submits one
-task per unfinished (shots, seed) unit (under ``train-split`` first one Q-Former task per seed, whose
-translations the seed's units receive), and stores each unit's rows and predictions as it arrives,
-exactly as the local executor does, so resume, the results and the numbers are the same. Every task
+task per unfinished (shots, seed) unit (under ``train-split`` first one task per seed training every
+translation that trains, the Q-Former, whose translations the seed's units receive), and stores each
+unit's rows and predictions as it arrives, exactly as the local executor does, so resume, the results and the numbers are the same. Every task
 is seeded from (shots, seed) alone, so where it runs does not change what it computes.
 
 A task whose worker dies (a killed process, a lost node) is retried by Ray (``max_retries``); a
@@ -26,6 +26,7 @@ from .errors import FewShotError
 from .layout import CacheLayout
 from .progress import CancelFn, Cancelled
 from .ray_cluster import gpu_plan, init_ray
+from .translations import trained_translations
 
 MAX_RETRIES = 3  # re-runs of a task whose worker died before it finished
 POLL_SECONDS = 0.5  # how often the driver checks for cancellation while tasks run
@@ -40,10 +41,11 @@ def _translator(bundle: FeatureBundle, cfg: SweepConfig, val_idx: np.ndarray, qf
     return Translator(bundle, cfg, device, cache, val_idx), device
 
 
-def _seed_qformer_task(bundle: FeatureBundle, cfg: SweepConfig, seed: int, val_idx: np.ndarray, qformer_cache: str | None) -> np.ndarray:
-    """``train-split``: the seed's Q-Former, trained (or loaded from the cache), as its (M, D) translations."""
+def _seed_training_task(bundle: FeatureBundle, cfg: SweepConfig, seed: int, val_idx: np.ndarray, qformer_cache: str | None) -> dict[str, np.ndarray]:
+    """``train-split``: the seed's models of every translation that trains (the Q-Former), trained (or loaded
+    from the cache), as name -> (M, D) translations."""
     translator, _ = _translator(bundle, cfg, val_idx, qformer_cache)
-    return translator.seed_translations(seed)
+    return {name: translator.seed_translations(seed, name) for name in trained_translations(cfg)}
 
 
 def _unit_task(
@@ -92,8 +94,8 @@ def run_units_on_ray(
         cache = str(layout.root.resolve())
     bundle_ref = ray.put(bundle)
     seed_refs: dict[int, Any] = {}
-    if cfg.protocol == "train-split" and _needs_qformer(cfg):
-        seed_task = ray.remote(_seed_qformer_task).options(**options)
+    if cfg.protocol == "train-split" and trained_translations(cfg):
+        seed_task = ray.remote(_seed_training_task).options(**options)
         seed_refs = {seed: seed_task.remote(bundle_ref, task_cfg, seed, val_idx, cache) for seed in sorted({s for _, s in units})}
     pending = {unit_task.remote(bundle_ref, task_cfg, shots, seed, val_idx, cache, seed_refs.get(seed)): (shots, seed) for shots, seed in units}
     try:
@@ -107,10 +109,6 @@ def run_units_on_ray(
     finally:
         for ref in [*pending, *seed_refs.values()]:
             ray.cancel(ref, force=True)
-
-
-def _needs_qformer(cfg: SweepConfig) -> bool:
-    return "adapter" in cfg.methods and "qformer" in cfg.translations and any(m > 0 for m in cfg.text_counts)
 
 
 def _result(ray: Any, ref: Any, shots: int, seed: int) -> Any:

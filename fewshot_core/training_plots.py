@@ -6,6 +6,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from .translations import TRANSLATION_LABELS
+
 LOSS_METRIC = "qformer_loss"  # mean training loss of one epoch (qformer.train_qformer)
 STEP_METRIC = "qformer_step"  # optimizer steps taken by the end of that epoch (absent in jobs from before it was reported)
 MAX_LEGEND = 12  # above this many trainings the legend is hidden (hover names each line)
@@ -46,11 +48,11 @@ def qformer_loss_figure(events: list[dict[str, Any]], loss: str | None = None) -
             name=f"training {i}",
             hovertemplate=f"training {i}<br>{'step' if by_step else 'epoch'} %{{x}}: loss %{{y:.4f}}<extra></extra>",
         )
-    name = f"{loss} loss" if loss else "loss"
+    name, model = f"{loss} loss" if loss else "loss", TRANSLATION_LABELS["qformer"]
     fig.update_layout(
-        title=f"Q-Former training {name}: {len(trainings)} training{'s' if len(trainings) != 1 else ''}, one line each",
+        title=f"{model} training {name}: {len(trainings)} training{'s' if len(trainings) != 1 else ''}, one line each",
         xaxis_title="optimizer step" if by_step else "epoch",
-        yaxis_title=f"Q-Former {name} (mean over an epoch)",
+        yaxis_title=f"{model} {name} (mean over an epoch)",
         showlegend=len(trainings) <= MAX_LEGEND,
         height=320,
         margin={"t": 50, "b": 40},

@@ -1,6 +1,6 @@
 """The translator of a sweep: every description turned into pseudo image features, each way, from the images
 the protocol allows (``support``: the unit's k-shot support set; ``train-split``: the training split less
-validation). The translations themselves are in ``translations.py`` and ``qformer.py``."""
+validation). The translations themselves are registered in ``translations.py``; the Q-Former is in ``qformer.py``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .layout import CacheLayout
 from .progress import CancelFn, ProgressFn, never_cancel, no_progress
 from .qformer import TextSide, load_qformer, load_qformer_config, save_qformer, train_qformer, translate
 from .storage import content_key
-from .translations import mean_shift
+from .translations import TranslationInput, translation
 
 
 class Translator:
@@ -45,7 +45,7 @@ class Translator:
         self.should_cancel, self.on_progress = should_cancel, on_progress
         self.qformers = CacheLayout.of(cache).qformers if cache else None  # None: trained Q-Formers are not kept
         self.text = TextSide(bundle.description_features, bundle.description_labels, bundle.description_tokens, bundle.description_mask)
-        self._per_seed: dict[int, np.ndarray] = {}  # train-split: seed -> Q-Former translations
+        self._per_seed: dict[tuple[str, int], np.ndarray] = {}  # train-split: (translation, seed) -> its translations
 
     def allowed_images(self, split: FewShotSplit) -> np.ndarray:
         """Indices into the training split that the protocol lets the translators see."""
@@ -56,26 +56,28 @@ class Translator:
         return np.setdiff1d(np.arange(len(self.bundle.train_labels)), self.val_idx)
 
     def pseudo_features(self, name: str, split: FewShotSplit) -> np.ndarray:
-        """(M, D) descriptions translated by ``name`` (raw, mean-shift or qformer) for this split."""
-        if name == "raw":
-            return self.bundle.description_features
-        if name == "mean-shift":
-            return mean_shift(self.bundle.description_features, self.bundle.train_features[self.allowed_images(split)])
-        if self.cfg.protocol == "train-split":
-            return self.seed_translations(split.seed)
-        return self._train_and_translate(self.allowed_images(split), split.seed)
+        """(M, D) descriptions translated by the registered translation ``name`` for this split.
 
-    def seed_translations(self, seed: int) -> np.ndarray:
-        """``train-split``: the seed's Q-Former translations (trained or loaded once, then kept)."""
-        if seed not in self._per_seed:
-            self._per_seed[seed] = self._train_and_translate(self._train_split_images(), seed)
-        return self._per_seed[seed]
+        Under ``train-split`` a translation that trains sees the same images at every shot count, so it is
+        trained once per seed (``seed_translations``) and reused."""
+        if translation(name).needs_training and self.cfg.protocol == "train-split":
+            return self.seed_translations(split.seed, name)
+        return translation(name).translate(TranslationInput(self, split.seed, self.allowed_images(split)))
 
-    def keep_seed_translations(self, seed: int, features: np.ndarray) -> None:
-        """``train-split``: use translations made elsewhere (a Ray task) for this seed."""
-        self._per_seed[seed] = features
+    def seed_translations(self, seed: int, name: str) -> np.ndarray:
+        """``train-split``: the seed's translations by ``name`` (trained or loaded once, then kept)."""
+        if (name, seed) not in self._per_seed:
+            self._per_seed[(name, seed)] = translation(name).translate(TranslationInput(self, seed, self._train_split_images()))
+        return self._per_seed[(name, seed)]
 
-    def _train_and_translate(self, image_idx: np.ndarray, seed: int) -> np.ndarray:
+    def keep_seed_translations(self, seed: int, features: dict[str, np.ndarray]) -> None:
+        """``train-split``: use translations made elsewhere (a Ray task) for this seed: name -> (M, D)."""
+        for name, translated in features.items():
+            self._per_seed[(name, seed)] = translated
+
+    def qformer_translations(self, image_idx: np.ndarray, seed: int) -> np.ndarray:
+        """(M, D) the descriptions through a Q-Former trained on the images ``image_idx`` (loaded from the cache when
+        one was trained on the same data and settings)."""
         arch = load_qformer_config(self.cfg.qformer_size, text_input=self.cfg.qformer_text_input)
         if arch.text_input == "tokens" and self.text.tokens is None:
             raise FewShotError("The tokens Q-Former input needs per-token description features; build the features with tokens.")

@@ -10,8 +10,8 @@ from app_sidebar import backbone_spec, cache_folder, dataset_spec, escape_markdo
 from app_state import follow_job
 from app_words import for_app, unreadable_words
 from fewshot_core import FewShotError
-from fewshot_core.datasets import dataset_title, load_dataset
-from fewshot_core.datasets.download import ARCHIVES, downloadable_datasets
+from fewshot_core.datasets import dataset_info, dataset_title, load_dataset
+from fewshot_core.datasets.download import downloadable_datasets
 from fewshot_core.datasets.images import load_rgb
 from fewshot_core.datasets.verify import verify_dataset
 from fewshot_core.jobspec import DatasetSpec, DownloadSpec, FeaturesSpec
@@ -35,7 +35,7 @@ def download_ui(s) -> None:
     registry = job_registry()
     with st.expander("Download the official archives", expanded=not s.dataset_root):
         target = st.text_input("Download into", str(Path.home() / "fewshot-data" / s.dataset))
-        st.caption(" · ".join(a.url for a in ARCHIVES.get(s.dataset, [])) or "Downloaded by torchvision's own code.")
+        st.caption(" · ".join(a.url for a in dataset_info(s.dataset).archives) or "Downloaded by torchvision's own code.")
         if st.button("Download"):
             try:
                 registry.start("download", DownloadSpec(DatasetSpec(s.dataset, target)), slot=s.dataset)

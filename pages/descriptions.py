@@ -14,18 +14,19 @@ from app_sidebar import backbone_spec, cache_folder, dataset_spec, default_sourc
 from app_state import flash, follow_job, remember, remembered_index, set_coverage, show_flash
 from app_words import description_settings, for_app
 from fewshot_core import FewShotError
-from fewshot_core.datasets import load_dataset
+from fewshot_core.datasets import dataset_info, load_dataset
 from fewshot_core.descriptions.edits import table_changes
 from fewshot_core.descriptions.endpoint import APP_KEY_ENV
 from fewshot_core.descriptions.generate import DescribeRequest
 from fewshot_core.descriptions.json_io import import_description_bytes
 from fewshot_core.descriptions.prompt import DEFAULT_PROMPT, max_tokens_for, render_prompt, validate_prompt
-from fewshot_core.descriptions.sources import DATA_SOURCES, LLM_SOURCES, GenerationSettings, estimate_request_cost
+from fewshot_core.descriptions.registry import SOURCE_REGISTRY, source_info
+from fewshot_core.descriptions.sources import GenerationSettings, estimate_request_cost
 from fewshot_core.descriptions.store import DescriptionStore
-from fewshot_core.jobspec import LOCAL_DESCRIBE_MODEL, DescribeSpec, JudgeSpec, describe_settings
+from fewshot_core.jobspec import DescribeSpec, JudgeSpec, describe_settings
 from fewshot_core.names import name_some, set_label, write_label
 
-SOURCES = LLM_SOURCES + DATA_SOURCES + ("json upload",)
+SOURCES = (*SOURCE_REGISTRY, "json upload")
 CONFIRM_SHARE = 0.25  # removing more than this share of a set's lines asks first
 SET_KEY = "browse-set"  # the chosen description set (its folder name)
 
@@ -72,7 +73,7 @@ def llm_ui(source: str, dataset) -> DescribeRequest | None:
     prompt = st.text_area("Prompt", DEFAULT_PROMPT, help="{class_name} is replaced by each class's name; {dataset} by bird/pet.")
     c1, c2, c3, c4 = st.columns(4)
     defaults = GenerationSettings()  # the paper's settings; the local model's budget fits the lines the prompt asks for
-    model = c1.text_input("Model", LOCAL_DESCRIBE_MODEL if source == "local" else defaults.model)
+    model = c1.text_input("Model", source_info(source).default_model)
     temperature = c2.slider("Temperature", 0.0, 1.5, defaults.temperature)
     budget = max_tokens_for(prompt) if source == "local" else max(defaults.max_tokens, max_tokens_for(prompt))
     max_tokens = c3.number_input(
@@ -103,12 +104,12 @@ def llm_ui(source: str, dataset) -> DescribeRequest | None:
     try:
         validate_prompt(prompt)
         st.caption(f"Example: {escape_markdown(render_prompt(prompt, dataset.display_names[0], dataset.name))}")
-        if source == "openai":
+        if source_info(source).priced:
             prompts = [render_prompt(prompt, n, dataset.name) for n in dataset.display_names]
             cost = estimate_request_cost(sampling.model, prompts, sampling)
             st.caption(f"Estimated cost for {len(prompts)} classes: at most ${cost:.4f}" if cost is not None else "No price known for this model.")
-            if not openai_key():
-                st.warning("No OPENAI_API_KEY in the environment or Streamlit secrets.")
+        if source_info(source).needs_key and not openai_key():
+            st.warning("No OPENAI_API_KEY in the environment or Streamlit secrets.")
     except FewShotError as e:
         st.error(escape_markdown(str(e)))
         return None
@@ -144,7 +145,7 @@ def generation_progress(registry, source: str) -> None:
 
 
 def generate_ui(s, dataset, source: str) -> None:
-    if source in LLM_SOURCES:
+    if source_info(source).completes:
         request = llm_ui(source, dataset)
         classes = classes_ui(dataset)
     else:  # the data sources take no sampling settings (the CLI's defaults, as they were)
@@ -346,7 +347,7 @@ def source_ui(s) -> str:
         key=key,
         on_change=remember,
         args=(name, key),
-        help="local = SmolLM2-135M-Instruct, offline, no key; attributes = sentences from the dataset's class attributes; openai needs a key.",
+        help="; ".join(f"{info.name} = {info.help}" for info in SOURCE_REGISTRY.values()) + "; json upload = your own file (CuPL format).",
     )
 
 
@@ -354,7 +355,7 @@ def page() -> None:
     s = settings()
     st.title("Descriptions")
     cache = s.cache_path()
-    if not (s.dataset_root or s.dataset == "demo"):
+    if not s.dataset_root and dataset_info(s.dataset).needs_root:
         st.info("Choose the dataset folder in the sidebar first (Data page).")
         return
     try:

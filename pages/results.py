@@ -31,13 +31,19 @@ from fewshot_core.run_catalog import default_run, run_state, settings_diff
 from fewshot_core.runs import list_runs
 from fewshot_core.storage import read_json
 
-SETTINGS = {
-    **{t: f"image + {TRANSLATION_LABELS[t]} text (val-selected count)" for t in TRANSLATIONS},
+SETTINGS = {  # the per-class classifiers without text; a translation's words come from its registry entry (setting_label)
     "image_only": "image only",
     "linear-probe": "linear probe",
     "tip-adapter": "Tip-Adapter",
     "zeroshot": "zero-shot CLIP",
 }
+
+
+def setting_label(key: str) -> str:
+    """A per-class classifier in words: "image + mean-shift text (val-selected count)", "linear probe", ..."""
+    return f"image + {TRANSLATION_LABELS[key]} text (val-selected count)" if key in TRANSLATION_LABELS else SETTINGS.get(key, key)
+
+
 MIME = {"html": "text/html", "csv": "text/csv", "tex": "application/x-tex", "json": "application/json", "png": "image/png", "svg": "image/svg+xml"}
 
 
@@ -129,14 +135,14 @@ def per_class_ui(results, table, chosen: dict, how: str) -> None:
     shot = p1.selectbox("Shots", shot_counts or [0], format_func=lambda k: str(k) if k else "none finished yet")
     translated = [t for t in TRANSLATIONS if table is not None and f"{column(t)}_texts" in table]
     classifiers = [*translated, "image_only", "linear-probe", "tip-adapter", "zeroshot"] if shot_counts else ["zeroshot"]
-    setting = p2.selectbox(
-        "Classifier", classifiers, format_func=lambda k: SETTINGS.get(k, k), help=define("raw translation", "Q-Former translation")
-    )
+    setting = p2.selectbox("Classifier", classifiers, format_func=setting_label, help=define("raw", "qformer"))
     try:
         per_class, confusions, examples = _per_class(chosen["path"], chosen["units"], int(shot), setting)
         st.plotly_chart(worst_classes(per_class), width="stretch", key="per_class")
         st.caption(
-            f"Test accuracy per class, mean over seeds ({SETTINGS[setting]}" + (f", {shot} shots" if setting != "zeroshot" else "") + f"). {how}."
+            f"Test accuracy per class, mean over seeds ({setting_label(setting)}"
+            + (f", {shot} shots" if setting != "zeroshot" else "")
+            + f"). {how}."
         )
         st.markdown("##### Most frequent confusions")
         st.caption("Test images of the true class predicted as another, summed over seeds.")
@@ -179,7 +185,7 @@ def groups_ui(results, chosen: dict, name: str, how: str) -> None:
     counts = (int((~held_out).sum()), int(held_out.sum()))
     fig = group_figure(groups, counts, f"Figure 4 by class group · {name}", how)
     st.plotly_chart(fig, width="stretch", key="figure4-groups")
-    view = groups.assign(setting=groups.setting.map(lambda k: SETTINGS.get(k, k))).round(2)
+    view = groups.assign(setting=groups.setting.map(setting_label)).round(2)
     st.dataframe(
         view.rename(columns={"held_out": "held-out", "seen_std": "seen SD", "held_out_std": "held-out SD"}), width="stretch", hide_index=True
     )

@@ -11,6 +11,7 @@ from app_state import follow_job, set_coverage
 from app_words import for_app
 from fewshot_core import FewShotError
 from fewshot_core.adapter import AdapterConfig
+from fewshot_core.datasets import dataset_info
 from fewshot_core.descriptions.store import DescriptionStore
 from fewshot_core.jobspec import DatasetSpec, EstimateSpec, ReproduceSpec, resolve_backbone
 from fewshot_core.names import name_some, set_label
@@ -18,7 +19,7 @@ from fewshot_core.qformer import LOSSES, QFormerTrainConfig, list_qformer_config
 from fewshot_core.report import format_table1, table1
 from fewshot_core.summary import pruned_with
 from fewshot_core.sweep import PROTOCOLS, SweepConfig
-from fewshot_core.translations import TRANSLATIONS
+from fewshot_core.translations import TRANSLATIONS, translation
 
 GRID = SweepConfig()  # the paper's grid and every default come from the config dataclasses
 SYNTHETIC = "synthetic (CUB-sized, no download)"
@@ -42,7 +43,7 @@ def sweep_ui(s) -> tuple[SweepConfig, str, str | None, bool]:
     dataset = "synthetic" if source == SYNTHETIC else s.dataset
     descriptions, usable = None, dataset == "synthetic"
     if dataset != "synthetic":
-        if not s.dataset_root and s.dataset != "demo":
+        if not s.dataset_root and dataset_info(s.dataset).needs_root:
             st.warning("Set the dataset folder in the sidebar (Data page), or train on synthetic features.")
         else:
             descriptions, usable = descriptions_ui(s)
@@ -61,7 +62,9 @@ def sweep_ui(s) -> tuple[SweepConfig, str, str | None, bool]:
             "train-split: the Q-Former is trained on N labelled images per class (every training image but validation, "
             "at every shot count; N is shown when the run finishes and kept in its config.json): not a few-shot result."
         )
-    translations = st.multiselect("Translations (texts into image features)", TRANSLATIONS, default=GRID.translations)
+    translations = st.multiselect(
+        "Translations (texts into image features)", list(TRANSLATIONS), default=GRID.translations, format_func=lambda t: translation(t).title
+    )
     q_default, a_default = QFormerTrainConfig(), AdapterConfig()
     with st.expander("Q-Former and adapter settings"):
         q1, q2, q3 = st.columns(3)

@@ -256,10 +256,10 @@ def test_results_page_on_a_half_finished_run_with_translations(translation_colum
     gains = app.table[0].value.set_index("translation")  # the headline "Does text help?": one row per shot count and translation
     assert list(gains["shots"]) == [1, 1, 1] and gains.loc["raw", "gain over image only [95% CI]"] == "+5.00 [+5.00, +5.00]*"
     table = app.table[1].value  # Table 1's accuracies
-    assert list(table.shots) == [1] and table["Q-Former text (texts)"].iloc[0] == "57.50 ± 0.71 (5)"
-    assert gains.loc["Q-Former", "gain over image only [95% CI]"] == "+7.00 [+7.00, +7.00]*"
-    assert app.dataframe[0].value["+ Q-Former text gain [95% CI]"].iloc[0] == "+7.00 [+7.00, +7.00]*"  # every column, in the expander
-    assert any("Q-Former trained on 26 labelled images per class (train-split protocol)" in c.value for c in app.caption)
+    assert list(table.shots) == [1] and table["pooled Q-Former text (texts)"].iloc[0] == "57.50 ± 0.71 (5)"
+    assert gains.loc["pooled Q-Former", "gain over image only [95% CI]"] == "+7.00 [+7.00, +7.00]*"
+    assert app.dataframe[0].value["+ pooled Q-Former text gain [95% CI]"].iloc[0] == "+7.00 [+7.00, +7.00]*"  # every column, in the expander
+    assert any("pooled Q-Former trained on 26 labelled images per class (train-split protocol)" in c.value for c in app.caption)
     spec = app.get("plotly_chart")[1].proto.spec  # Figure 4, after the gains figure
     assert "image + mean-shift text" in spec and "train-split protocol" in spec
     assert len(app.get("plotly_chart")) == 4  # gains, Figure 4, zero vs few, worst classes of the val-selected raw-text adapter

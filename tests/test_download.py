@@ -129,10 +129,10 @@ def test_escaping_members_are_refused(tmp_path):
 
 
 def test_official_archives_are_listed():
-    from fewshot_core.datasets.download import ARCHIVES
+    from fewshot_core.datasets import dataset_info
 
-    assert ARCHIVES["cub"][0].md5 == "97eceeb196236b17998738112f37df78"
-    assert [a.filename for a in ARCHIVES["pets"]] == ["images.tar.gz", "annotations.tar.gz"]
+    assert dataset_info("cub").archives[0].md5 == "97eceeb196236b17998738112f37df78"
+    assert [a.filename for a in dataset_info("pets").archives] == ["images.tar.gz", "annotations.tar.gz"]
 
 
 class socket_closed_port:

@@ -99,7 +99,8 @@ def test_flags_alone_give_the_defaults_of_the_dataclasses_and_the_clip_rules():
     assert _parsed("features", "--dataset", "cub", "--model", "RN50").backbone == BackboneConfig("RN50", "openai")
     describe = _parsed("describe", "--dataset", "cub", "--source", "local", "--samples", "3").request
     assert describe.settings == GenerationSettings("smollm2", samples=3) and describe.batch_size == DescribeRequest().batch_size
-    assert _parsed("describe", "--dataset", "cub", "--source", "openai").request.settings == GenerationSettings()
+    openai = _parsed("describe", "--dataset", "cub", "--source", "openai").request.settings
+    assert openai == GenerationSettings("gpt-3.5-turbo")  # each source's own default model (its registry entry), named in the spec
 
 
 def test_help_shows_the_dataclass_defaults(capsys):

@@ -37,10 +37,10 @@ def test_figure4_draws_the_selected_numbers():
     image_only = by_name["image only (adapter, 0 texts)"]
     assert list(image_only.x) == [1, 4] and list(image_only.y) == pytest.approx([54.0, 81.0])
     assert list(image_only.error_y.array) == pytest.approx([2 * 2**0.5, 2**0.5])  # sample SD of 52, 56 and of 80, 82
-    val = by_name["image + Q-Former text (text count chosen per seed on validation)"]
+    val = by_name["image + pooled Q-Former text (text count chosen per seed on validation)"]  # an old table: texts > 0 were the pooled Q-Former
     assert list(val.y) == pytest.approx([62.0, 79.0]) and [t.split("<br>")[0] for t in val.text] == ["5 texts", "5 texts"]  # 5 wins on validation
     assert "gain over image only +8.00 points (95% CI +8.00 to +8.00)" in val.text[0]  # both seeds gain exactly 8 points
-    oracle = by_name["image + Q-Former text (one text count chosen on test: oracle)"]
+    oracle = by_name["image + pooled Q-Former text (one text count chosen on test: oracle)"]
     assert list(oracle.y) == pytest.approx([70.0, 79.0])  # 9 texts has the best test accuracy at 1 shot
     assert any("zero-shot CLIP 41.0%" in a.text for a in fig.layout.annotations)
 
@@ -53,11 +53,13 @@ def test_zero_vs_few_and_run_description():
         "sweep": {"protocol": "support", "seeds": [0, 1], "qformer_train": {"loss": "balanced"}},
     }
     assert describe_run(config) == (
-        "ViT-B-32 openai · Q-Former trained on the k-shot support images only (support protocol), balanced loss · 2 seeds"
+        "ViT-B-32 openai · pooled Q-Former trained on the k-shot support images only (support protocol), balanced loss · 2 seeds"
         " · text count chosen per seed on validation · label budget: k support + ? validation labels per class"
     )
     config["sweep"] |= {"protocol": "train-split", "val_per_class": 8}
-    assert "Q-Former trained on 26 labelled images per class (train-split protocol)" in describe_run({**config, "qformer_images_per_class": 26})
+    assert "pooled Q-Former trained on 26 labelled images per class (train-split protocol)" in describe_run(
+        {**config, "qformer_images_per_class": 26}
+    )
     assert describe_run(config).endswith("text count chosen per seed on validation · label budget: k support + 8 validation labels per class")
     assert describe_run({"sweep": {"seeds": list(range(20)), "val_per_class": "k"}}).endswith(
         "20 seeds · text count chosen per seed on validation · label budget: k support + k validation labels per class"
@@ -66,7 +68,7 @@ def test_zero_vs_few_and_run_description():
 
 def test_compare_runs_draws_both_curves_per_run():
     fig = compare_runs({"a": RESULTS, "b": RESULTS})
-    assert [t.name for t in fig.data] == ["a: image only", "a: image + Q-Former text", "b: image only", "b: image + Q-Former text"]
+    assert [t.name for t in fig.data] == ["a: image only", "a: image + pooled Q-Former text", "b: image only", "b: image + pooled Q-Former text"]
     assert list(fig.data[1].y) == pytest.approx([62.0, 79.0])
 
 
@@ -86,7 +88,7 @@ def test_figure4_draws_each_translation_beside_image_only():
         "image only (adapter, 0 texts)",
         "image + raw text (text count chosen per seed on validation)",
         "image + mean-shift text (text count chosen per seed on validation)",
-        "image + Q-Former text (text count chosen per seed on validation)",
+        "image + pooled Q-Former text (text count chosen per seed on validation)",
         "linear probe",
     ]
     by_name = {trace.name: trace for trace in fig.data}
@@ -135,8 +137,8 @@ def test_gains_figure_draws_each_translations_paired_gain_with_its_interval():
     fig = gains_figure(table1(TRANSLATED))
     left = {t.name: t for t in fig.data if t.xaxis == "x"}
     right = {t.name: t for t in fig.data if t.xaxis == "x2"}
-    assert list(left) == list(right) == ["raw text", "mean-shift text", "Q-Former text"]
-    q = left["Q-Former text"]  # 1 shot: both seeds +8 (5 texts win on validation); 4 shots: -1 and -3
+    assert list(left) == list(right) == ["raw text", "mean-shift text", "pooled Q-Former text"]
+    q = left["pooled Q-Former text"]  # 1 shot: both seeds +8 (5 texts win on validation); 4 shots: -1 and -3
     assert list(q.y) == pytest.approx([8.0, -2.0])
     half = 12.7062 * 2**0.5 / 2**0.5  # t(0.975, 1 df) x sample SD sqrt(2) / sqrt(2 seeds)
     assert list(q.error_y.arrayminus) == pytest.approx([0.0, half], abs=1e-3) and list(q.error_y.array) == pytest.approx([0.0, half], abs=1e-3)
@@ -210,6 +212,8 @@ def test_qformer_loss_is_one_line_per_training_against_the_optimizer_step():
     fig = qformer_loss_figure(events, "balanced")
     assert [t.name for t in fig.data] == ["training 1", "training 2"]
     assert list(fig.data[0].x) == [4, 8, 12] and list(fig.data[1].x) == [6, 12, 18] and list(fig.data[1].y) == [0.95, 0.8, 0.5]
-    assert fig.layout.xaxis.title.text == "optimizer step" and fig.layout.yaxis.title.text == "Q-Former balanced loss (mean over an epoch)"
+    assert fig.layout.xaxis.title.text == "optimizer step" and fig.layout.yaxis.title.text == "pooled Q-Former balanced loss (mean over an epoch)"
     old = qformer_loss_figure([_epoch(1, 2, 0.9), _epoch(2, 2, 0.8), _epoch(1, 2, 0.7)])  # a job from before steps were reported
-    assert len(old.data) == 2 and old.layout.xaxis.title.text == "epoch" and old.layout.yaxis.title.text == "Q-Former loss (mean over an epoch)"
+    assert (
+        len(old.data) == 2 and old.layout.xaxis.title.text == "epoch" and old.layout.yaxis.title.text == "pooled Q-Former loss (mean over an epoch)"
+    )

@@ -158,7 +158,7 @@ def test_format_table1_shows_each_translation_beside_image_only():
     text = format_table1(table1(results(THREE_SEEDS)))
     header, accuracy, gains = text.splitlines()[:3]
     assert header.split("  ")[0].strip() == "shots" and header.index("image only") < header.index("+ raw text") < header.index(
-        "+ Q-Former text (texts)"
+        "+ pooled Q-Former text (texts)"
     )
     assert "64.00 ± 11.00 (2)" in accuracy and "62.67 ± 10.07 (4)" in accuracy and "70.00 ± 10.00 (8)" in accuracy  # sample SD; oracle
     assert "+4.00 [+1.52, +6.48]" in gains and "+4.00 [+1.52, +6.48]*" not in gains  # p 0.02 alone, 0.06 after Holm over 3 cells
@@ -166,11 +166,11 @@ def test_format_table1_shows_each_translation_beside_image_only():
     assert "support protocol" in text and "zero-shot CLIP: 31.00" in text
     assert "mean ± sample SD (ddof 1)" in text and "* / † = Holm-adjusted p < 0.05" in text and "95% t-interval" in text
     assert "label budget: k support + ? validation labels per class" in text  # not recorded: said so, not guessed
-    assert "Q-Former − mean-shift, paired per seed" in text and "1 shot: +2.67 [-1.13, +6.46]  (Holm p 0.094)" in text
+    assert "pooled Q-Former − mean-shift, paired per seed" in text and "1 shot: +2.67 [-1.13, +6.46]  (Holm p 0.094)" in text
     assert "verdict: Text does not help here: no translation beats image only at any shot count after Holm correction" in text
     assert max(len(line) for line in text.splitlines()) <= 150
     train_split = results(THREE_SEEDS).assign(protocol=lambda d: np.where(d.method == "adapter", "train-split", ""))
-    assert "Q-Former trained on 26 labelled images per class (train-split protocol)" in format_table1(
+    assert "pooled Q-Former trained on 26 labelled images per class (train-split protocol)" in format_table1(
         table1(train_split), qformer_images_per_class=26
     )
 
@@ -178,10 +178,10 @@ def test_format_table1_shows_each_translation_beside_image_only():
 def test_display_table_has_gain_columns():
     shown = table1_display(table1(results(THREE_SEEDS)), val_per_class=4)
     assert list(shown.columns)[:5] == ["shots", "seeds", "image only", "+ raw text (texts)", "+ raw text gain [95% CI]"]
-    assert shown["+ Q-Former text gain [95% CI]"].iloc[0] == "+2.67 [-0.20, +5.54]"
-    assert shown["+ Q-Former text vs strongest [95% CI]"].iloc[0] == "+2.67 [-0.20, +5.54]"  # image only is the strongest here
+    assert shown["+ pooled Q-Former text gain [95% CI]"].iloc[0] == "+2.67 [-0.20, +5.54]"
+    assert shown["+ pooled Q-Former text vs strongest [95% CI]"].iloc[0] == "+2.67 [-0.20, +5.54]"  # image only is the strongest here
     assert shown["strongest baseline"].iloc[0] == "image only" and shown["linear probe"].iloc[0] == "42.00 ± 2.00"
-    assert shown["Q-Former − mean-shift [95% CI]"].iloc[0] == "+2.67 [-1.13, +6.46]"
+    assert shown["pooled Q-Former − mean-shift [95% CI]"].iloc[0] == "+2.67 [-1.13, +6.46]"
     assert shown["label budget per class"].iloc[0] == "1 support + 4 validation"
 
 
@@ -304,7 +304,7 @@ def test_baselines_in_text_display_and_json():
     assert "class-name-init adapter" not in baselines[1]  # that is the "image only" column
     assert "description-init adapter" in baselines[2] and "61.00 ± 1.00 edge" in baselines[2] and "63.00 ± 4.58" in baselines[2]
     assert "label budget: k support + k validation labels per class (1 shot: 2 labels per class)" in text
-    assert "and the description-init adapter (at 1 shot 66.0 %) beats the best translation (Q-Former, 63.0 %)." in " ".join(text.splitlines())
+    assert "and the description-init adapter (at 1 shot 66.0 %) beats the best translation (pooled Q-Former, 63.0 %)." in " ".join(text.splitlines())
     assert "-3.00 [-14.38, +8.38]" in text.splitlines()[3]  # vs strongest line
     shown = table1_display(table1(results(HEADS)), val_per_class="k")
     assert shown["strongest baseline"].iloc[0] == "description-init adapter" and shown["LP++"].iloc[0] == "61.00 ± 1.00 edge"
@@ -336,16 +336,16 @@ def test_verdict_helps_hurts_or_no_difference():
     helps = one_shot(5, 8)
     assert helps["rows"][0]["translations"]["qformer"]["p_holm"] < 0.05
     assert helps["verdict"] == (
-        "Text helps here: Q-Former at 1 shot beats image only after Holm correction, "
-        "but GDA (at 1 shot 67.5 %) beats the best translation (Q-Former, 64.5 %) after Holm correction."
+        "Text helps here: pooled Q-Former at 1 shot beats image only after Holm correction, "
+        "but GDA (at 1 shot 67.5 %) beats the best translation (pooled Q-Former, 64.5 %) after Holm correction."
     )
     assert one_shot(5, 2)["verdict"] == (
-        "Text helps here: Q-Former at 1 shot beats image only after Holm correction, "
-        "and Q-Former at 1 shot also beats the strongest baseline after Holm correction (at 1 shot 64.5 % vs GDA 61.5 %)."
+        "Text helps here: pooled Q-Former at 1 shot beats image only after Holm correction, "
+        "and pooled Q-Former at 1 shot also beats the strongest baseline after Holm correction (at 1 shot 64.5 % vs GDA 61.5 %)."
     )
     assert one_shot(-5, -10)["verdict"] == (
-        "Text hurts here: Q-Former at 1 shot falls below image only after Holm correction, "
-        "and image only (at 1 shot 59.5 %) beats the best translation (Q-Former, 54.5 %) after Holm correction."
+        "Text hurts here: pooled Q-Former at 1 shot falls below image only after Holm correction, "
+        "and image only (at 1 shot 59.5 %) beats the best translation (pooled Q-Former, 54.5 %) after Holm correction."
     )
     none = one_shot(0, -10)
     assert none["verdict"].startswith("Text does not help here: no translation beats image only at any shot count after Holm correction, and ")
@@ -356,9 +356,9 @@ def test_verdict_helps_hurts_or_no_difference():
 def test_verdict_names_the_strongest_baseline_where_it_is_reliably_ahead():
     # 1 shot: GDA half a point ahead (noise); 4 shots: 8 points ahead, far beyond the noise
     summary = summary_json(results(rows_at(1, 0, 0.5) + rows_at(4, 0, 8)), {"sweep": {"seeds": list(range(6))}})
-    assert summary["verdict"].endswith(", and GDA (at 4 shots 67.5 %) beats the best translation (Q-Former, 59.5 %) after Holm correction.")
+    assert summary["verdict"].endswith(", and GDA (at 4 shots 67.5 %) beats the best translation (pooled Q-Former, 59.5 %) after Holm correction.")
     near = summary_json(results(rows_at(1, 0, 0.5) + rows_at(4, 0, 0.5)), {"sweep": {"seeds": list(range(6))}})
-    assert near["verdict"].endswith(", and GDA (at 1 shot 60.0 %) beats the best translation (Q-Former, 59.5 %).")  # no Holm claim
+    assert near["verdict"].endswith(", and GDA (at 1 shot 60.0 %) beats the best translation (pooled Q-Former, 59.5 %).")  # no Holm claim
 
 
 def test_stars_and_daggers_in_the_text_table():
@@ -384,9 +384,11 @@ def test_compare_verdicts_names_the_cells_whose_mark_changed():
 
 
 def test_translation_labels_are_one_dict(monkeypatch):
-    from fewshot_core import summary
+    from dataclasses import replace
 
-    monkeypatch.setitem(summary.TRANSLATION_LABELS, "qformer", "MLP+skip")
+    from fewshot_core.translations import TRANSLATION_REGISTRY
+
+    monkeypatch.setitem(TRANSLATION_REGISTRY, "qformer", replace(TRANSLATION_REGISTRY["qformer"], label="MLP+skip"))
     t = table1(results(THREE_SEEDS))
     text = format_table1(t)
     assert "+ MLP+skip text (texts)" in text and "+ MLP+skip oracle" in text and "MLP+skip − mean-shift" in text and "Q-Former" not in text

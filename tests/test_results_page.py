@@ -86,8 +86,8 @@ def test_the_headline_panel_answers_does_text_help_above_figure_4():
     assert verdict.startswith("Text helps here: raw at 1 and 4 shots") and "also beats the strongest baseline" in verdict
     assert any(m.value.replace("\\", "") == f"**{verdict}**" for m in app.markdown)  # the verdict in plain words (markdown-escaped)
     gains = app.table[0].value
-    assert len(gains) == 6 and set(gains.translation) == {"raw", "mean-shift", "Q-Former"}  # 2 shot counts x 3 translations
-    q = gains[(gains.shots == 4) & (gains.translation == "Q-Former")].iloc[0]
+    assert len(gains) == 6 and set(gains.translation) == {"raw", "mean-shift", "pooled Q-Former"}  # 2 shot counts x 3 translations
+    q = gains[(gains.shots == 4) & (gains.translation == "pooled Q-Former")].iloc[0]
     assert q["gain over image only [95% CI]"] == "+7.00 [+7.00, +7.00]*" and q["strongest baseline"] == "image only (50.5 %)"
     assert q["gain over the strongest baseline [95% CI]"] == "+7.00 [+7.00, +7.00]*"  # image only is the strongest here
     charts = app.get("plotly_chart")
@@ -204,4 +204,4 @@ def test_train_page_draws_one_loss_line_per_qformer_training():
     spec = json.loads(next(c for c in _open("train").get("plotly_chart") if "qformer" in c.proto.id.lower() or "Q-Former" in c.proto.spec).proto.spec)
     assert [t["name"] for t in spec["data"]] == ["training 1", "training 2"] and spec["data"][1]["x"] == [5, 10]
     assert spec["layout"]["xaxis"]["title"]["text"] == "optimizer step"
-    assert spec["layout"]["yaxis"]["title"]["text"] == "Q-Former infonce loss (mean over an epoch)"
+    assert spec["layout"]["yaxis"]["title"]["text"] == "pooled Q-Former infonce loss (mean over an epoch)"

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+import fewshot_core.translations as translations
 import fewshot_core.translator as translator
 import fewshot_core.units as units
 from fewshot_core import FewShotError
@@ -53,9 +54,9 @@ def bundle():
 
 def test_support_protocol_translators_see_only_the_support_set(bundle, tmp_path, monkeypatch):
     seen = []
-    real_q, real_shift = translator.train_qformer, translator.mean_shift
+    real_q, real_shift = translator.train_qformer, translations.mean_shift
     monkeypatch.setattr(translator, "train_qformer", lambda x, *a, **k: seen.append(("qformer", x)) or real_q(x, *a, **k))
-    monkeypatch.setattr(translator, "mean_shift", lambda t, x: seen.append(("mean-shift", x)) or real_shift(t, x))
+    monkeypatch.setattr(translations, "mean_shift", lambda t, x: seen.append(("mean-shift", x)) or real_shift(t, x))
     run_sweep(bundle, SweepConfig(**{**TINY, "seeds": [0, 1]}), tmp_path)
     supports = [bundle.train_features[sample_few_shot(bundle.train_labels, k, s).support] for s in (0, 1) for k in (1, 4)]  # seed-major
     assert [kind for kind, _ in seen] == ["mean-shift", "qformer"] * 4  # one of each per (shots, seed)

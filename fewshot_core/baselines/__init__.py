@@ -9,7 +9,6 @@
 """
 
 from .common import (
-    PROMPT_TEMPLATES,
     FittedBaseline,
     accuracy,
     description_class_embeddings,
@@ -27,7 +26,6 @@ __all__ = [
     "LPP_EPOCHS",
     "LP_C_GRID",
     "MAX_EXTENSIONS",
-    "PROMPT_TEMPLATES",
     "TIP_ALPHAS",
     "TIP_BETAS",
     "Axis",

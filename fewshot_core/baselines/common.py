@@ -10,28 +10,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..datasets import DEFAULT_TEMPLATES, dataset_info, list_datasets
 from ..vectors import l2_normalize
 
 if TYPE_CHECKING:
     import torch
 
-# Class-name prompt templates for zero-shot CLIP (the CLIP paper's dataset-specific ones).
-PROMPT_TEMPLATES: dict[str, list[str]] = {
-    "cub": ["a photo of a {}, a type of bird."],
-    "pets": ["a photo of a {}, a type of pet."],
-    "flowers102": ["a photo of a {}, a type of flower."],
-    "fgvc-aircraft": ["a photo of a {}, a type of aircraft."],
-    "food101": ["a photo of {}, a type of food."],
-    "dtd": ["a photo of a {} texture."],
-    "stanford-cars": ["a photo of a {}."],
-    "default": ["a photo of a {}."],
-}
 CLIP_LOGIT_SCALE = 100.0  # CLIP's learned temperature: zero-shot logits are 100 * cos(x, t)
 
 
 def templates_for(dataset: str) -> list[str]:
-    """The zero-shot prompt templates for a dataset."""
-    return PROMPT_TEMPLATES.get(dataset, PROMPT_TEMPLATES["default"])
+    """The zero-shot prompt templates for a dataset (its registry entry's, ``DatasetInfo.templates``; CLIP's plain
+    "a photo of a {}." for an unknown name, e.g. synthetic features)."""
+    return list(dataset_info(dataset).templates if dataset in list_datasets() else DEFAULT_TEMPLATES)
 
 
 def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:

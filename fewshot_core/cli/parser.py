@@ -31,7 +31,7 @@ def _commands() -> dict[str, tuple[str, object, list[Flag]]]:
     """Each spec command: (help, the function running its spec, its flags), in the order ``--help`` lists them."""
     from ..datasets import list_datasets
     from ..datasets.download import downloadable_datasets
-    from ..descriptions.sources import DATA_SOURCES, LLM_SOURCES
+    from ..descriptions.registry import SOURCE_REGISTRY
     from ..executors import EXECUTORS
 
     datasets = list_datasets()
@@ -53,7 +53,7 @@ def _commands() -> dict[str, tuple[str, object, list[Flag]]]:
         "describe": (
             "generate class descriptions into the store (resumable)",
             commands_text.cmd_describe,
-            _describe_flags(datasets, LLM_SOURCES + DATA_SOURCES),
+            _describe_flags(datasets, list(SOURCE_REGISTRY)),
         ),
         "import-descriptions": (
             'import {"class name": ["sentence", ...]} JSON into the store',
@@ -125,7 +125,7 @@ def _describe_flags(datasets: list[str], sources: tuple[str, ...]) -> list[Flag]
             action="store_const",
             const=True,
         ),
-        flag("--model", "request.settings.model", "LLM name (default: gpt-3.5-turbo; local: smollm2, the embedded model)"),
+        flag("--model", "request.settings.model", f"LLM name (default: the source's own; {_default_models()})"),
         flag("--prompt", "request.prompt", "must contain {class_name}"),
         flag("--classes", "classes", "a number (the first N classes) or comma-separated class names"),
         flag("--samples", "request.settings.samples", "completions per class", type=int),
@@ -172,3 +172,10 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--root", type=Path, default=None, help="the demo folder (default: generated under the cache)")
     q.add_argument("--cache", type=Path, default=None, help="cache root (default $FEWSHOT_CACHE or ~/.cache/fewshot-lab)")
     q.set_defaults(run_flags=commands_other.cmd_demo_report)
+
+
+def _default_models() -> str:
+    """ "local: smollm2, openai: gpt-3.5-turbo, ...": each description source's default model (its registry entry)."""
+    from ..descriptions.registry import SOURCE_REGISTRY
+
+    return ", ".join(f"{s.name}: {s.default_model}" for s in SOURCE_REGISTRY.values() if s.default_model)

@@ -1,7 +1,8 @@
 """The dataset interface every loader returns: classes, display names, splits, image paths.
 
 A new dataset is one module with a ``load(root) -> ImageDataset`` function registered in
-``datasets/__init__.py``; nothing else in the code needs to change.
+``datasets/__init__.py`` (with its prompt noun, zero-shot templates and archives); nothing else in the code
+needs to change (CONTRIBUTING.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,19 @@ import numpy as np
 from ..errors import FewShotError
 
 SPLITS = ("train", "test")  # every dataset has these; "val" is optional (an official or split-file validation list)
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One official archive: where it lives, its MD5, and the sub-folder it extracts into (``download.py`` fetches it)."""
+
+    url: str
+    md5: str
+    subdir: str = ""  # extract into target/subdir (Pets archives go into oxford-iiit-pet/)
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)

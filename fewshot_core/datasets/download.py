@@ -14,42 +14,21 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FewShotError
 from ..progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
+from .base import Archive
 
 CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
-class Archive:
-    """One official archive: where it lives, its MD5, and the sub-folder it extracts into."""
-
-    url: str
-    md5: str
-    subdir: str = ""  # extract into target/subdir (Pets archives go into oxford-iiit-pet/)
-
-    @property
-    def filename(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
-
-
-ARCHIVES: dict[str, list[Archive]] = {
-    "cub": [Archive("https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz", "97eceeb196236b17998738112f37df78")],
-    "pets": [
-        Archive("https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz", "5c4f3ee8e5d25df40f4fd59a7f44e54c", "oxford-iiit-pet"),
-        Archive("https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz", "95a8c909bbe2e81eed6a22bccdf3f68f", "oxford-iiit-pet"),
-    ],
-}
-
-
 def downloadable_datasets() -> list[str]:
-    """Names ``download_dataset`` can fetch: the official archives here, and the torchvision sets that still download."""
+    """Names ``download_dataset`` can fetch: those with official archives (``DatasetInfo.archives``), and the
+    torchvision sets that still download."""
     from . import dataset_info, list_datasets
 
-    return [n for n in list_datasets() if n in ARCHIVES or dataset_info(n).download is not None]
+    return [n for n in list_datasets() if dataset_info(n).archives or dataset_info(n).download is not None]
 
 
 def download_dataset(
@@ -65,7 +44,7 @@ def download_dataset(
     Finished steps are skipped on a re-run (verified archive, completed extraction).
 
     Args:
-        name: "cub", "pets", or a torchvision set (downloaded by torchvision's own code).
+        name: a dataset with archives in its registry entry ("cub", "pets"), or a torchvision set (downloaded by torchvision's own code).
         target: folder to hold the dataset (pass it as ``--root`` afterwards).
         archives: override the official list (tests point this at a local server).
     """
@@ -75,11 +54,11 @@ def download_dataset(
         info = dataset_info(name)
         if info.download is not None:
             return info.download(target, on_progress)
-        if name not in ARCHIVES:
+        if not info.archives:
             raise FewShotError(
                 f"No download is known for {info.title}; get the files yourself and pass --root. Downloadable: {', '.join(downloadable_datasets())}."
             )
-        archives = ARCHIVES[name]
+        archives = list(info.archives)
     target = Path(target).expanduser()
     for archive in archives:
         marker = target / f".extracted-{archive.filename}"

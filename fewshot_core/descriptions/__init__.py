@@ -1,4 +1,4 @@
-"""Class descriptions: sources, parsing, matching and storage."""
+"""Class descriptions: sources (and their registry), parsing, matching and storage."""
 
 from .matching import MatchReport, match_class_names, normalise
 

@@ -5,30 +5,17 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..datasets.base import ImageDataset
 from ..errors import FewShotError
 from ..progress import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress, report
-from ..redact import redact_url
-from .endpoint import check_base_url, check_key_destination, key_from_env
-from .local_llm import LocalSource
 from .parsing import dedupe_lines, split_completion
 from .prompt import DEFAULT_PROMPT, render_prompt, validate_prompt
-from .sources import (
-    ATTRIBUTE_SENTENCES_VERSION,
-    DATA_SOURCES,
-    LLM_SOURCES,
-    Completion,
-    DeadlineExceeded,
-    GenerationSettings,
-    OpenAISource,
-    attribute_lines,
-    caption_lines,
-    estimate_cost,
-)
+from .registry import SourceInfo, source_info
+from .sources import Completion, DeadlineExceeded, GenerationSettings, estimate_cost
 from .store import DescriptionSet, DescriptionStore
 
 log = logging.getLogger(__name__)
@@ -38,9 +25,9 @@ log = logging.getLogger(__name__)
 class DescribeRequest:
     """Everything that decides which descriptions come out (and so the store key)."""
 
-    source: str = "local"  # openai | openai-compatible | local | attributes | captions
+    source: str = "local"  # a registered source (registry.py): openai | openai-compatible | local | attributes | captions
     prompt: str = DEFAULT_PROMPT
-    settings: GenerationSettings | None = None
+    settings: GenerationSettings | None = None  # None: the defaults, with the source's own model
     base_url: str | None = None  # openai-compatible servers
     captions_root: str | None = None  # captions: folder holding text_c10/
     batch_size: int = 8  # prompts per request round (local: one batched generate call)
@@ -50,14 +37,18 @@ class DescribeRequest:
     api_key_env: str | None = None  # openai-compatible: the environment variable holding that server's key; None = send no key
     allow_insecure_http: bool = False  # openai-compatible: plain http:// to another machine (default: loopback only)
 
+    def generation_settings(self) -> GenerationSettings:
+        """The sampling settings, with the source's default model where they name none."""
+        settings = self.settings or GenerationSettings()
+        return settings if settings.model else replace(settings, model=source_info(self.source).default_model)
+
     def key_settings(self) -> dict[str, Any]:
-        """What goes into the store key and meta.json (never an API key, nor credentials inside the URL)."""
-        if self.source in DATA_SOURCES:
-            return {"captions_root": str(self.captions_root or "")} if self.source == "captions" else {"sentences": ATTRIBUTE_SENTENCES_VERSION}
-        return {"prompt": self.prompt, "base_url": redact_url(self.base_url), **asdict(self.settings or GenerationSettings())}
+        """What goes into the store key and meta.json (never an API key, nor credentials inside the URL): the source's own."""
+        return source_info(self.source).key_settings(self)
 
     def validate(self) -> None:
         """Refuse settings that cannot work, with what to use instead."""
+        source_info(self.source)  # a registered source, or one line naming them
         settings = self.settings or GenerationSettings()
         checks = [
             (self.batch_size, 1, "batch size (classes per round)"),
@@ -82,12 +73,6 @@ class DescribeRequest:
                 if value:
                     raise FewShotError(f"{flag} applies to --source openai-compatible only (the openai source always uses https://api.openai.com).")
 
-    def check_server(self) -> None:
-        """Refuse an openai-compatible base URL or key variable that cannot be used (``endpoint.check_base_url``),
-        before anything is stored."""
-        if self.source == "openai-compatible" and self.base_url:
-            check_key_destination(key_from_env(self.api_key_env), check_base_url(self.base_url, self.allow_insecure_http))
-
 
 @dataclass
 class DescribeSummary:
@@ -100,24 +85,12 @@ class DescribeSummary:
 
 
 def make_source(request: DescribeRequest, api_key: str | None = None, device: str = "cpu", cache_root: Path | str | None = None):
-    """The LLM source a request names. ``api_key`` (in memory) overrides the environment: OPENAI_API_KEY for
-    ``openai``, the variable ``request.api_key_env`` names for ``openai-compatible`` (none: no key is sent)."""
-    if request.source == "openai":
-        return OpenAISource(api_key=api_key, timeout=request.timeout, max_retries=request.retries)
-    if request.source == "openai-compatible":
-        if not request.base_url:
-            raise FewShotError("The openai-compatible source needs a base URL, e.g. http://localhost:11434/v1 for Ollama.")
-        key = api_key or key_from_env(request.api_key_env)
-        return OpenAISource(
-            api_key=key,
-            base_url=request.base_url,
-            timeout=request.timeout,
-            max_retries=request.retries,
-            allow_insecure_http=request.allow_insecure_http,
-        )
-    if request.source == "local":
-        return LocalSource((request.settings or GenerationSettings()).model, device, request.batch_size, cache_root)
-    raise FewShotError(f"Unknown description source {request.source!r}; choose one of {', '.join(LLM_SOURCES + DATA_SOURCES)}.")
+    """The LLM source a request names (``SourceInfo.make``). ``api_key`` (in memory) overrides the environment:
+    OPENAI_API_KEY for ``openai``, the variable ``request.api_key_env`` names for ``openai-compatible`` (none: no key is sent)."""
+    info = source_info(request.source)
+    if not info.completes:
+        raise FewShotError(f"The {info.name} source makes its sentences from annotations; it completes no prompts.")
+    return info.make(request, api_key, device, Path(cache_root) if cache_root else None)
 
 
 def describe(
@@ -137,10 +110,11 @@ def describe(
             (finished classes are kept in every case; a re-run continues where this one stopped).
     """
     request.validate()
-    if request.source in LLM_SOURCES:
+    info = source_info(request.source)
+    if info.completes:
         validate_prompt(request.prompt)
     if source is None:
-        request.check_server()
+        info.check(request, dataset)  # before anything is stored: a server, a key variable, annotations
     deadline = time.monotonic() + request.deadline if request.deadline else None
     dset = DescriptionStore(cache_root).open(dataset.name, request.source, request.key_settings())
     wanted = list(range(dataset.num_classes)) if classes is None else classes
@@ -148,8 +122,8 @@ def describe(
     done = len(wanted) - len(todo)
     # step "start", not "classes": the ETA of the classes is timed from the first class generated, after any model load
     report(on_progress, done, len(wanted), f"{done}/{len(wanted)} classes done", step="start")
-    if request.source in DATA_SOURCES:
-        _from_annotations(dataset, request, dset, todo)
+    if not info.completes:
+        _from_annotations(dataset, request, dset, todo, info)
         report(on_progress, len(wanted), len(wanted), f"{len(wanted)}/{len(wanted)} classes done", step="classes")
     elif todo:
         source = source or make_source(request, api_key, cache_root=cache_root)
@@ -159,16 +133,16 @@ def describe(
 
 
 def _load_model(source, on_progress: ProgressFn, done: int, total: int) -> None:
-    """Load a local model before the first class, so that the wait shows as its own step ("loading")."""
-    if isinstance(source, LocalSource):
-        report(on_progress, done, total, f"loading the model ({source.model_name})", step="loading")
+    """Load a local model before the first class (a source with ``load``), so that the wait shows as its own step ("loading")."""
+    if callable(getattr(source, "load", None)):
+        report(on_progress, done, total, f"loading the model ({getattr(source, 'model_name', '')})", step="loading")
         source.load()
 
 
 def _generate(dataset, request, dset, todo, total, source, deadline, on_progress, should_cancel) -> None:
     """Generate ``todo`` in rounds of ``batch_size``; a progress report as each class is saved, with the
     completion tokens per second so far (``tokens_per_s``) and seconds per class (``seconds_per_class``)."""
-    settings = request.settings or GenerationSettings()
+    settings = request.generation_settings()
     done, start_time, tokens = total - len(todo), time.monotonic(), [0]
     finished = [0]
     # The model is loaded by now: the rate of the classes (and so the ETA) is measured from here, not from the start.
@@ -216,35 +190,16 @@ def _check_deadline(deadline: float | None, request: DescribeRequest, done: int,
         )
 
 
-def _from_annotations(dataset: ImageDataset, request: DescribeRequest, dset: DescriptionSet, todo: list[int]) -> None:
-    """The attributes and captions sources: sentences straight from annotations."""
-    if request.source == "attributes":
-        if dataset.attributes is None:
-            fix = (
-                "CUB needs attributes/ and attributes.txt from the official archive."
-                if dataset.name == "cub"
-                else "Only CUB-200-2011 and the demo come with class attributes; use an LLM source (local, openai) or import a description file."
-            )
-            raise FewShotError(f"The {dataset.name} dataset has no class attributes here. {fix}")
-        for c in todo:
-            lines = attribute_lines(dataset, c)
-            dset.save_generated(c, dataset.display_names[c], lines, [])
-        return
-    if not request.captions_root or not Path(request.captions_root).expanduser().is_dir():
-        raise FewShotError("The captions source needs the folder of Reed et al.'s captions (holding text_c10/).")
-    found = 0
+def _from_annotations(dataset: ImageDataset, request: DescribeRequest, dset: DescriptionSet, todo: list[int], info: SourceInfo) -> None:
+    """A data source (attributes, captions): sentences straight from annotations, saved class by class."""
     for c in todo:
-        lines = caption_lines(request.captions_root, dataset.class_names[c])
-        found += bool(lines)
-        dset.save_generated(c, dataset.display_names[c], lines, [])
-    if todo and not found:
-        raise FewShotError(f"No caption folders in {request.captions_root} match this dataset's class folders (e.g. {dataset.class_names[0]}).")
+        dset.save_generated(c, dataset.display_names[c], info.lines(dataset, request, c), [])
 
 
 def summarise(dset: DescriptionSet, classes: list[int], request: DescribeRequest) -> DescribeSummary:
     """Counts, token usage and estimated cost of a set."""
     usage = dset.usage()
-    model = (request.settings or GenerationSettings()).model if request.source == "openai" else ""
+    model = request.generation_settings().model if source_info(request.source).priced else ""
     return DescribeSummary(
         classes_done=len(set(classes) & dset.done_classes()),
         descriptions=sum(len(dset.lines(c)) for c in classes),

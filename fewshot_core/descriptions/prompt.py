@@ -5,20 +5,11 @@ from __future__ import annotations
 import re
 import string
 
+from ..datasets import dataset_info, list_datasets
 from ..errors import FewShotError
 
 DEFAULT_PROMPT = "Describe the visual characteristics of a {class_name} in 10 lines."
-PLACEHOLDERS = ("class_name", "dataset")  # {dataset} is optional: "bird", "pet", ...
-DATASET_NOUNS = {
-    "cub": "bird",
-    "pets": "pet",
-    "demo": "shape",
-    "flowers102": "flower",
-    "fgvc-aircraft": "aircraft",
-    "food101": "food",
-    "dtd": "texture",
-    "stanford-cars": "car",
-}
+PLACEHOLDERS = ("class_name", "dataset")  # {dataset} is optional: the dataset's noun (DatasetInfo.noun: "bird", "pet", ...)
 
 
 def validate_prompt(prompt: str) -> str:
@@ -38,9 +29,14 @@ def validate_prompt(prompt: str) -> str:
 def render_prompt(prompt: str, class_name: str, dataset: str = "") -> str:
     """The prompt for one class; "a" before a placeholder becomes "an" where the inserted word needs it
     ("a {class_name}" with "orange striped circle" reads "an orange striped circle")."""
-    values = {"class_name": class_name, "dataset": DATASET_NOUNS.get(dataset, "object")}
+    values = {"class_name": class_name, "dataset": dataset_noun(dataset)}
     fitted = re.sub(r"\b([Aa]n?) \{(class_name|dataset)\}", lambda m: f"{article(values[m[2]], m[1][0])} {{{m[2]}}}", validate_prompt(prompt))
     return fitted.format(**values)
+
+
+def dataset_noun(dataset: str) -> str:
+    """What {dataset} becomes for a dataset name: its registry entry's noun ("object" for an unknown or no name)."""
+    return dataset_info(dataset).noun if dataset in list_datasets() else "object"
 
 
 # Words that start with a vowel letter but a consonant sound ("a unicorn", "a one-eyed"), and the reverse ("an hour").

@@ -1,8 +1,8 @@
-"""Where descriptions come from, behind one small interface.
+"""Where descriptions come from: the OpenAI client source, the sampling settings, attribute and caption sentences.
 
 LLM sources (``openai``, ``openai-compatible``, ``local``) complete prompts; data sources
-(``attributes``, ``captions``) turn annotations into sentences. API keys are read from the
-environment or passed in memory, and never written anywhere.
+(``attributes``, ``captions``) turn annotations into sentences; ``registry.py`` registers each one. API keys
+are read from the environment or passed in memory, and never written anywhere.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from ..errors import FewShotError
 from ..redact import redact_url
 from .endpoint import OPENAI_URL, check_base_url, check_key_destination, compatible_client
 
-LLM_SOURCES = ("openai", "openai-compatible", "local")
-DATA_SOURCES = ("attributes", "captions")
 ATTRIBUTE_SENTENCES_VERSION = 2  # in the store key: 2 = the demo's varied sentences
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # USD per million tokens (input, output), for cost estimates only.
@@ -34,7 +32,7 @@ PRICES = {"gpt-3.5-turbo": (0.50, 1.50), "gpt-4o-mini": (0.15, 0.60), "gpt-4o": 
 class GenerationSettings:
     """Sampling settings, part of every description set's key."""
 
-    model: str = "gpt-3.5-turbo"  # the paper's model; for `local`, a path or name ("smollm2" = embedded)
+    model: str = ""  # "" = the source's own default (registry.SourceInfo.default_model: openai the paper's gpt-3.5-turbo, local smollm2)
     temperature: float = 0.7
     max_tokens: int = 400
     samples: int = 1  # completions per class
@@ -254,12 +252,13 @@ def _retry_delay(e: Exception, attempt: int) -> float:
 
 
 def attribute_lines(dataset, c: int) -> list[str]:
-    """The ``attributes`` source's sentences for class ``c``: the demo's varied ones, else one per strong attribute."""
-    if dataset.name == "demo":
-        from ..demo.words import class_descriptions
+    """The ``attributes`` source's sentences for class ``c``: the dataset's own wording where its registry entry has
+    one (``DatasetInfo.attribute_sentences``: the demo's varied sentences), else one per strong attribute."""
+    from ..datasets import dataset_info, list_datasets
 
-        on = {n.partition("::")[0]: n.partition("::")[2] for n, v in zip(dataset.attributes.names, dataset.attributes.values[c]) if v >= 50}
-        return class_descriptions(on["has_color"], on["has_pattern"], on["has_shape"])
+    own = dataset_info(dataset.name).attribute_sentences if dataset.name in list_datasets() else None
+    if own is not None:
+        return own(dataset, c)
     return attribute_sentences(dataset.display_names[c], dataset.attributes.names, dataset.attributes.values[c])
 
 
@@ -280,11 +279,15 @@ def attribute_sentences(display_name: str, names: list[str], values: np.ndarray,
     return out
 
 
+def caption_folder(captions_root: Path | str, folder_name: str) -> Path:
+    """Where one class's captions are in Reed et al.'s layout: ``text_c10/<class folder>`` (or ``<class folder>`` in the root)."""
+    root = Path(captions_root).expanduser()
+    return (root / "text_c10" if (root / "text_c10").is_dir() else root) / folder_name
+
+
 def caption_lines(captions_root: Path | str, folder_name: str) -> list[str]:
     """Human captions of one class in Reed et al.'s layout: ``text_c10/<class folder>/<image>.txt``."""
-    root = Path(captions_root).expanduser()
-    base = root / "text_c10" if (root / "text_c10").is_dir() else root
-    folder = base / folder_name
+    folder = caption_folder(captions_root, folder_name)
     if not folder.is_dir():
         return []
     lines, seen = [], set()
