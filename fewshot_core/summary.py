@@ -154,12 +154,32 @@ def shots_text(shots: list[int]) -> str:
     return f"{listed} shot" + ("s" if len(shots) > 1 or shots[-1] != 1 else "")
 
 
-def _where(cells: list[tuple[int, str]]) -> str:
-    """(shots, translation) cells as "Q-Former at 1 and 2 shots and raw at 4 shots"."""
+def _where(cells: list[tuple[int, str]], rows: list[dict[str, Any]] | None = None) -> str:
+    """(shots, translation) cells as "Q-Former at 1 and 2 shots and raw at 4 shots"; with the table's ``rows``, a
+    translation marked at all of its shot counts is "at every shot count", and all of them "every translation"."""
     by: dict[str, list[int]] = {}
     for k, t in cells:
         by.setdefault(t, []).append(k)
-    return " and ".join(f"{TRANSLATION_LABELS[t]} at {shots_text(sorted(ks))}" for t, ks in by.items())
+    every = {t: sorted(r["shots"] for r in rows if t in r["translations"]) for t in by} if rows else {}
+    full = [t for t, ks in by.items() if every and sorted(ks) == every[t] and len(ks) > 1]
+    run = {t for r in rows or [] for t in r["translations"]}
+    if rows and len(full) == len(by) == len(run) > 1:
+        return "every translation at every shot count"
+    groups: dict[str, list[str]] = {}  # translations marked at the same shot counts are named together
+    for t, ks in by.items():
+        groups.setdefault("every shot count" if t in full else shots_text(sorted(ks)), []).append(TRANSLATION_LABELS[t])
+    return "; ".join(f"{_and(names)} at {where}" for where, names in groups.items())
+
+
+def _verb(cells: list[tuple[int, str]], verb: str, rows: list[dict[str, Any]] | None = None) -> str:
+    """``verb`` agreeing with how ``_where`` names the cells: "beats" for one translation (or "every translation"),
+    "beat" for several named."""
+    return verb + "s" if len({t for _, t in cells}) == 1 or _where(cells, rows).startswith("every translation") else verb
+
+
+def _and(names: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _marked(rows: list[dict[str, Any]], family: str, sign: str) -> list[tuple[int, str]]:
@@ -177,11 +197,14 @@ def _over_image_only(rows: list[dict[str, Any]]) -> tuple[str, bool]:
     """The verdict's first clause and whether it is good news for text."""
     helped, hurt = _marked(rows, "gain", "*"), _marked(rows, "gain", "†")
     if helped and hurt:
-        return f"Text helps and hurts: {_where(helped)} beats image only and {_where(hurt)} falls below it after Holm correction", True
+        return (
+            f"Text helps and hurts: {_where(helped, rows)} {_verb(helped, 'beat', rows)} image only and {_where(hurt, rows)} "
+            f"{_verb(hurt, 'fall', rows)} below it after Holm correction"
+        ), True
     if helped:
-        return f"Text helps here: {_where(helped)} beats image only after Holm correction", True
+        return f"Text helps here: {_where(helped, rows)} {_verb(helped, 'beat', rows)} image only after Holm correction", True
     if hurt:
-        return f"Text hurts here: {_where(hurt)} falls below image only after Holm correction", False
+        return f"Text hurts here: {_where(hurt, rows)} {_verb(hurt, 'fall', rows)} below image only after Holm correction", False
     return "Text does not help here: no translation beats image only at any shot count after Holm correction", False
 
 
@@ -193,7 +216,7 @@ def _over_strongest(rows: list[dict[str, Any]]) -> tuple[str, bool]:
         r = next(r for r in rows if r["shots"] == k)
         b, cell = r["strongest_baseline"], r["translations"][t]
         return (
-            f"{_where(beats)} also beats the strongest baseline after Holm correction "
+            f"{_where(beats, rows)} also {_verb(beats, 'beat', rows)} the strongest baseline after Holm correction "
             f"(at {shots_text([k])} {cell['mean']:.1f} % vs {_versus(r)} {b['mean']:.1f} %)"
         ), True
     compared = [r for r in rows if "strongest_baseline" in r]
