@@ -70,6 +70,15 @@ def test_missing_weights_is_one_line(cub_root, capsys):
     assert err.startswith("error: Could not download") and err.count("\n") == 1
 
 
+def _tiny_cub_reproduce(cub_root, tmp_path, descriptions: dict) -> list[str]:
+    """``reproduce`` on the tiny CUB with the tiny CLIP and these descriptions (written to ``tmp_path/d.json``)."""
+    (tmp_path / "d.json").write_text(json.dumps(descriptions))
+    return ["reproduce", "--dataset", "cub", "--root", str(cub_root), "--model", "fewshot-tiny", "--pretrained", ""] + [
+        "--descriptions",
+        str(tmp_path / "d.json"),
+    ]
+
+
 def test_reproduce_end_to_end_on_a_tiny_dataset(cub_root, tmp_path, capsys):
     desc = {
         "Black-footed Albatross": ["a large seabird with dark plumage", "long narrow wings", "a pale ring at the bill"],
@@ -77,20 +86,7 @@ def test_reproduce_end_to_end_on_a_tiny_dataset(cub_root, tmp_path, capsys):
         "003.Sooty_Albatross": ["sooty brown all over", "a thin white eye crescent"],
         "Northern Cardinal": ["bright red"],
     }
-    (tmp_path / "d.json").write_text(json.dumps(desc))
-    args = [
-        "reproduce",
-        "--dataset",
-        "cub",
-        "--root",
-        str(cub_root),
-        "--model",
-        "fewshot-tiny",
-        "--pretrained",
-        "",
-        "--descriptions",
-        str(tmp_path / "d.json"),
-    ]
+    args = _tiny_cub_reproduce(cub_root, tmp_path, desc)
     args += [
         "--shots",
         "1",
@@ -229,20 +225,7 @@ def test_reproduce_stability_seed_reruns_with_another_adapter_batch_seed(cub_roo
         "laysan albatross": ["white head", "pink bill"],
         "003.Sooty_Albatross": ["sooty"],
     }
-    (tmp_path / "d.json").write_text(json.dumps(desc))
-    args = [
-        "reproduce",
-        "--dataset",
-        "cub",
-        "--root",
-        str(cub_root),
-        "--model",
-        "fewshot-tiny",
-        "--pretrained",
-        "",
-        "--descriptions",
-        str(tmp_path / "d.json"),
-    ]
+    args = _tiny_cub_reproduce(cub_root, tmp_path, desc)
     args += ["--shots", "1", "--texts", "0", "1", "--seeds", "3", "--methods", "adapter", "--translations", "raw", "--cache", str(tmp_path / "c")]
     assert main([*args, "--run-dir", str(tmp_path / "run"), "--stability-seed", "7", "--json"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
