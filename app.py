@@ -1,5 +1,5 @@
-"""Few-shot Lab: the Streamlit app. The router (app_router.py) draws the shared sidebar once, then the page."""
+"""Few-shot Lab: the Streamlit app (``make run``). The router draws the shared sidebar once, then the page."""
 
-from app_router import main
+from fewshot_app.router import main
 
 main()

@@ -19,7 +19,7 @@ from pathlib import Path
 from _common import emit, machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # app_jobs lives beside app.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout first: fewshot_app as edited here
 from browser import launch_browser, serve  # noqa: E402
 
 from fewshot_core.qformer import QFormerTrainConfig  # noqa: E402
@@ -64,7 +64,7 @@ def results_redraw(playwright, env: dict[str, str]) -> float:
 
 def cancel_to_end(cache: Path) -> float:
     """Seconds from cancelling a running sweep job (what the Cancel button calls) to the job's process ending."""
-    from app_jobs import JobRegistry
+    from fewshot_app.jobs import JobRegistry
     from fewshot_core.config import QFormerTrainConfig, SweepConfig
     from fewshot_core.jobspec import DatasetSpec, ReproduceSpec
 
@@ -81,7 +81,7 @@ def cancel_to_end(cache: Path) -> float:
 
 def generate_first_class(cache: Path) -> tuple[float, dict]:
     """Seconds from starting a local-LLM describe job on the demo (what Generate does) to its first class saved."""
-    from app_jobs import JobRegistry
+    from fewshot_app.jobs import JobRegistry
     from fewshot_core.descriptions.generate import DescribeRequest
     from fewshot_core.jobspec import DatasetSpec, DescribeSpec, describe_settings
 

@@ -87,7 +87,7 @@ class CacheLayout:
 
     @property
     def jobs(self) -> Path:
-        """The app's job folders (``app_jobs.py``)."""
+        """The app's job folders (``fewshot_app/jobs.py``)."""
         return self.root / "jobs"
 
     @property

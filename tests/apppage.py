@@ -1,8 +1,7 @@
 """Opening one page of the app in AppTest.
 
-The pages are callables registered by URL path (``st.Page(page, url_path=...)``); AppTest.switch_page
-only matches page files, so a page is chosen by the hash Streamlit gives its URL path (what a browser's
-URL selects).
+The pages are file pages registered under their URL path (``st.Page(pages/data.py, url_path="data")``);
+a page is chosen by the hash Streamlit gives its URL path (what a browser's URL selects).
 """
 
 from __future__ import annotations

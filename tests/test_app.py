@@ -74,7 +74,7 @@ def test_the_server_listens_on_localhost_only():
 
 
 def test_user_text_is_escaped_before_it_reaches_markdown():
-    from app_sidebar import escape_markdown
+    from fewshot_app.widgets import escape_markdown
 
     hostile = "[click](https://evil.example) ![x](https://evil.example/x.png) <img src=x> :red[alarm] $x^2$ www.evil.example"
     safe = escape_markdown(hostile)
@@ -157,3 +157,22 @@ def test_a_page_file_run_alone_still_draws_the_sidebar():
     page = AppTest.from_file(str(Path(APP).parent / "pages" / "results.py"), default_timeout=60).run()
     assert not page.exception
     assert [w.label for w in page.sidebar.selectbox][:1] == ["Dataset"]
+    page.run()  # and again on a rerun, which AppTest (like a fresh server) serves from the page file alone
+    assert [w.label for w in page.sidebar.selectbox][:1] == ["Dataset"]
+
+
+def test_the_packaged_main_script_serves_the_file_pages_with_the_sidebar():
+    """``fewshot-lab app`` runs ``fewshot_app/app.py``: it finds the page files and every page gets the sidebar."""
+    from streamlit.util import calc_hash
+
+    from fewshot_app.router import PAGES, pages_dir
+
+    assert sorted(p.name for p in pages_dir().glob("*.py")) == sorted(f"{p.url}.py" for p in PAGES)
+    main = Path(APP).parent / "fewshot_app" / "app.py"
+    page = AppTest.from_file(str(main), default_timeout=60).run()
+    page._page_hash = calc_hash("results")
+    page.run()
+    assert not page.exception
+    assert [w.label for w in page.sidebar.selectbox][:1] == ["Dataset"]
+    assert page.title[0].value == "Results"  # the Results view ran, on the private (empty) cache
+    assert any(i.value.startswith("No runs yet") for i in page.info)

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-import app_jobs
-from app_jobs import JobRegistry
+from fewshot_app import jobs as app_jobs
+from fewshot_app.jobs import JobRegistry
 from fewshot_core import FewShotError
 from fewshot_core.config import QFormerTrainConfig, SweepConfig
 from fewshot_core.descriptions.generate import DescribeRequest
@@ -71,7 +71,7 @@ def test_a_failing_job_says_why(tmp_path):
 def test_eta_from_the_rate_of_a_step(tmp_path):
     import json
 
-    from app_jobs import Job
+    from fewshot_app.jobs import Job
 
     now = time.time()
     events = [
@@ -91,7 +91,7 @@ def test_a_job_killed_without_a_report_is_failed_and_a_cancelled_one_cancelled(t
     import subprocess
     import sys
 
-    from app_jobs import Job, record_process
+    from fewshot_app.jobs import Job, record_process
 
     folder = tmp_path / "jobs" / "train"
     folder.mkdir(parents=True)

@@ -99,7 +99,7 @@ def _job_holds_the_forms_spec() -> None:
     import json
     from dataclasses import asdict
 
-    from app_sidebar import job_registry
+    from fewshot_app.context import job_registry
     from fewshot_core.config import QFormerTrainConfig, SweepConfig
     from fewshot_core.jobspec import DatasetSpec, ReproduceSpec, resolve_backbone
     from fewshot_core.storage import default_cache_root
@@ -124,7 +124,7 @@ def test_the_time_estimate_runs_as_a_job_and_answers_only_for_its_settings():
     app = _wait(app, lambda a: any("Estimated time" in c.value for c in a.caption))
     estimate = next(c.value for c in app.caption if "Estimated time" in c.value)
     assert "for 4 units and 4 Q-Former trainings" in estimate and "200 classes" in estimate  # support: a Q-Former per unit
-    from app_sidebar import job_registry
+    from fewshot_app.context import job_registry
 
     job = job_registry().get("estimate")
     assert isinstance(job.spec, EstimateSpec) and job.spec.sweep.shots == [1, 2] and job.pid != os.getpid()  # timed in the job's process
@@ -153,7 +153,7 @@ def test_train_on_ray_from_the_sidebar():
     _by_label(app.button, "Train").click().run()
     app = _wait(app, lambda a: any("Done:" in s.value for s in a.success))
     assert any("ray executor" in c.value for c in app.caption)
-    from app_sidebar import job_registry
+    from fewshot_app.context import job_registry
 
     job = job_registry().get("train")
     assert job.spec.executor == ExecutorSpec("ray")
@@ -326,7 +326,7 @@ def _fake_running_job(kind: str, events: list[dict]):
     import sys
     import time as clock
 
-    from app_jobs import Job, record_process
+    from fewshot_app.jobs import Job, record_process
     from fewshot_core.storage import default_cache_root
 
     folder = default_cache_root() / "jobs" / kind

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from app_jobs import record_process
+from fewshot_app.jobs import record_process
 from fewshot_core.settings import LabSettings, save_settings
 
 from .apppage import open_page, open_url, run_fragments
@@ -230,11 +230,11 @@ def test_an_empty_dataset_folder_is_not_ready(tmp_path):
 
 
 def test_an_upload_error_names_the_uploaded_file_not_where_it_is_kept(cub_root):
+    from fewshot_app.views.descriptions import upload_message
     from fewshot_core import FewShotError
     from fewshot_core.datasets import load_dataset
     from fewshot_core.descriptions.json_io import import_description_bytes
     from fewshot_core.storage import default_cache_root
-    from pages.descriptions import upload_message
 
     data = b'{"Laysan Albatross": "not a list"}'
     with pytest.raises(FewShotError) as err:

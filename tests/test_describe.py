@@ -41,7 +41,7 @@ def test_the_first_eta_leaves_out_the_model_load(cub_root, tmp_path, monkeypatch
     """A model that takes long to load and then 0.05 s a class: the ETA is about 0.05 s a class, not the 2 s load spread over them."""
     import time as clock
 
-    from app_jobs import Job
+    from fewshot_app.jobs import Job
     from fewshot_core.descriptions.local_llm import LocalSource
     from fewshot_core.descriptions.sources import Completion
     from fewshot_core.progress import EventLog

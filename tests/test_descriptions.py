@@ -75,7 +75,7 @@ def test_the_descriptions_page_never_uses_the_client_file_name():
     import re
     from pathlib import Path
 
-    page = (Path(__file__).resolve().parents[1] / "pages" / "descriptions.py").read_text()
+    page = (Path(__file__).resolve().parents[1] / "fewshot_app" / "views" / "descriptions.py").read_text()
     assert "import_description_bytes(dataset, upload.getvalue(), cache)" in page
     assert re.findall(r".*upload\.name.*", page) == ["        st.error(escape_markdown(upload_message(str(e), data, upload.name)))"]
 

@@ -98,7 +98,7 @@ def test_generate_edit_judge_remove_restore_train_restart_and_see_results(cub_ro
             expect(chart).to_be_visible(timeout=300_000)  # appears by itself as units finish: no click
             page.screenshot(path=shots / "5-results.png", full_page=True)
         browser.close()
-    from app_jobs import JobRegistry
+    from fewshot_app.jobs import JobRegistry
 
     job = JobRegistry(cache).get("train")
     assert job is not None and job.status in ("running", "finished"), job and job.error

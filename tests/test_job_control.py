@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-import app_jobs
-from app_jobs import Job, JobRegistry, record_process
+from fewshot_app import jobs as app_jobs
+from fewshot_app.jobs import Job, JobRegistry, record_process
 from fewshot_core.descriptions.generate import DescribeRequest
 from fewshot_core.jobspec import DatasetSpec, DescribeSpec
 from fewshot_core.processes import parse_pid, start_token

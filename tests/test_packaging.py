@@ -2,9 +2,10 @@
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
-import tomllib
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,3 +60,84 @@ def test_imported_third_party_modules_are_declared():
 def test_console_script_runs_the_cli():
     out = subprocess.run([sys.executable, "-m", "fewshot_core.entry", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and "reproduce" in out.stdout
+
+
+@pytest.mark.slow
+def test_the_built_wheel_runs_the_app_outside_a_checkout(tmp_path):
+    """``fewshot-lab app`` from a wheel installed into a fresh environment, started far from any checkout: the
+    wheel carries the app package, its page files and its Streamlit config, and the app serves and renders."""
+    import os
+    import sysconfig
+    import urllib.request
+    import zipfile
+
+    from .browser import free_port, wait_for_port
+
+    dist = tmp_path / "dist"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", str(ROOT), "-w", str(dist)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = dist.glob("fewshot_lab-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"fewshot_app/pages/{p}.py" for p in ("data", "descriptions", "train", "results")} <= names
+    assert {"fewshot_app/app.py", "fewshot_app/streamlit/config.toml", "fewshot_core/model_configs/fewshot-tiny.json"} <= names
+
+    # A fresh venv: the wheel in its own site-packages, the dev venv's libraries (torch, streamlit) after it
+    # through a plain .pth line (which runs no editable-install hook, so this checkout stays invisible).
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True)
+    (Path(purelib.stdout.strip()) / "dev-libraries.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        capture_output=True,
+        text=True,
+    )
+    assert install.returncode == 0, install.stderr
+
+    away = tmp_path / "elsewhere"
+    away.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    where = subprocess.run(
+        [python, "-c", "import fewshot_app, fewshot_core; print(fewshot_app.__file__); print(fewshot_core.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=away,
+        env=env,
+        check=True,
+    )
+    assert all(str(venv) in line and str(ROOT) not in line for line in where.stdout.split()), where.stdout
+
+    # The installed main script renders its first page from the installed page files.
+    render = (
+        "import pathlib, fewshot_app; from streamlit.testing.v1 import AppTest;"
+        "a = AppTest.from_file(str(pathlib.Path(fewshot_app.__file__).parent / 'app.py'), default_timeout=120).run();"
+        "assert not a.exception, a.exception; print('TITLE=' + a.title[0].value)"
+    )
+    rendered = subprocess.run([python, "-c", render], capture_output=True, text=True, cwd=away, env=env)
+    assert rendered.returncode == 0 and "TITLE=Data · " in rendered.stdout, rendered.stderr[-2000:]
+
+    port = free_port()
+    server = subprocess.Popen(
+        [venv / "bin" / "fewshot-lab", "app", "--server.port", str(port)],
+        cwd=away,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_port(port, timeout=120)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=10) as r:
+            assert r.read() == b"ok"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/results", timeout=10) as r:
+            assert r.status == 200 and b"<html" in r.read().lower()
+    finally:
+        server.terminate()
+        log = server.communicate(timeout=30)[0]
+    assert "Traceback" not in log, log
+    assert "localhost" in log or "127.0.0.1" in log, log  # the packaged config applied: local address only

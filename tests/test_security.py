@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFile
 
-from app_jobs import JobRegistry
+from fewshot_app.jobs import JobRegistry
 from fewshot_core import FewShotError
 from fewshot_core.cli import main
 from fewshot_core.datasets.images import find_unreadable, is_readable, load_rgb, open_checked

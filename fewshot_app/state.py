@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from app_jobs import Job, JobRegistry
+from fewshot_app.jobs import Job, JobRegistry
 from fewshot_core.layout import CacheLayout
 from fewshot_core.storage import read_json, write_json
 
