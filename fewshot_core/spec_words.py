@@ -65,7 +65,10 @@ def describe_words(spec: Any) -> str:
     """A describe job: source, model and sampling (LLM sources), server, classes."""
     request = spec.request
     parts = [f"source {request.source}"]
-    if request.source in ("openai", "openai-compatible", "local"):
+    from .descriptions.registry import SOURCE_REGISTRY  # the source's own record says whether it is an LLM
+
+    source = SOURCE_REGISTRY.get(request.source)
+    if source is not None and source.completes:
         settings = request.settings
         if settings is not None:
             parts.append(f"model {settings.model}, temperature {settings.temperature}, at most {settings.max_tokens} tokens")
