@@ -67,15 +67,20 @@ def test_the_built_wheel_runs_the_app_outside_a_checkout(tmp_path):
     """``fewshot-lab app`` from a wheel installed into a fresh environment, started far from any checkout: the
     wheel carries the app package, its page files and its Streamlit config, and the app serves and renders."""
     import os
+    import shutil
     import sysconfig
     import urllib.request
     import zipfile
 
     from .browser import free_port, wait_for_port
 
+    # Built from a copy of the sources, so the build leaves no build/ or egg-info behind in the checkout.
+    source = tmp_path / "source"
+    skip = shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__", ".*_cache", "data", "cache", "runs")
+    shutil.copytree(ROOT, source, ignore=skip)
     dist = tmp_path / "dist"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", str(ROOT), "-w", str(dist)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", str(source), "-w", str(dist)],
         capture_output=True,
         text=True,
     )
