@@ -9,6 +9,7 @@ import streamlit as st
 
 from fewshot_app.jobs import JobRegistry
 from fewshot_core.config import BackboneConfig
+from fewshot_core.datasets import dataset_info
 from fewshot_core.jobspec import DatasetSpec, ExecutorSpec, resolve_backbone
 from fewshot_core.settings import LabSettings, load_settings
 
@@ -56,7 +57,8 @@ def openai_key() -> str | None:
 
 
 def default_source(dataset: str) -> str:
-    """The description source to offer first: openai only with a key; the demo's attributes; else the local LLM."""
+    """The description source to offer first: openai only with a key; else the dataset's offline source (the demo's
+    attributes), or the local LLM."""
     if openai_key():
         return "openai"
-    return "attributes" if dataset == "demo" else "local"
+    return dataset_info(dataset).offline_source or "local"

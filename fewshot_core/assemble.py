@@ -13,7 +13,7 @@ import numpy as np
 from .backbone import Backbone, BackboneConfig, load_backbone
 from .baselines import templates_for
 from .bundle import FeatureBundle, bundle_fingerprint
-from .datasets import ImageDataset, load_dataset
+from .datasets import ImageDataset, dataset_info, load_dataset
 from .descriptions.json_io import descriptions_for_classes, load_descriptions
 from .descriptions.store import description_provenance
 from .errors import FewShotError
@@ -106,11 +106,13 @@ def build_bundle(
         from .synthetic import make_synthetic
 
         return make_synthetic()
-    if dataset_name == "demo" and descriptions is None:
+    info = dataset_info(dataset_name)
+    if info.offline_source and descriptions is None:  # the demo: its attribute sentences (offline, instant)
         from .descriptions.generate import DescribeRequest, describe
 
-        descriptions = describe(load_dataset("demo", root, split_file, cache), DescribeRequest("attributes"), cache.root).store  # offline, instant
-    if (root is None and dataset_name != "demo") or descriptions is None:
+        dataset = load_dataset(dataset_name, root, split_file, cache)
+        descriptions = describe(dataset, DescribeRequest(info.offline_source), cache.root).store
+    if (root is None and info.needs_root) or descriptions is None:
         raise FewShotError("Reproducing on a real dataset needs --root (the dataset folder) and --descriptions (a JSON file or description set).")
     dataset = load_dataset(dataset_name, root, split_file, cache)
     mapping = load_descriptions(descriptions, dataset.display_names)

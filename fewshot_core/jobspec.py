@@ -348,17 +348,17 @@ def resolve_backbone(
     device: str | None = None,
     precision: str | None = None,
 ) -> BackboneConfig:
-    """The CLIP for a dataset from what was given: neither model nor weights on the demo is the demo's own CLIP;
-    otherwise unset ones are ``BackboneConfig``'s. ``auto`` precision is fp32 for the demo CLIP
-    (``demo.dataset.CLIP_PRECISION``), so the demo's figures do not depend on the CPU's bf16."""
+    """The CLIP for a dataset from what was given: neither model nor weights on a dataset with its own CLIP (the
+    demo, ``DatasetInfo.own_clip``) is that CLIP; otherwise unset ones are ``BackboneConfig``'s. ``auto`` precision
+    is fp32 for the demo CLIP (``demo.dataset.CLIP_PRECISION``), so the demo's figures do not depend on the CPU's bf16."""
+    from .datasets import dataset_info, list_datasets
     from .demo import dataset as demo
 
     default = BackboneConfig()
     device, precision = device or default.device, precision or default.precision
-    if model is None and pretrained is None and dataset == "demo":
-        from .demo.clip import demo_backbone_config  # torch: only when the demo's CLIP is the one to load
-
-        cfg = demo_backbone_config(device)
+    own_clip = dataset_info(dataset).own_clip if dataset in list_datasets() else None
+    if model is None and pretrained is None and own_clip is not None:
+        cfg = own_clip(device)
         return cfg if precision == default.precision else replace(cfg, precision=precision)
     model = model or default.model
     pretrained = default.pretrained if pretrained is None else pretrained

@@ -90,10 +90,15 @@ class CacheLayout:
         """The app's job folders (``fewshot_app/jobs.py``)."""
         return self.root / "jobs"
 
+    def generated_data(self, dataset: str) -> Path:
+        """Where a dataset the lab generates itself (``DatasetInfo.needs_root`` False) is made when no folder is
+        given: ``<root>/<dataset>-data``."""
+        return self.root / f"{dataset}-data"
+
     @property
     def demo_data(self) -> Path:
         """Where the offline demo dataset is generated when no folder is given."""
-        return self.root / "demo-data"
+        return self.generated_data("demo")
 
     @property
     def settings_file(self) -> Path:

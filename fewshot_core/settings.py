@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import SweepConfig
-from .datasets import dataset_info, list_datasets
+from .datasets import is_generated, list_datasets
 from .demo import dataset as demo
 from .executors import EXECUTORS
 from .layout import CacheLayout, default_cache_root
@@ -47,12 +47,11 @@ class LabSettings:
         return CacheLayout(self.cache_path())
 
     def dataset_folder(self) -> str | None:
-        """The folder the pages load the dataset from: the sidebar's; with none, for a dataset that needs none (the
-        demo), its folder in this cache (``CacheLayout.demo_data``, where a job given ``--cache`` makes it too)."""
+        """The folder the pages load the dataset from: the sidebar's; with none, for a dataset the lab generates (the
+        demo), its folder in this cache (``CacheLayout.generated_data``, where a job given ``--cache`` makes it too)."""
         if self.dataset_root:
             return self.dataset_root
-        needs_root = self.dataset not in list_datasets() or dataset_info(self.dataset).needs_root
-        return None if needs_root else str(self.layout().demo_data)
+        return str(self.layout().generated_data(self.dataset)) if is_generated(self.dataset) else None
 
 
 def settings_file() -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import SweepConfig
+from .datasets import is_generated
 
 _NAMES = {  # sweep settings in words, for the changed-from-default list
     "translations": "translations",
@@ -31,7 +32,7 @@ def dataset_words(dataset: Any) -> str:
     text = dataset.name or "no dataset chosen"
     if dataset.root:
         text += f" at {dataset.root}"
-    elif dataset.name == "demo":
+    elif is_generated(dataset.name):
         text += " (generated)"
     return text + (f", splits from {dataset.split_file}" if dataset.split_file else "")
 

@@ -194,3 +194,28 @@ def test_dataset_knowledge_lives_in_its_registry_entry():
     assert render_prompt("A {class_name}, a kind of {dataset}.", "Sphynx", "pets") == "A Sphynx, a kind of pet."
     assert not dataset_info("demo").needs_root and dataset_info("demo").attribute_sentences is not None
     assert [a.subdir for a in dataset_info("pets").archives] == ["oxford-iiit-pet"] * 2 and not dataset_info("folder").archives
+
+
+def test_a_registered_generated_dataset_needs_no_demo_special_case(tmp_path, monkeypatch):
+    """What the demo is (generated under the cache, an offline description source, its own CLIP) is its registry
+    entry's, so a second generated dataset gets the same treatment from the CLI, the settings, the app and the words."""
+    from fewshot_app.context import default_source
+    from fewshot_core import datasets
+    from fewshot_core.cli.resources import resolve_paths
+    from fewshot_core.config import BackboneConfig
+    from fewshot_core.jobspec import DatasetSpec, FeaturesSpec, resolve_backbone
+    from fewshot_core.settings import LabSettings
+    from fewshot_core.spec_words import dataset_words
+
+    own = BackboneConfig("fewshot-tiny", "", device="cpu")
+    toy = replace(dataset_info("demo"), name="toyshapes", title="Toy shapes", own_clip=lambda device: replace(own, device=device))
+    monkeypatch.setitem(datasets._REGISTRY, "toyshapes", toy)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+    assert datasets.is_generated("toyshapes") and not datasets.is_generated("cub") and not datasets.is_generated("synthetic")
+    assert LabSettings(dataset="toyshapes", cache_root=str(tmp_path)).dataset_folder() == str(tmp_path / "toyshapes-data")
+    spec = resolve_paths(FeaturesSpec(dataset=DatasetSpec("toyshapes"), cache=str(tmp_path)))
+    assert spec.dataset.root == str(tmp_path / "toyshapes-data")
+    assert resolve_backbone("toyshapes", device="cpu") == own and resolve_backbone("toyshapes", model="ViT-B-32").model == "ViT-B-32"
+    assert default_source("toyshapes") == "attributes" and default_source("cub") == "local"
+    assert dataset_words(DatasetSpec("toyshapes")) == "toyshapes (generated)"

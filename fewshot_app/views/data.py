@@ -12,7 +12,7 @@ from fewshot_app.state import follow_job
 from fewshot_app.widgets import escape_markdown, show_job
 from fewshot_app.words import for_app, unreadable_words
 from fewshot_core import FewShotError
-from fewshot_core.datasets import dataset_info, dataset_title, load_dataset
+from fewshot_core.datasets import dataset_info, dataset_title, is_generated, load_dataset
 from fewshot_core.datasets.download import downloadable_datasets
 from fewshot_core.datasets.images import load_rgb
 from fewshot_core.datasets.verify import verify_dataset
@@ -146,7 +146,7 @@ def steps_overview(s, data_state: str) -> None:
 
 def read_dataset(s) -> tuple[dict | None, object | None, str, str | None]:
     """(report, dataset, step-1 status, error): a dataset is ready only when it loads and has training images."""
-    if not s.dataset_root and s.dataset != "demo":
+    if not s.dataset_root and not is_generated(s.dataset):
         return None, None, "choose the dataset folder", None
     try:
         report = _report(s.dataset, s.dataset_folder(), s.split_path(), _folder_stamp(s.dataset_root))
@@ -163,11 +163,13 @@ def page() -> None:
     st.title(f"Data · {dataset_title(s.dataset)}")
     report, dataset, data_state, error = read_dataset(s)
     steps_overview(s, data_state)
-    if s.dataset == "demo":
-        st.caption("The demo is generated on this machine from a fixed seed (nothing to download), under the cache folder unless a folder is set.")
+    if is_generated(s.dataset):
+        st.caption(
+            "This dataset is generated on this machine from a fixed seed (nothing to download), under the cache folder unless a folder is set."
+        )
     elif s.dataset in downloadable_datasets():
         download_ui(s)
-    if not s.dataset_root and s.dataset != "demo":
+    if not s.dataset_root and not is_generated(s.dataset):
         st.info("Set the dataset folder in the sidebar, or download it above (or with `python -m fewshot_core download --dataset ... --root DIR`).")
         return
     if error is not None:

@@ -11,18 +11,19 @@ from ..jobspec import JobSpec
 
 def resolve_paths(spec: JobSpec) -> JobSpec:
     """The spec with its cache root resolved and checked (one line, now, when it cannot be a folder), and the
-    demo's generated images put under the cache's ``demo-data`` (``--cache`` relocates them too)."""
+    images of a generated dataset (the demo) put under the cache's ``<name>-data`` (``--cache`` relocates them too)."""
+    from ..datasets import is_generated
     from ..layout import CacheLayout
 
     dataset = getattr(spec, "dataset", None)
-    demo = dataset is not None and dataset.name == "demo"
-    if not hasattr(spec, "cache") and not demo:
+    generated = dataset is not None and is_generated(dataset.name)
+    if not hasattr(spec, "cache") and not generated:
         return spec
     given = getattr(spec, "cache", None)
     layout = CacheLayout.resolve(given)
     root = layout.root
-    if demo and dataset.root is None:  # the demo's images live in the cache (its layout says where)
-        dataset.root = str(layout.demo_data)
+    if generated and dataset.root is None:  # a generated dataset's images live in the cache (its layout says where)
+        dataset.root = str(layout.generated_data(dataset.name))
     if hasattr(spec, "cache"):
         spec.cache = str(root)
     return spec

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ..demo import dataset as demo
 from ..errors import FewShotError
@@ -35,6 +36,10 @@ class DatasetInfo:
     templates: tuple[str, ...] = DEFAULT_TEMPLATES  # zero-shot class-name prompts, {} = the class (the CLIP paper's per dataset)
     attribute_sentences: Callable[[ImageDataset, int], list[str]] | None = None  # (dataset, class) -> the attributes source's
     # sentences for it; None: one sentence per strong attribute
+    offline_source: str | None = None  # a description source that needs no network, key or model (the demo: its
+    # attributes): the app offers it first when there is no OpenAI key, and reproduce uses it when given no descriptions
+    own_clip: Callable[[str], Any] | None = None  # device -> the BackboneConfig of its own CLIP (the demo's), used when
+    # neither a model nor weights is given
 
 
 def _demo_sentences(dataset: ImageDataset, c: int) -> list[str]:
@@ -71,7 +76,15 @@ _PETS_ARCHIVES = (
 _REGISTRY: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
-        _from_module(demo, image_dir="", needs_root=False, noun="shape", attribute_sentences=_demo_sentences),
+        _from_module(
+            demo,
+            image_dir="",
+            needs_root=False,
+            noun="shape",
+            attribute_sentences=_demo_sentences,
+            offline_source="attributes",
+            own_clip=demo.clip_config,
+        ),
         _from_module(cub, archives=_CUB_ARCHIVES, **_typed("bird")),
         _from_module(pets, archives=_PETS_ARCHIVES, **_typed("pet")),
         *(
@@ -98,6 +111,11 @@ def dataset_info(name: str) -> DatasetInfo:
     return _REGISTRY[name]
 
 
+def is_generated(name: str) -> bool:
+    """Whether ``name`` is a registered dataset the lab generates itself (no folder to give: the demo)."""
+    return name in _REGISTRY and not _REGISTRY[name].needs_root
+
+
 def dataset_title(name: str) -> str:
     """The human title of a dataset name ("cub" -> "CUB-200-2011")."""
     return dataset_info(name).title
@@ -113,8 +131,8 @@ def load_dataset(
 ) -> ImageDataset:
     """Load dataset ``name`` from ``root`` (the dataset folder itself or its parent).
 
-    The demo needs no root: it is generated the first time under ``cache``'s ``CacheLayout.demo_data`` (None: the
-    default cache), so every caller that names the same cache finds the same images (and their cached features).
+    A generated dataset (the demo) needs no root: it is made the first time under ``cache``'s
+    ``CacheLayout.generated_data(name)`` (None: the default cache), so every caller that names the same cache finds the same images (and their cached features).
 
     Args:
         split_file: a CoOp-format JSON split file whose train/val/test lists replace the dataset's splits.
@@ -123,7 +141,7 @@ def load_dataset(
     if root is None and info.needs_root:
         raise FewShotError(f"Dataset {name!r} needs a folder (--root).")
     if root is None:
-        root = (CacheLayout.of(cache) if cache else CacheLayout.resolve()).demo_data
+        root = (CacheLayout.of(cache) if cache else CacheLayout.resolve()).generated_data(name)
     dataset = info.load(root)
     if split_file:
         from .split_file import apply_split_file
@@ -141,6 +159,7 @@ __all__ = [
     "Split",
     "dataset_info",
     "dataset_title",
+    "is_generated",
     "list_datasets",
     "load_dataset",
     "official_counts",

@@ -56,7 +56,7 @@ class DemoClipConfig:
 
 def demo_backbone_config(device: str = "auto", weights: Path = DEMO_WEIGHTS) -> BackboneConfig:
     """The demo CLIP, loaded like any open_clip checkpoint file."""
-    return BackboneConfig(DEMO_MODEL, str(weights), quick_gelu=False, device=device, precision=demo.CLIP_PRECISION)
+    return demo.clip_config(device, weights)
 
 
 def _caption(colour: str, pattern: str, shape: str, rng: np.random.Generator, cfg: DemoClipConfig, forbidden: frozenset = frozenset()) -> str:

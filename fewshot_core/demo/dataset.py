@@ -51,6 +51,16 @@ CLIP_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "demo-clip.safet
 # same on any machine (bf16 features, the auto choice on CPUs with native bf16, moved its figures by up to 0.4
 # point); the model is small enough that fp32 costs little
 CLIP_PRECISION = "fp32"
+
+
+def clip_config(device: str = "auto", weights: Path = CLIP_WEIGHTS):
+    """The demo's own CLIP as a ``BackboneConfig``, loaded like any open_clip checkpoint file (its registry entry's
+    ``own_clip``)."""
+    from ..config import BackboneConfig
+
+    return BackboneConfig(CLIP_MODEL, str(weights), quick_gelu=False, device=device, precision=CLIP_PRECISION)
+
+
 OFFICIAL_COUNTS = {"num_classes": NUM_CLASSES, "num_train": NUM_CLASSES * TRAIN_PER_CLASS, "num_test": NUM_CLASSES * TEST_PER_CLASS}
 
 
