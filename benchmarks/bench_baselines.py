@@ -13,8 +13,8 @@ mean on an idle machine) and the mean test accuracy (%) per mode and shot count,
 and per tuned value how often its first choice sat on an extendable grid edge (``edge_before``) and how
 often it still did after the extensions (``edge_after``). It also times the whole set of new baselines
 over the default sweep's shot counts for one seed, beside the two references (``seconds_per_seed_all_shots``:
-times the default seeds, the baselines' share of the sweep), and one epoch of Tip-Adapter-F's key fine-tuning at 15 shots
-(the authors' loop: AdamW, batch 256; x 20 epochs = its cost per unit, to decide whether it is cheap).
+times the default seeds, the baselines' share of the sweep; the opt-in Tip-Adapter-F is left out of it, and its
+seconds per unit and accuracy beside Tip-Adapter's are in ``baselines``, to decide whether it is cheap).
 
 Run it alone (``uptime``: a load above ~1 means other processes shared the cores; the JSON line carries
 the 1-minute load at the start and at the end). Usage: python benchmarks/bench_baselines.py [--seeds N]
@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 
 from _common import emit, machine, synthetic_modes
-from fewshot_core.baselines import accuracy, gda, linear_probe, lp_plus_plus, tip_adapter, zero_shot_predict
+from fewshot_core.baselines import accuracy, gda, linear_probe, lp_plus_plus, tip_adapter, tip_adapter_f, zero_shot_predict
 from fewshot_core.datasets.sampling import sample_few_shot
 from fewshot_core.sweep import SweepConfig
 from fewshot_core.synthetic import make_synthetic
 
 TODAY_TIP_ALPHAS, TODAY_TIP_BETAS = (0.5, 1.0, 2.0, 4.0), (1.0, 3.0, 5.5, 8.0)
-TIP_F_EPOCHS, TIP_F_BATCH, TIP_F_LR = 20, 256, 1e-3  # the Tip-Adapter authors' configs
+OPT_IN = ("tip_adapter_f",)  # not in the default sweep (config.OPT_IN_METHODS)
 
 
 def baselines() -> dict[str, Any]:
@@ -46,6 +46,7 @@ def baselines() -> dict[str, Any]:
     return {
         "linear_probe": lambda sx, sy, t, vx, vy, tx: linear_probe(sx, sy, vx, vy, tx),
         "tip_adapter": tip_adapter,
+        "tip_adapter_f": tip_adapter_f,
         "gda": gda,
         "lp++": lp_plus_plus,
         "linear_probe_today": lambda sx, sy, t, vx, vy, tx: linear_probe(sx, sy, vx, vy, tx, max_extensions=0),
@@ -125,39 +126,10 @@ def time_all_shots(seed: int = 0) -> dict[str, Any]:
         for group in out:
             start = time.perf_counter()
             for name, fit in baselines().items():
-                if name.endswith("_today") == (group == "today"):
+                if name.endswith("_today") == (group == "today") and name not in OPT_IN:
                     fit(*data)
             out[group][str(shots)] = round(time.perf_counter() - start, 2)
     return {group: {"shots": v, "total": round(sum(v.values()), 2)} for group, v in out.items()}
-
-
-def time_tip_adapter_f_epoch(shots: int = 15) -> dict[str, float]:
-    """One epoch of Tip-Adapter-F's cache-key fine-tuning (the authors' loop), timed on one thread."""
-    import torch
-    import torch.nn.functional as F
-
-    from fewshot_core.baselines.common import single_thread
-    from fewshot_core.vectors import l2_normalize
-
-    bundle = make_synthetic(synthetic_modes()["rotation"])
-    sx, sy, text, *_ = unit_data(bundle, shots, 0, 4)
-    x = torch.as_tensor(l2_normalize(sx), dtype=torch.float32)
-    y = torch.as_tensor(sy)
-    values = F.one_hot(y, len(text)).float()
-    zs = 100.0 * x @ torch.as_tensor(l2_normalize(text), dtype=torch.float32).T
-    keys = torch.nn.Parameter(x.clone())
-    opt = torch.optim.AdamW([keys], lr=TIP_F_LR, eps=1e-4)
-    alpha, beta = 1.0, 1.0  # their init_alpha / init_beta scale
-    with single_thread():
-        start = time.perf_counter()
-        for batch in torch.randperm(len(x), generator=torch.Generator().manual_seed(0)).split(TIP_F_BATCH):
-            logits = zs[batch] + alpha * torch.exp(-beta * (1 - x[batch] @ keys.T)) @ values
-            loss = F.cross_entropy(logits, y[batch])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        epoch = time.perf_counter() - start
-    return {"shots": shots, "seconds_per_epoch": round(epoch, 3), "epochs": TIP_F_EPOCHS, "seconds_per_unit": round(epoch * TIP_F_EPOCHS, 2)}
 
 
 def main() -> None:
@@ -173,7 +145,6 @@ def main() -> None:
     warm_up()
     per_baseline, zero_shot = run_units(args)
     all_shots = time_all_shots()
-    tip_f = time_tip_adapter_f_epoch()
     emit(
         {
             "benchmark": "baselines",
@@ -184,7 +155,6 @@ def main() -> None:
             "zero_shot": zero_shot,
             "baselines": per_baseline,
             "seconds_per_seed_all_shots": all_shots,
-            "tip_adapter_f": tip_f,
             "seconds": round(time.perf_counter() - start, 1),
             "load_average_start": load_start,
             "load_average_end": os.getloadavg()[0],

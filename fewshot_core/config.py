@@ -111,7 +111,9 @@ class AdapterConfig:
         return max(1, math.ceil(self.epochs * largest_set / self.batch_size))
 
 
-METHODS = ("adapter", "zeroshot", "description-zeroshot", "linear-probe", "tip-adapter", "gda", "lp++")
+METHODS = ("adapter", "zeroshot", "description-zeroshot", "linear-probe", "tip-adapter", "tip-adapter-f", "gda", "lp++")
+OPT_IN_METHODS = ("tip-adapter-f",)  # run only when asked (--methods): it costs more per unit than the rest of the unit
+DEFAULT_METHODS = tuple(m for m in METHODS if m not in OPT_IN_METHODS)
 PROTOCOLS = ("support", "train-split")
 VAL_AS_SHOTS = "k"  # SweepConfig.val_per_class: k-shot validation (as many validation images as support images)
 
@@ -123,7 +125,7 @@ class SweepConfig:
     shots: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 10, 15])
     text_counts: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 10, 20, 30])  # per class; 0 = image only
     seeds: list[int] = field(default_factory=lambda: list(range(20)))  # 20: a paired interval of about +-1.5 points at 1 shot (5 gave +-3.5)
-    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    methods: list[str] = field(default_factory=lambda: list(DEFAULT_METHODS))
     translations: list[str] = field(default_factory=lambda: list(TRANSLATIONS))  # how texts become image features (translations.py)
     protocol: str = "support"  # which images the translators learn from: "support" (k-shot only) or "train-split" (paper)
     val_per_class: int | str = 4  # validation images per class, drawn once from the training split; "k": as many as the shots (k-shot validation)

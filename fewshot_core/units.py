@@ -19,7 +19,17 @@ import numpy as np
 import torch
 
 from .adapter import train_adapter_heads
-from .baselines import FittedBaseline, accuracy, description_class_embeddings, gda, linear_probe, lp_plus_plus, tip_adapter, zero_shot_predict
+from .baselines import (
+    FittedBaseline,
+    accuracy,
+    description_class_embeddings,
+    gda,
+    linear_probe,
+    lp_plus_plus,
+    tip_adapter,
+    tip_adapter_f,
+    zero_shot_predict,
+)
 from .bundle import FeatureBundle
 from .config import SweepConfig
 from .datasets.sampling import FewShotSplit, sample_few_shot, validation_indices
@@ -174,10 +184,11 @@ def _unit_rows(
 BASELINES: dict[str, Callable[..., FittedBaseline]] = {
     "linear-probe": lambda sx, sy, text, vx, vy, tx, seed: linear_probe(sx, sy, vx, vy, tx),
     "tip-adapter": lambda sx, sy, text, vx, vy, tx, seed: tip_adapter(sx, sy, text, vx, vy, tx),
+    "tip-adapter-f": lambda sx, sy, text, vx, vy, tx, seed: tip_adapter_f(sx, sy, text, vx, vy, tx, seed=seed),
     "gda": lambda sx, sy, text, vx, vy, tx, seed: gda(sx, sy, text, vx, vy, tx),
     "lp++": lambda sx, sy, text, vx, vy, tx, seed: lp_plus_plus(sx, sy, text, vx, vy, tx, seed=seed),
 }
-TEXT_BASELINES = ("tip-adapter", "gda", "lp++")  # baselines that combine the images with a text classifier
+TEXT_BASELINES = ("tip-adapter", "tip-adapter-f", "gda", "lp++")  # baselines that combine the images with a text classifier
 
 
 def baseline_text(cfg: SweepConfig) -> str:

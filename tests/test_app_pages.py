@@ -140,6 +140,15 @@ def test_texts_without_a_translation_are_refused_on_the_form():
     assert _by_label(app.button, "Train").disabled  # the job would have run every translation (no --translations)
 
 
+def test_the_form_asks_for_tip_adapter_f_only_when_ticked():
+    save_settings(LabSettings(seeds=1))
+    app = _synthetic_form(_open("train"), shots=(1, 1), texts=(0, 2), epochs=1)
+    form = lambda a: next(c.value for c in a.caption if c.value.startswith("This form trains:"))  # noqa: E731
+    assert "tip-adapter-f" not in form(app)
+    _by_label(app.checkbox, "Also Tip-Adapter-F").check().run()
+    assert "methods adapter, zeroshot, description-zeroshot, linear-probe, tip-adapter, gda, lp++, tip-adapter-f" in form(app)
+
+
 def test_train_on_ray_from_the_sidebar():
     """The sidebar's executor reaches the job: `reproduce --executor ray` on a local Ray instance."""
     save_settings(LabSettings(seeds=1, device="cpu"))

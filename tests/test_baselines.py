@@ -18,18 +18,19 @@ from fewshot_core.baselines import (
     search_grid,
     templates_for,
     tip_adapter,
+    tip_adapter_f,
     zero_shot_predict,
 )
 from fewshot_core.datasets.sampling import sample_few_shot
 
-TUNED = ("linear_probe", "tip_adapter", "gda", "lp_plus_plus")
+TUNED = ("linear_probe", "tip_adapter", "tip_adapter_f", "gda", "lp_plus_plus")
 
 
 def run_baseline(name, sx, sy, text, vx, vy, tx):
     """Every baseline through one call shape (the probe does not use the text)."""
     if name == "linear_probe":
         return linear_probe(sx, sy, vx, vy, tx)
-    return {"tip_adapter": tip_adapter, "gda": gda, "lp_plus_plus": lp_plus_plus}[name](sx, sy, text, vx, vy, tx)
+    return {"tip_adapter": tip_adapter, "tip_adapter_f": tip_adapter_f, "gda": gda, "lp_plus_plus": lp_plus_plus}[name](sx, sy, text, vx, vy, tx)
 
 
 def split(bundle, shots, seed=0):
@@ -232,6 +233,43 @@ def test_tip_adapter_improves_on_zero_shot(small_bundle):
 
 
 # --- linear probe --------------------------------------------------------------------------------------
+
+
+def test_tip_adapter_f_without_epochs_is_tip_adapter(small_bundle):
+    b = small_bundle
+    sx, sy, vx, vy = split(b, 4)
+    tip = tip_adapter(sx, sy, b.class_text_features, vx, vy, b.test_features)
+    untrained = tip_adapter_f(sx, sy, b.class_text_features, vx, vy, b.test_features, epochs=0)
+    assert (untrained.test_pred == tip.test_pred).all() and untrained.chosen["epochs"] == 0
+    assert (untrained.chosen["alpha"], untrained.chosen["beta"]) == (tip.chosen["alpha"], tip.chosen["beta"])
+
+
+def test_tip_adapter_f_training_fits_the_support_set_and_chooses_its_epoch_on_validation(small_bundle):
+    import torch
+
+    from fewshot_core.baselines.common import unit_tensor
+    from fewshot_core.baselines.tip_f import TipFTrainer
+
+    b = small_bundle
+    sx, sy, vx, vy = split(b, 8)
+    trainer = TipFTrainer(sx, sy, b.class_text_features, alpha=1.0, beta=4.0, seed=0)
+
+    def support_loss():
+        with torch.no_grad():
+            return float(torch.nn.functional.cross_entropy(trainer.logits(trainer.x, trainer.keys), trainer.y))
+
+    before = support_loss()
+    val = unit_tensor(vx)
+    accs = [trainer.val_acc(e, val, vy) for e in range(21)]
+    assert support_loss() < before - 0.1  # the keys learned: 20 AdamW steps (one batch an epoch) on the cross-entropy
+    assert not torch.equal(trainer.kept[0], trainer.keys.detach())
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-9)  # the cosine schedule ended at epoch 20
+    best = accs.index(max(accs))  # the earliest best epoch is kept, and it is what validation would choose
+    assert best in trainer.kept and all(e <= best for e in trainer.kept)
+
+    fit = tip_adapter_f(sx, sy, b.class_text_features, vx, vy, b.test_features)
+    assert fit.chosen["epochs"] == best and fit.chosen["at_grid_edge"] is False
+    assert {"alpha", "beta", "train_alpha", "train_beta"} <= set(fit.chosen)
 
 
 def test_linear_probe_learns_and_reports_its_choice(small_bundle):

@@ -102,6 +102,19 @@ def test_results_hold_all_four_translations_and_their_predictions(bundle, tmp_pa
     assert set(only[only.method == "adapter"].translation) == {"none", "raw"}
 
 
+def test_tip_adapter_f_runs_only_when_asked_and_reaches_table_1(bundle, tmp_path):
+    from fewshot_core.report import format_table1, summary_json, table1
+
+    assert "tip-adapter-f" not in SweepConfig().methods  # opt in: it trains each unit's cache keys
+    cfg = SweepConfig(**{**TINY, "seeds": [0, 1], "methods": ["adapter", "tip-adapter", "tip-adapter-f"]})
+    df = run_sweep(bundle, cfg, tmp_path)
+    tip_f = df[df.method == "tip-adapter-f"]
+    assert len(tip_f) == 2 * 2 and {"epochs", "train_alpha", "alpha"} <= set(json.loads(tip_f.chosen.iloc[0]))
+    row = summary_json(df, json.loads((tmp_path / "config.json").read_text()))["rows"][0]
+    assert row["baselines"]["tip_adapter_f"]["at_grid_edge"] is False and "tip_adapter" in row["baselines"]
+    assert "Tip-Adapter-F" in format_table1(table1(df))
+
+
 def test_config_records_what_the_translators_learned_from(bundle, tmp_path):
     for protocol, expected in (("support", None), ("train-split", 12.0)):  # 16 per class minus 4 validation
         run_sweep(bundle, SweepConfig(**{**TINY, "shots": [1], "methods": ["adapter"], "protocol": protocol}), tmp_path / protocol)

@@ -12,6 +12,7 @@ from fewshot_app.widgets import duration, escape_markdown, show_job
 from fewshot_app.words import for_app
 from fewshot_core import FewShotError
 from fewshot_core.adapter import AdapterConfig
+from fewshot_core.config import OPT_IN_METHODS
 from fewshot_core.datasets import dataset_info
 from fewshot_core.descriptions.store import DescriptionStore
 from fewshot_core.jobspec import DatasetSpec, EstimateSpec, ReproduceSpec, resolve_backbone
@@ -78,6 +79,11 @@ def sweep_ui(s) -> tuple[SweepConfig, str, str | None, bool]:
         a_steps = a2.number_input("Adapter steps", 1, 5000, a_default.steps)
         a_wd = a3.number_input("Decay toward zero-shot", 0.0, 1000.0, a_default.weight_decay)
         a_bs = a4.number_input("Batch size", 8, 4096, a_default.batch_size)
+    tip_f = st.checkbox(
+        "Also Tip-Adapter-F",
+        help="Tip-Adapter with its cache keys fine-tuned (20 epochs of AdamW in every unit, the epoch, alpha and beta chosen on "
+        "validation): a stronger baseline without translated text, and slower.",
+    )
     cfg = SweepConfig(
         shots=shots,
         text_counts=texts,
@@ -88,6 +94,7 @@ def sweep_ui(s) -> tuple[SweepConfig, str, str | None, bool]:
         qformer_train=QFormerTrainConfig(loss=q_loss, epochs=int(q_epochs)),
         adapter=AdapterConfig(lr=a_lr, steps=int(a_steps), weight_decay=a_wd, batch_size=int(a_bs)),
         device=s.device,
+        methods=[*GRID.methods, *(OPT_IN_METHODS if tip_f else ())],
     )
     return cfg, dataset, descriptions, usable
 

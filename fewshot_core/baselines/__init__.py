@@ -4,6 +4,7 @@
 - ``grid``: the validation search every tuned baseline uses (``search_grid``: extends a grid whose edge is chosen).
 - ``probe``: the linear probe (logistic regression, C on validation).
 - ``tip``: Tip-Adapter (alpha, beta on validation).
+- ``tip_f``: Tip-Adapter-F, its cache keys fine-tuned (the epoch, then alpha and beta, on validation).
 - ``gda``: GDA, Gaussian discriminant analysis ensembled with zero-shot CLIP (Wang et al., ICLR 2024).
 - ``lpp``: LP++, the text-blended linear probe (Huang et al., CVPR 2024).
 """
@@ -20,6 +21,7 @@ from .grid import MAX_EXTENSIONS, Axis, GridResult, search_grid
 from .lpp import LPP_EPOCHS, LPPTrainer, lp_plus_plus
 from .probe import LP_C_GRID, linear_probe
 from .tip import TIP_ALPHAS, TIP_BETAS, tip_adapter
+from .tip_f import TIPF_EPOCHS, tip_adapter_f
 
 __all__ = [
     "GDA_ALPHAS",
@@ -28,6 +30,7 @@ __all__ = [
     "MAX_EXTENSIONS",
     "TIP_ALPHAS",
     "TIP_BETAS",
+    "TIPF_EPOCHS",
     "Axis",
     "FittedBaseline",
     "GridResult",
@@ -41,5 +44,6 @@ __all__ = [
     "search_grid",
     "templates_for",
     "tip_adapter",
+    "tip_adapter_f",
     "zero_shot_predict",
 ]

@@ -7,8 +7,8 @@ and T (the class embeddings) L2-normalised and L the keys' one-hot labels. The a
 on geometric grids of that range, which the edge rule (``grid.search_grid``) extends when a chosen value
 sits on an edge: alpha = 0 (zero-shot CLIP) is a natural bound, nothing else is.
 
-Tip-Adapter-F (fine-tuned cache keys, 20 epochs of AdamW) is not provided: it costs far more per unit
-than the sweep's budget allows (benchmarks/bench_baselines.py measures it).
+Tip-Adapter-F, the same model with its cache keys fine-tuned, is ``tip_f.py`` (not in the default methods: it
+costs more per unit than the rest of the unit, as ``benchmarks/bench_baselines.py`` measures).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import CLIP_LOGIT_SCALE, FittedBaseline, single_thread, unit_tensor, validation_accuracy
-from .grid import MAX_EXTENSIONS, Axis, search_grid
+from .grid import MAX_EXTENSIONS, Axis, GridResult, search_grid
 
 TIP_ALPHAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # residual weight of the cache (0: zero-shot CLIP)
 TIP_BETAS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # sharpness of the key affinities
@@ -48,27 +48,42 @@ def tip_adapter(
         Test predictions, validation accuracy and ``chosen`` = alpha, beta and the edge-rule record.
     """
     with single_thread():
-        cache = _Cache(support_x, support_y, class_embeddings)
-        val = cache.parts(val_x)
-        by_beta: dict[float, object] = {}  # the cache logits depend on beta only: computed once per beta
-
-        def score(p: dict[str, float]) -> float:
-            if p["beta"] not in by_beta:
-                by_beta[p["beta"]] = cache.cache_logits(val[1], p["beta"])
-            return validation_accuracy((val[0] + p["alpha"] * by_beta[p["beta"]]).argmax(0).numpy(), val_y)
-
-        result = search_grid(score, [Axis("beta", tuple(betas)), Axis("alpha", tuple(alphas), low=0.0)], max_extensions=max_extensions)
+        cache = TipCache(support_x, support_y, class_embeddings)
+        result = search_alpha_beta(cache, val_x, val_y, alphas, betas, max_extensions)
         test_pred = cache.predict(test_x, result.best["alpha"], result.best["beta"])
     return FittedBaseline(test_pred, result.score, result.report())
 
 
-class _Cache:
-    """The cache model of one support set: keys, labels and the zero-shot classifier."""
+def search_alpha_beta(
+    cache: TipCache,
+    val_x: np.ndarray,
+    val_y: np.ndarray,
+    alphas: tuple[float, ...] = TIP_ALPHAS,
+    betas: tuple[float, ...] = TIP_BETAS,
+    max_extensions: int = MAX_EXTENSIONS,
+) -> GridResult:
+    """Alpha and beta of a cache model chosen on validation (edge rule); the cache logits are computed once per beta."""
+    val = cache.parts(val_x)
+    by_beta: dict[float, object] = {}
 
-    def __init__(self, support_x: np.ndarray, support_y: np.ndarray, class_embeddings: np.ndarray):
+    def score(p: dict[str, float]) -> float:
+        if p["beta"] not in by_beta:
+            by_beta[p["beta"]] = cache.cache_logits(val[1], p["beta"])
+        return validation_accuracy((val[0] + p["alpha"] * by_beta[p["beta"]]).argmax(0).numpy(), val_y)
+
+    return search_grid(score, [Axis("beta", tuple(betas)), Axis("alpha", tuple(alphas), low=0.0)], max_extensions=max_extensions)
+
+
+class TipCache:
+    """The cache model of one support set: keys, labels and the zero-shot classifier.
+
+    ``keys`` defaults to the normalised support features (Tip-Adapter); Tip-Adapter-F passes its fine-tuned keys.
+    """
+
+    def __init__(self, support_x: np.ndarray, support_y: np.ndarray, class_embeddings: np.ndarray, keys=None):
         import torch
 
-        self.keys = unit_tensor(support_x)  # (N, D)
+        self.keys = unit_tensor(support_x) if keys is None else keys  # (N, D)
         self.labels = torch.as_tensor(np.asarray(support_y, np.int64))
         self.text = unit_tensor(class_embeddings)  # (C, D)
 

@@ -75,7 +75,7 @@ def executor_flags(choices: tuple[str, ...] | None, executor_help: str, address_
 
 def sweep_flags() -> list[Flag]:
     """The sweep settings (``SweepConfig``) shared by ``reproduce`` and ``estimate``."""
-    from ..config import ADAPTER_INITS, LOSSES, METHODS, PROTOCOLS, QFORMER_INPUTS, TRANSLATIONS, VAL_AS_SHOTS, SweepConfig
+    from ..config import ADAPTER_INITS, LOSSES, METHODS, OPT_IN_METHODS, PROTOCOLS, QFORMER_INPUTS, TRANSLATIONS, VAL_AS_SHOTS, SweepConfig
 
     return [
         flag("--shots", "sweep.shots", "shots per class (default {default})", type=int, nargs="+"),
@@ -87,7 +87,7 @@ def sweep_flags() -> list[Flag]:
             convert=lambda n: list(range(n)),
             type=positive_int,
         ),
-        flag("--methods", "sweep.methods", "default: all", nargs="+", choices=METHODS),
+        flag("--methods", "sweep.methods", f"default: all but {', '.join(OPT_IN_METHODS)} (slower: asked for by name)", nargs="+", choices=METHODS),
         flag("--translations", "sweep.translations", "how texts become image features (default: all)", nargs="+", choices=TRANSLATIONS),
         flag(
             "--protocol",
