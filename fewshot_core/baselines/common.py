@@ -90,3 +90,32 @@ def single_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+class EpochTrainer:
+    """Training advanced one epoch at a time, for an epoch axis chosen on validation (LP++, Tip-Adapter-F).
+
+    Subclasses set ``epoch`` (0), ``val_accs`` and ``kept`` (empty dicts) and define ``step`` (one epoch),
+    ``val_predict`` (class predictions of prepared validation features now) and ``snapshot`` (the parameters now).
+    Parameters are kept for the epochs whose validation accuracy beats every earlier epoch: with ties going to
+    the earlier epoch, only those can be chosen.
+    """
+
+    epoch: int
+    val_accs: dict[int, float]
+    kept: dict[int, object]
+
+    def val_acc(self, epoch: int, val, val_y: np.ndarray) -> float:
+        """Validation accuracy after ``epoch`` epochs, training on as far as needed."""
+        while self.epoch < epoch:
+            self.step()
+            self._record(val, val_y)
+        if epoch not in self.val_accs:  # epoch 0: the initialisation
+            self._record(val, val_y)
+        return self.val_accs[epoch]
+
+    def _record(self, val, val_y: np.ndarray) -> None:
+        acc = validation_accuracy(self.val_predict(val), val_y)
+        if acc > max(self.val_accs.values(), default=-1.0):
+            self.kept[self.epoch] = self.snapshot()
+        self.val_accs[self.epoch] = acc

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import FittedBaseline, single_thread, unit_tensor, validation_accuracy
+from .common import EpochTrainer, FittedBaseline, single_thread, unit_tensor
 from .grid import Axis, search_grid
 
 LPP_EPOCHS = 16  # initial epoch grid 0..16 (0: the initialisation), extended by the edge rule
@@ -77,12 +77,11 @@ def lp_plus_plus(
     return FittedBaseline(test_pred, result.score, {**result.report(), "alpha_init": trainer.alpha_init})
 
 
-class LPPTrainer:
+class LPPTrainer(EpochTrainer):
     """LP++'s block majorize-minimize descent on one support set, advanced one epoch at a time.
 
-    ``losses`` records the objective after every block step (it never increases). Parameters are kept
-    for the epochs whose validation accuracy beats every earlier epoch: with ties going to the earlier
-    epoch, only those can be chosen.
+    ``losses`` records the objective after every block step (it never increases); the kept parameters
+    are (w, b, alpha).
     """
 
     def __init__(self, support_x: np.ndarray, support_y: np.ndarray, class_embeddings: np.ndarray):
@@ -160,20 +159,11 @@ class LPPTrainer:
         w, b, alpha = params or (self.w, self.b, self.alpha)
         return prepared[0] @ w + b + alpha * prepared[1]
 
-    def val_acc(self, epoch: int, val, val_y: np.ndarray) -> float:
-        """Validation accuracy after ``epoch`` epochs, training on as far as needed."""
-        while self.epoch < epoch:
-            self.step()
-            self._record(val, val_y)
-        if epoch not in self.val_accs:  # epoch 0: the initialisation
-            self._record(val, val_y)
-        return self.val_accs[epoch]
+    def val_predict(self, val) -> np.ndarray:
+        return self.logits(val).argmax(1).numpy()
 
-    def _record(self, val, val_y: np.ndarray) -> None:
-        acc = validation_accuracy(self.logits(val).argmax(1).numpy(), val_y)
-        if acc > max(self.val_accs.values(), default=-1.0):
-            self.kept[self.epoch] = (self.w.clone(), self.b.clone(), self.alpha.clone())
-        self.val_accs[self.epoch] = acc
+    def snapshot(self) -> tuple:
+        return self.w.clone(), self.b.clone(), self.alpha.clone()
 
     def converged(self, epoch: int) -> bool:
         """Whether the objective had converged by ``epoch`` (further epochs barely move the classifier)."""

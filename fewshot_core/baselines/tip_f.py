@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from .common import CLIP_LOGIT_SCALE, FittedBaseline, single_thread, unit_tensor, validation_accuracy
+from .common import CLIP_LOGIT_SCALE, EpochTrainer, FittedBaseline, single_thread, unit_tensor
 from .grid import Axis, search_grid
 from .tip import TipCache, search_alpha_beta
 
@@ -71,12 +71,9 @@ def tip_adapter_f(
     return FittedBaseline(test_pred, result.score, {**result.report(), "epochs": chosen, **trained_with})
 
 
-class TipFTrainer:
-    """The cache keys of one support set under AdamW with a cosine schedule, advanced one epoch at a time.
-
-    Keys are kept for the epochs whose validation accuracy beats every earlier epoch (ties go to the earlier
-    epoch, so only those can be chosen); epoch 0 is the support features themselves.
-    """
+class TipFTrainer(EpochTrainer):
+    """The cache keys of one support set under AdamW with a cosine schedule, advanced one epoch at a time; the kept
+    parameters are the keys (epoch 0: the support features themselves)."""
 
     def __init__(self, support_x, support_y, class_embeddings, alpha: float, beta: float, seed: int, epochs: int = TIPF_EPOCHS):
         import torch
@@ -113,21 +110,11 @@ class TipFTrainer:
             self.schedule.step()
         self.epoch += 1
 
-    def val_acc(self, epoch: int, val, val_y: np.ndarray) -> float:
-        """Validation accuracy after ``epoch`` epochs, training on as far as needed."""
-        while self.epoch < epoch:
-            self.step()
-            self._record(val, val_y)
-        if epoch not in self.val_accs:  # epoch 0: the support features as keys
-            self._record(val, val_y)
-        return self.val_accs[epoch]
-
-    def _record(self, val, val_y: np.ndarray) -> None:
+    def val_predict(self, val) -> np.ndarray:
         import torch
 
         with torch.no_grad():
-            keys = self.keys.detach().clone()
-            acc = validation_accuracy(self.logits(val, keys).argmax(1).numpy(), val_y)
-        if acc > max(self.val_accs.values(), default=-1.0):
-            self.kept[self.epoch] = keys
-        self.val_accs[self.epoch] = acc
+            return self.logits(val, self.keys).argmax(1).numpy()
+
+    def snapshot(self):
+        return self.keys.detach().clone()
