@@ -89,6 +89,8 @@ def test_train_then_results_on_synthetic_features():
     assert "image only" in chart.proto.spec and "Figure 4" in chart.proto.spec
     assert len(results.dataframe) + len(results.table) >= 3  # Table 1, confusions, history
     assert len(results.get("plotly_chart")) == 4  # gains ("Does text help?"), Figure 4, zero vs few, worst classes
+    per_class = _by_label(results.selectbox, "Classifier").options  # every baseline the run trained, by its registry label
+    assert {"linear probe", "Tip-Adapter", "GDA", "LP++"} <= set(per_class) and "Tip-Adapter-F" not in per_class
     _by_label(results.multiselect, "Compare runs").set_value([results.multiselect[0].options[0]]).run()
     assert len(results.get("plotly_chart")) == 5 and not results.exception
 

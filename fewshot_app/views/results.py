@@ -10,6 +10,7 @@ import streamlit as st
 from fewshot_app.context import job_registry, settings
 from fewshot_app.widgets import escape_markdown
 from fewshot_core import FewShotError
+from fewshot_core.comparisons import BASELINE_METHODS
 from fewshot_core.datasets.images import load_rgb
 from fewshot_core.demo.class_groups import demo_held_out, group_accuracy
 from fewshot_core.glossary import define, glossary_markdown
@@ -31,18 +32,16 @@ from fewshot_core.report import (
 from fewshot_core.run_catalog import default_run, run_state, settings_diff
 from fewshot_core.runs import list_runs
 from fewshot_core.storage import read_json
+from fewshot_core.summary import baseline_label
 
-SETTINGS = {  # the per-class classifiers without text; a translation's words come from its registry entry (setting_label)
-    "image_only": "image only",
-    "linear-probe": "linear probe",
-    "tip-adapter": "Tip-Adapter",
-    "zeroshot": "zero-shot CLIP",
-}
+SETTINGS = {"image_only": "image only", "zeroshot": "zero-shot CLIP"}  # a translation's and a baseline's words: their registries'
 
 
 def setting_label(key: str) -> str:
     """A per-class classifier in words: "image + mean-shift text (val-selected count)", "linear probe", ..."""
-    return f"image + {TRANSLATION_LABELS[key]} text (val-selected count)" if key in TRANSLATION_LABELS else SETTINGS.get(key, key)
+    if key in TRANSLATION_LABELS:
+        return f"image + {TRANSLATION_LABELS[key]} text (val-selected count)"
+    return baseline_label(BASELINE_METHODS[key]) if key in BASELINE_METHODS else SETTINGS.get(key, key)
 
 
 MIME = {"html": "text/html", "csv": "text/csv", "tex": "application/x-tex", "json": "application/json", "png": "image/png", "svg": "image/svg+xml"}
@@ -135,7 +134,8 @@ def per_class_ui(results, table, chosen: dict, how: str) -> None:
     shot_counts = sorted(int(k) for k in results.shots.unique() if k > 0)
     shot = p1.selectbox("Shots", shot_counts or [0], format_func=lambda k: str(k) if k else "none finished yet")
     translated = [t for t in TRANSLATIONS if table is not None and f"{column(t)}_texts" in table]
-    classifiers = [*translated, "image_only", "linear-probe", "tip-adapter", "zeroshot"] if shot_counts else ["zeroshot"]
+    baselines = [m for m in BASELINE_METHODS if m in set(results.method)]  # the baselines this run trained
+    classifiers = [*translated, "image_only", *baselines, "zeroshot"] if shot_counts else ["zeroshot"]
     setting = p2.selectbox("Classifier", classifiers, format_func=setting_label, help=define("raw", "qformer"))
     try:
         per_class, confusions, examples = _per_class(chosen["path"], chosen["units"], int(shot), setting)
