@@ -88,7 +88,8 @@ def run_label(run: dict[str, Any]) -> str:
     grid = f"{min(shots)}-{max(shots)} shots" if shots else ""
     grid += f", {min(texts)}-{max(texts)} texts" if texts else ""
     created = str(config.get("created", ""))[:16].replace("T", " ")
-    parts = (config.get("dataset", "?"), descriptions_label(config), grid, sweep.get("protocol", ""), created)
+    described = descriptions_label(config).removesuffix(f" · {created}")  # a set made in the run's minute: one date
+    parts = (config.get("dataset", "?"), described, grid, sweep.get("protocol", ""), created)
     return " · ".join(p for p in parts if p)
 
 

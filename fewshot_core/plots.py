@@ -373,7 +373,7 @@ def gains_figure(table: pd.DataFrame, title: str = "Does text help?", subtitle: 
         names = [_strongest_name(r) for _, r in t.iterrows()] if family == "vs_strongest" else [""] * len(shots)
         fig.update_xaxes(
             tickvals=list(range(len(shots))),
-            ticktext=[f"{k}<br>{'<br>'.join(textwrap.wrap(n, 16))}" if n else str(k) for k, n in zip(shots, names)],  # upright, wrapped
+            ticktext=[f"{k}<br>{'<br>'.join(_tick_lines(n))}" if n else str(k) for k, n in zip(shots, names)],  # upright, word per line
             tickangle=0,
             range=[-0.6, len(shots) - 0.4],
             title="shots per class",
@@ -385,6 +385,12 @@ def gains_figure(table: pd.DataFrame, title: str = "Does text help?", subtitle: 
     heading, top = wrap_title(title, subtitle or "filled marker with * / † = Holm-adjusted p < 0.05 (paired over seeds)")
     fig.update_layout(title=heading, margin={"t": top + 36}, legend={"orientation": "h", "y": -0.3}, template="plotly_white")
     return fig
+
+
+def _tick_lines(name: str) -> list[str]:
+    """A baseline's name under a shot count, a word (or hyphenated part) per line, so neighbouring names never
+    run into each other ("image only" -> ["image", "only"], "Tip-Adapter" -> ["Tip-", "Adapter"])."""
+    return textwrap.wrap(name, 8, break_long_words=False)
 
 
 def _interval(r: pd.Series, prefix: str) -> str:

@@ -145,9 +145,9 @@ def test_gains_figure_draws_each_translations_paired_gain_with_its_interval():
     assert list(q.text) == ["*", ""] and list(q.marker.symbol) == ["circle", "circle-open"]  # filled: Holm-adjusted p < 0.05
     assert list(left["raw text"].y) == pytest.approx([3.0, -7.0]) and list(left["mean-shift text"].y) == pytest.approx([9.0, -1.0])
     assert sorted(s.y0 for s in fig.layout.shapes) == [0, 0]  # a zero line in each panel
-    assert list(fig.layout.xaxis2.ticktext) == ["1<br>image only", "4<br>image only"]  # the strongest baseline, named per shot count
+    assert list(fig.layout.xaxis2.ticktext) == ["1<br>image<br>only", "4<br>image<br>only"]  # the strongest baseline per shot count, a word a line
     long = gains_figure(table1(TRANSLATED.assign(test_acc=lambda d: d.test_acc.where(d.method != "linear-probe", 0.99))))
-    assert list(long.layout.xaxis2.ticktext) == ["1<br>linear probe", "4<br>linear probe"] and long.layout.xaxis2.tickangle == 0
+    assert list(long.layout.xaxis2.ticktext) == ["1<br>linear<br>probe", "4<br>linear<br>probe"] and long.layout.xaxis2.tickangle == 0
     assert [a.text for a in fig.layout.annotations][:2] == ["over image only (same head)", "over the strongest baseline"]
 
 

@@ -1,6 +1,7 @@
 """Run states (complete, running, failed, cancelled, interrupted, partial), seeds per shot count, the run opened
 first, unique names, and the settings diff: what the Results page and its run history say about each run."""
 
+import json
 import subprocess
 import sys
 import time
@@ -119,6 +120,13 @@ def test_run_names_are_unique_and_name_the_description_set(tmp_path):
     described = _run(tmp_path, "d", [])
     described["config"]["features"] = {"descriptions": str(tmp_path / "cub_descriptions.json")}
     assert run_label(described) == "synthetic · cub_descriptions.json · 1-2 shots · support · 2026-01-01 00:00"
+    made_with_it = tmp_path / "set"  # a description set made in the run's own minute (reproduce on the demo): one date
+    made_with_it.mkdir()
+    (made_with_it / "meta.json").write_text(json.dumps({"source": "attributes", "created": "2026-01-01T00:00:40"}))
+    described["config"]["features"] = {"descriptions": str(made_with_it)}
+    assert run_label(described) == "synthetic · attributes · 1-2 shots · support · 2026-01-01 00:00"
+    (made_with_it / "meta.json").write_text(json.dumps({"source": "attributes", "created": "2025-12-31T09:00:00"}))
+    assert run_label(described) == "synthetic · attributes · 2025-12-31 09:00 · 1-2 shots · support · 2026-01-01 00:00"
     write_label(good["path"], "mine")
     write_label(failed["path"], "mine")
     assert set(unique_run_labels([good, failed]).values()) == {"mine", "mine (2)"}
