@@ -35,7 +35,8 @@ def for_app(message: str) -> str:
     return _OPTION.sub(lambda m: SIDEBAR_FIELDS.get(m[1], m[0]), text)
 
 
-def _count(n: int, word: str) -> str:
+def count(n: int, word: str) -> str:
+    """``1 set``, ``2 sets``."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
@@ -59,7 +60,7 @@ def description_settings(source: str, settings: dict[str, Any]) -> str:
     if "max_tokens" in settings:
         parts.append(f"at most {settings['max_tokens']} tokens")
     if "samples" in settings:
-        parts.append(_count(int(settings["samples"]), "sample") + " per class")
+        parts.append(count(int(settings["samples"]), "sample") + " per class")
     if settings.get("prompt"):
         parts.append(f'prompt "{settings["prompt"]}"')
     return ", ".join(parts) or "no settings recorded"
@@ -71,4 +72,4 @@ def unreadable_words(result: dict[str, Any]) -> str:
     bad = {k: n for k, n in skipped.items() if n}
     if not bad:
         return "no unreadable images"
-    return "unreadable images skipped: " + ", ".join(f"{_count(n, 'image')} in {split}" for split, n in bad.items())
+    return "unreadable images skipped: " + ", ".join(f"{count(n, 'image')} in {split}" for split, n in bad.items())

@@ -10,7 +10,7 @@ from fewshot_app.context import backbone_spec, cache_folder, dataset_spec, execu
 from fewshot_app.router import page_link
 from fewshot_app.state import follow_job
 from fewshot_app.widgets import escape_markdown, show_job
-from fewshot_app.words import for_app, unreadable_words
+from fewshot_app.words import count, for_app, unreadable_words
 from fewshot_core import FewShotError
 from fewshot_core.datasets import dataset_info, dataset_title, is_generated, load_dataset
 from fewshot_core.datasets.download import downloadable_datasets
@@ -134,8 +134,8 @@ def steps_overview(s, data_state: str) -> None:
     training = train is not None and train.running
     steps = [
         ("data", "1 · Data", data_state),
-        ("descriptions", "2 · Descriptions", f"{len(sets)} set(s)" if sets else "none yet"),
-        ("train", "3 · Train", "running" if training else (f"{len(runs)} run(s)" if runs else "not yet")),
+        ("descriptions", "2 · Descriptions", count(len(sets), "set") if sets else "none yet"),
+        ("train", "3 · Train", "running" if training else (count(len(runs), "run") if runs else "not yet")),
         ("results", "4 · Results", "partial results while training" if training else ("ready" if runs else "after training")),
     ]
     for col, (url, label, state) in zip(st.columns(4), steps):
