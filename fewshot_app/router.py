@@ -6,10 +6,10 @@ root URL is a hidden page that switches to ``/data`` (a page marked ``default`` 
 ``/data`` would be "Page not found"). A page's view module is imported when the page runs, so the first page
 renders without the libraries that only Train needs (torch).
 
-Streamlit's legacy multipage mode also sees a ``pages/`` folder beside the main script, and for a first
-request to a page URL in a fresh server process (or a rerun in AppTest) it runs that page file *alone*, with
-no sidebar. ``run_page`` knows whether the router is running it; when not, it hands over to the router, which
-registers the pages, draws the sidebar and runs the same file again.
+Streamlit's legacy multipage mode also sees a ``pages/`` folder beside the main script (Streamlit 1.67 decides
+this once per process), and then runs the requested page file *alone*, with no sidebar. ``run_page`` knows
+whether the router is running it; when not, it hands over to the router, which registers the pages, draws the
+sidebar and runs the same file again. A run may so execute a two-line page file twice; its view runs once.
 
 In a checkout the page files are the top-level ``pages/`` folder; an installed wheel carries the same files as
 ``fewshot_app/pages`` (``pyproject.toml`` maps one to the other), beside ``fewshot_app/app.py``.

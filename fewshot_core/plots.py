@@ -324,11 +324,10 @@ def _strongest_name(r: pd.Series) -> str:
 
 
 def gains_figure(table: pd.DataFrame, title: str = "Does text help?", subtitle: str = "") -> go.Figure:
-    """Each translation's paired gain per shot count with its 95% t-interval over seeds, in points: over image
-    only on the same head (left) and over the strongest baseline of the shot count (right, named under each
-    shot count), with a zero line. A filled marker with * (gain) or † (harm) is Holm-adjusted p < 0.05; one
-    seed gives no interval. Reads Table 1's columns (``report.table1``); computes nothing new.
-    """
+    """Each translation's paired gain per shot count with its 95% t-interval over seeds, in points: over image only
+    on the same head (left) and over the strongest baseline of the shot count (right, named under each shot count a
+    word a line, so neighbouring names never run together), with a zero line. A filled marker with * (gain) or †
+    (harm) is Holm-adjusted p < 0.05; one seed gives no interval. Reads Table 1's columns; computes nothing new."""
     from plotly.subplots import make_subplots
 
     from .stats import mark
@@ -373,7 +372,7 @@ def gains_figure(table: pd.DataFrame, title: str = "Does text help?", subtitle: 
         names = [_strongest_name(r) for _, r in t.iterrows()] if family == "vs_strongest" else [""] * len(shots)
         fig.update_xaxes(
             tickvals=list(range(len(shots))),
-            ticktext=[f"{k}<br>{'<br>'.join(_tick_lines(n))}" if n else str(k) for k, n in zip(shots, names)],  # upright, word per line
+            ticktext=[f"{k}<br>{'<br>'.join(textwrap.wrap(n, 8, break_long_words=False))}" if n else str(k) for k, n in zip(shots, names)],
             tickangle=0,
             range=[-0.6, len(shots) - 0.4],
             title="shots per class",
@@ -385,12 +384,6 @@ def gains_figure(table: pd.DataFrame, title: str = "Does text help?", subtitle: 
     heading, top = wrap_title(title, subtitle or "filled marker with * / † = Holm-adjusted p < 0.05 (paired over seeds)")
     fig.update_layout(title=heading, margin={"t": top + 36}, legend={"orientation": "h", "y": -0.3}, template="plotly_white")
     return fig
-
-
-def _tick_lines(name: str) -> list[str]:
-    """A baseline's name under a shot count, a word (or hyphenated part) per line, so neighbouring names never
-    run into each other ("image only" -> ["image", "only"], "Tip-Adapter" -> ["Tip-", "Adapter"])."""
-    return textwrap.wrap(name, 8, break_long_words=False)
 
 
 def _interval(r: pd.Series, prefix: str) -> str:

@@ -272,6 +272,28 @@ def test_tip_adapter_f_training_fits_the_support_set_and_chooses_its_epoch_on_va
     assert {"alpha", "beta", "train_alpha", "train_beta"} <= set(fit.chosen)
 
 
+def test_tip_adapter_f_trains_its_keys_even_where_zero_shot_wins_validation(small_bundle, monkeypatch):
+    """Training-free Tip-Adapter choosing alpha = 0 would leave the cache without a gradient: the keys train with
+    the grid's smallest positive alpha instead."""
+    from dataclasses import replace
+
+    from fewshot_core.baselines import tip_f
+
+    real = tip_f.search_alpha_beta
+    calls = []
+
+    def zero_first(cache, val_x, val_y, *args):
+        calls.append(1)
+        found = real(cache, val_x, val_y, *args)
+        return replace(found, best={**found.best, "alpha": 0.0}) if len(calls) == 1 else found
+
+    monkeypatch.setattr(tip_f, "search_alpha_beta", zero_first)
+    b = small_bundle
+    sx, sy, vx, vy = split(b, 4)
+    fit = tip_f.tip_adapter_f(sx, sy, b.class_text_features, vx, vy, b.test_features)
+    assert fit.chosen["train_alpha"] == 0.25 and len(calls) == 2
+
+
 def test_linear_probe_learns_and_reports_its_choice(small_bundle):
     b = small_bundle
     sx, sy, vx, vy = split(b, 8)

@@ -11,7 +11,8 @@ Where this differs, and why:
   features; the authors encode new random crops every epoch). With few shots the keys then train on the very
   images they hold; validation decides whether that helps (epoch 0 is training-free Tip-Adapter).
 - Training uses the alpha and beta that training-free Tip-Adapter chose on validation (the authors: a
-  per-dataset initial pair from their config files).
+  per-dataset initial pair from their config files); where that alpha is 0 (zero-shot CLIP won), the cache
+  would get no gradient, so training uses the grid's smallest positive alpha instead.
 - The epoch is chosen on validation, ties going to the earlier one (the authors evaluate on *test* after
   every epoch and keep the best). The cosine schedule ends at the last epoch (its learning rate reaches 0),
   so the epoch axis 0..20 has natural bounds at both ends and is never extended.
@@ -26,7 +27,7 @@ import numpy as np
 
 from .common import CLIP_LOGIT_SCALE, EpochTrainer, FittedBaseline, single_thread, unit_tensor
 from .grid import Axis, search_grid
-from .tip import TipCache, search_alpha_beta
+from .tip import TIP_ALPHAS, TipCache, search_alpha_beta
 
 TIPF_EPOCHS = 20  # the authors' train_epoch: the cosine schedule ends here
 TIPF_LR = 1e-3
@@ -60,14 +61,15 @@ def tip_adapter_f(
     """
     with single_thread():
         free = search_alpha_beta(TipCache(support_x, support_y, class_embeddings), val_x, val_y)
-        trainer = TipFTrainer(support_x, support_y, class_embeddings, free.best["alpha"], free.best["beta"], seed, epochs)
+        train_alpha = free.best["alpha"] or min(a for a in TIP_ALPHAS if a > 0)  # alpha 0: no gradient reaches the keys
+        trainer = TipFTrainer(support_x, support_y, class_embeddings, train_alpha, free.best["beta"], seed, epochs)
         val = unit_tensor(val_x)
         epoch_axis = Axis("epochs", tuple(range(epochs + 1)), low=0, high=epochs, extend="double", ties="low", integer=True)
         chosen = int(search_grid(lambda p: trainer.val_acc(int(p["epochs"]), val, val_y), [epoch_axis]).best["epochs"])
         cache = TipCache(support_x, support_y, class_embeddings, keys=trainer.kept[chosen])
         result = search_alpha_beta(cache, val_x, val_y)
         test_pred = cache.predict(test_x, result.best["alpha"], result.best["beta"])
-    trained_with = {"train_alpha": float(free.best["alpha"]), "train_beta": float(free.best["beta"])}
+    trained_with = {"train_alpha": float(train_alpha), "train_beta": float(free.best["beta"])}
     return FittedBaseline(test_pred, result.score, {**result.report(), "epochs": chosen, **trained_with})
 
 

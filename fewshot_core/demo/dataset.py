@@ -46,7 +46,9 @@ COLOURS = {
 }
 PATTERNS = ["solid", "striped", "dotted", "checkered"]
 CLIP_MODEL = "fewshot-demo"  # the demo's own small CLIP (model_configs/fewshot-demo.json)
-CLIP_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "demo-clip.safetensors"  # made by `demo train-clip`
+_PACKAGED_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "demo-clip.safetensors"  # a wheel's copy of assets/
+_CHECKOUT_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "demo-clip.safetensors"
+CLIP_WEIGHTS = _PACKAGED_WEIGHTS if _PACKAGED_WEIGHTS.is_file() else _CHECKOUT_WEIGHTS  # made by `demo train-clip`
 # "auto" precision means fp32 for the demo CLIP, on every device: its Table 1 in the README then comes out the
 # same on any machine (bf16 features, the auto choice on CPUs with native bf16, moved its figures by up to 0.4
 # point); the model is small enough that fp32 costs little
