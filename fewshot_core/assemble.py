@@ -107,14 +107,13 @@ def build_bundle(
 
         return make_synthetic()
     info = dataset_info(dataset_name)
-    if info.offline_source and descriptions is None:  # the demo: its attribute sentences (offline, instant)
-        from .descriptions.generate import DescribeRequest, describe
-
-        dataset = load_dataset(dataset_name, root, split_file, cache)
-        descriptions = describe(dataset, DescribeRequest(info.offline_source), cache.root).store
-    if (root is None and info.needs_root) or descriptions is None:
+    if (root is None and info.needs_root) or (descriptions is None and not info.offline_source):
         raise FewShotError("Reproducing on a real dataset needs --root (the dataset folder) and --descriptions (a JSON file or description set).")
     dataset = load_dataset(dataset_name, root, split_file, cache)
+    if descriptions is None:  # the dataset's offline source (the demo: its attribute sentences, offline, instant)
+        from .descriptions.generate import DescribeRequest, describe
+
+        descriptions = describe(dataset, DescribeRequest(info.offline_source), cache.root).store
     mapping = load_descriptions(descriptions, dataset.display_names)
     backbone = backbone or load_backbone(backbone_cfg)
     bundle = bundle_from_dataset(dataset, backbone, FeatureCache(cache), mapping, with_tokens, on_progress, executor=executor)
